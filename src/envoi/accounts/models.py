@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+
+from envoi.accounts.roles import Role
+
+ROLE_CHOICES = [(role.value, role.value) for role in Role]
+
+
+class UserRole(models.Model):
+    """A role given to one user directly."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="envoi_roles")
+    role = models.CharField(max_length=32, choices=ROLE_CHOICES)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="unique_user_role")]
+
+
+class GroupRole(models.Model):
+    """A role given to every member of a group; roles add up across groups (SPEC §9)."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="envoi_roles")
+    role = models.CharField(max_length=32, choices=ROLE_CHOICES)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "role"], name="unique_group_role")
+        ]
+
+
+class ApiToken(models.Model):
+    """A bearer token. Only its SHA-256 is stored; the clear token is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    @staticmethod
+    def digest_of(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AuditEntry(models.Model):
+    """Who did (or was refused) what, when, on which delivery."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=64)
+    allowed = models.BooleanField(default=True)
+    delivery_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]

@@ -1,0 +1,60 @@
+"""Roles and the one table that says which role may do what.
+
+Every permission check in Envoi goes through :data:`ACTION_ROLES`; there is no other
+place where a role is compared to an action.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMINISTRATION = "administration"
+    PREPARE_DELIVERIES = "prepare_deliveries"
+    APPROVE_DELIVERIES = "approve_deliveries"
+    START_DELIVERIES = "start_deliveries"
+    WORKFLOW = "workflow"
+    IMPORT = "import"
+    EXPORT = "export"
+
+
+_PREPARERS = frozenset({Role.PREPARE_DELIVERIES, Role.START_DELIVERIES})
+_STARTERS = frozenset({Role.START_DELIVERIES})
+
+# action -> roles any one of which allows it.  "Start deliveries" can do everything
+# "Prepare deliveries" can (SPEC §9), so it appears in every preparer action.
+ACTION_ROLES: dict[str, frozenset[Role]] = {
+    "delivery.view": frozenset(Role) - {Role.IMPORT},
+    "delivery.create": _PREPARERS,
+    "delivery.edit": _PREPARERS,
+    "delivery.delete": _PREPARERS,
+    "delivery.prepare": _PREPARERS,
+    "delivery.proof": _PREPARERS,
+    "delivery.approve": frozenset({Role.APPROVE_DELIVERIES}),
+    "delivery.reject": frozenset({Role.APPROVE_DELIVERIES}),
+    "delivery.confirm": _STARTERS,
+    "delivery.pause": _STARTERS,
+    "delivery.resume": _STARTERS,
+    "delivery.stop": _STARTERS,
+    "profile.view": frozenset(Role),
+    "profile.import": frozenset({Role.IMPORT}),
+    "audience.edit": _PREPARERS | {Role.ADMINISTRATION},
+    "logs.view": frozenset(Role) - {Role.IMPORT},
+    "logs.export": frozenset({Role.EXPORT}),
+    "outbox.view": _PREPARERS | {Role.APPROVE_DELIVERIES, Role.ADMINISTRATION},
+    "users.manage": frozenset({Role.ADMINISTRATION}),
+    "quarantine.manage": frozenset({Role.ADMINISTRATION}),
+}
+
+# Sending actions refused with the sentence of the seed page, naming the action.
+SENDING_ACTIONS = {"delivery.confirm", "delivery.pause", "delivery.resume", "delivery.stop"}
+
+
+def denial_message(action: str) -> str:
+    """The sentence a refused user reads (SPEC §2; seed page "Confirming the send")."""
+    verb = action.split(".", 1)[-1]
+    if action in SENDING_ACTIONS:
+        return f"Your permissions do not allow you to {verb} a delivery."
+    noun = action.split(".", 1)[0]
+    return f"Your permissions do not allow you to {verb.replace('_', ' ')} {noun}s."

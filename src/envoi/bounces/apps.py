@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BouncesConfig(AppConfig):
+    name = "envoi.bounces"
+    label = "bounces"

@@ -1,0 +1,133 @@
+"""Configuration read from the environment, in one place.
+
+Every knob the operator can turn is listed in ``SETTINGS`` with its default and its
+meaning; the README's configuration table is generated from the same list, so code and
+documentation cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS = [
+    Setting("ENVOI_DATABASE_URL", "sqlite:///<ENVOI_DATA_DIR>/envoi.sqlite3",
+            "`sqlite:///path` (embedded) or `postgresql://user:pass@host:port/db` (production)."),
+    Setting("ENVOI_SMTP_URL", "smtp://127.0.0.1:2525",
+            "Relay: `smtp://[user:password@]host:port[?starttls=1&pool=4]`; `smtps://` for TLS."),
+    Setting("ENVOI_SECRET_KEY", "(generated into ENVOI_DATA_DIR on first start)",
+            "Signs sessions, unsubscribe and tracking links. Keep it secret and stable."),
+    Setting("ENVOI_BASE_URL", "http://127.0.0.1:8000",
+            "Public URL of `envoi serve`, used in links inside messages."),
+    Setting("ENVOI_DATA_DIR", "./var", "Where the embedded shape keeps its SQLite file and key."),
+    Setting("ENVOI_BOUNCE_DOMAIN", "host of ENVOI_BASE_URL",
+            "Domain of per-recipient return paths (`b-<row>-<mac>@domain`) and Message-IDs."),
+    Setting("ENVOI_LEASE_SECONDS", "60",
+            "How long a worker owns claimed rows before another worker may take them."),
+    Setting("ENVOI_BATCH_SIZE", "200", "Rows a worker claims at a time."),
+    Setting("ENVOI_DEBUG", "0", "Django debug mode; never in production."),
+]
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def data_dir() -> Path:
+    path = Path(env("ENVOI_DATA_DIR", "var")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def secret_key() -> str:
+    """The configured key, or one generated once and kept in the data directory."""
+    configured = env("ENVOI_SECRET_KEY")
+    if configured:
+        return configured
+    key_file = data_dir() / "secret_key"
+    if not key_file.exists():
+        import secrets
+
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def database_from_url(url: str) -> dict:
+    """Translate ``ENVOI_DATABASE_URL`` into a Django ``DATABASES`` entry."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        if url.startswith("sqlite:////"):
+            path = "/" + path.lstrip("/")
+        elif path.startswith("/"):
+            path = path[1:]
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": path,
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA cache_size=-64000;"
+                ),
+            },
+            "TEST": {"NAME": path + ".test"},
+        }
+    if parts.scheme in ("postgres", "postgresql"):
+        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")) or "envoi",
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "OPTIONS": options,
+            "CONN_MAX_AGE": 0,
+        }
+    raise ValueError(f"ENVOI_DATABASE_URL: unsupported scheme {parts.scheme!r}")
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{data_dir() / 'envoi.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    username: str
+    password: str
+    use_tls: bool
+    starttls: bool
+    pool_size: int
+    timeout: float
+
+
+def smtp_from_url(url: str) -> SmtpConfig:
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError(f"ENVOI_SMTP_URL: expected smtp:// or smtps://, got {url!r}")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return SmtpConfig(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or (465 if parts.scheme == "smtps" else 25),
+        username=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        use_tls=parts.scheme == "smtps",
+        starttls=query.get("starttls", "0") in ("1", "true", "yes"),
+        pool_size=int(query.get("pool", "4")),
+        timeout=float(query.get("timeout", "30")),
+    )

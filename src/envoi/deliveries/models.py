@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Status(models.TextChoices):
+    EDITING = "editing"
+    PREPARING = "preparing"
+    PREPARATION_FAILED = "preparation_failed"
+    READY = "ready"  # prepared; ready to be delivered
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    START_PENDING = "start_pending"
+    IN_PROGRESS = "in_progress"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class Delivery(models.Model):
+    """A message to an audience, and where it stands in its lifecycle (SPEC §2).
+
+    ``status`` is written only by :mod:`envoi.deliveries.lifecycle`.
+    """
+
+    EMAIL = "email"
+    CHANNEL_CHOICES = [(EMAIL, "email")]
+
+    label = models.CharField(max_length=200)
+    channel = models.CharField(max_length=8, choices=CHANNEL_CHOICES, default=EMAIL)
+    sender = models.CharField(max_length=320)
+    reply_to = models.CharField(max_length=320, blank=True, default="")
+    subject = models.CharField(max_length=998)
+    html_body = models.TextField(blank=True, default="")
+    text_body = models.TextField(blank=True, default="")
+    audience = models.ForeignKey("audiences.Audience", null=True, blank=True,
+                                 on_delete=models.PROTECT)
+    is_marketing = models.BooleanField(
+        default=True, help_text="Marketing messages must carry an unsubscribe link.")
+    approval_required = models.BooleanField(default=True)
+
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.EDITING,
+                              db_index=True)
+    targeted = models.IntegerField(default=0)
+    to_deliver = models.IntegerField(default=0)
+    exclusions = models.JSONField(default=dict, blank=True)
+    prepared_hash = models.CharField(max_length=64, blank=True, default="")
+    prepared_at = models.DateTimeField(null=True, blank=True)
+    approval = models.JSONField(default=dict, blank=True,
+                                help_text="Frozen snapshot taken at approval.")
+    proof_count = models.IntegerField(default=0)
+
+    max_retries = models.IntegerField(default=3)
+    retry_delay_seconds = models.IntegerField(default=600)
+    validity_hours = models.IntegerField(default=72)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class PreparationMessage(models.Model):
+    """A finding of the control rules: red errors block sending, yellow warnings do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE,
+                                 related_name="preparation_messages")
+    level = models.CharField(max_length=8)
+    code = models.CharField(max_length=48)
+    field = models.CharField(max_length=32, blank=True, default="")
+    message = models.TextField()
+    line = models.IntegerField(null=True, blank=True)
+    column = models.IntegerField(null=True, blank=True)
+
+
+class Proof(models.Model):
+    """One proof: the prepared message sent to the test profiles, outside the KPIs."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="proofs")
+    number = models.IntegerField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+    recipients = models.JSONField(default=list)

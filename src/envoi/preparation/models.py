@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class ExclusionReason(models.TextChoices):
+    ADDRESS_MISSING = "address_missing"
+    ADDRESS_INVALID = "address_invalid"
+    DUPLICATE = "duplicate"
+    DENYLISTED = "denylisted"
+    QUARANTINED = "quarantined"
+
+
+class ExclusionLog(models.Model):
+    """A profile dropped at preparation, and why (SPEC §3)."""
+
+    delivery = models.ForeignKey("deliveries.Delivery", on_delete=models.CASCADE,
+                                 related_name="+")
+    profile = models.ForeignKey("audiences.Profile", on_delete=models.CASCADE,
+                                related_name="+", db_constraint=False)
+    address = models.CharField(max_length=320, blank=True, default="")
+    reason = models.CharField(max_length=24, choices=ExclusionReason.choices)
+
+    class Meta:
+        indexes = [models.Index(fields=["delivery", "reason"])]

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class SendStatus(models.TextChoices):
+    PENDING = "pending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    IGNORED = "ignored"
+
+
+class FailureType(models.TextChoices):
+    HARD = "hard"
+    SOFT = "soft"
+    IGNORED = "ignored"
+
+
+class SendingLog(models.Model):
+    """One row per delivery × profile: the ledger, and the work queue.
+
+    A row is *claimed* while ``lease_until`` lies in the future; a worker that dies
+    simply lets its lease run out and another takes the row.
+    """
+
+    delivery = models.ForeignKey("deliveries.Delivery", on_delete=models.CASCADE,
+                                 related_name="+")
+    profile = models.ForeignKey("audiences.Profile", on_delete=models.CASCADE,
+                                related_name="+", db_constraint=False)
+    address = models.CharField(max_length=320)
+    status = models.CharField(max_length=10, choices=SendStatus.choices,
+                              default=SendStatus.PENDING)
+    failure_type = models.CharField(max_length=8, choices=FailureType.choices, blank=True,
+                                    default="")
+    failure_reason = models.CharField(max_length=64, blank=True, default="")
+    smtp_reply = models.CharField(max_length=500, blank=True, default="")
+    attempts = models.IntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True, default="")
+    message_id = models.CharField(max_length=250, blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["delivery", "status"]),
+            models.Index(fields=["profile"]),
+        ]
+
+
+class OutboxMessage(models.Model):
+    """A message caught by the embedded capture SMTP server (embedded shape only)."""
+
+    received_at = models.DateTimeField(auto_now_add=True)
+    mail_from = models.CharField(max_length=320)
+    rcpt_to = models.JSONField(default=list)
+    subject = models.TextField(blank=True, default="")
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["-id"]

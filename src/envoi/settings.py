@@ -1,0 +1,94 @@
+"""Django settings, all derived from the environment through :mod:`envoi.config`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from envoi import config
+
+BASE_DIR = Path(__file__).resolve().parent
+
+SECRET_KEY = config.secret_key()
+DEBUG = config.env("ENVOI_DEBUG", "0") == "1"
+ENVOI_BASE_URL = config.env("ENVOI_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+ENVOI_SMTP_URL = config.env("ENVOI_SMTP_URL", "smtp://127.0.0.1:2525")
+ENVOI_BOUNCE_DOMAIN = config.env("ENVOI_BOUNCE_DOMAIN") or (
+    urlsplit(ENVOI_BASE_URL).hostname or "localhost"
+)
+ENVOI_LEASE_SECONDS = int(config.env("ENVOI_LEASE_SECONDS", "60"))
+ENVOI_BATCH_SIZE = int(config.env("ENVOI_BATCH_SIZE", "200"))
+
+ALLOWED_HOSTS = ["*"]
+CSRF_TRUSTED_ORIGINS = [ENVOI_BASE_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "envoi.accounts",
+    "envoi.audiences",
+    "envoi.deliveries",
+    "envoi.preparation",
+    "envoi.sending",
+    "envoi.tracking",
+    "envoi.bounces",
+    "envoi.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "envoi.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "envoi.asgi.application"
+
+DATABASES = {
+    "default": config.database_from_url(
+        config.env("ENVOI_DATABASE_URL") or config.default_database_url()
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ko", "한국어"), ("ja", "日本語")]
+LOCALE_PATHS = [BASE_DIR / "web" / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+STATIC_URL = "static/"
+STATIC_ROOT = config.data_dir() / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {"envoi": {"handlers": ["console"], "level": "INFO"}},
+}
