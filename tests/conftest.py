@@ -13,6 +13,8 @@ import os
 import pytest
 from django.db import connection
 
+pytest_plugins = ["tests.support.fixtures"]
+
 
 def pytest_collection_modifyitems(config, items):
     if connection.vendor == "postgresql":
@@ -33,3 +35,28 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+
+@pytest.fixture(autouse=True)
+def _links_point_at_the_test_client(settings):
+    settings.ENVOI_BASE_URL = "http://testserver"
+
+
+@pytest.fixture
+def relay(smtp_server, settings):
+    """The real SMTP server of the test, configured as Envoi's relay."""
+    settings.ENVOI_SMTP_URL = f"smtp://127.0.0.1:{smtp_server.port}"
+    return smtp_server
+
+
+@pytest.fixture
+def send_all(relay):
+    """Run a worker in this process until nothing is left to send now."""
+    from envoi.sending.worker import Worker
+
+    def run(**options) -> int:
+        return Worker(smtp_url=f"smtp://127.0.0.1:{relay.port}", **options).run(
+            until_idle=True)
+
+    return run

@@ -1,8 +1,188 @@
-def main() -> None:
-    import os
-    import sys
+"""The ``envoi`` command: a thin face over the same services as the API."""
 
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from envoi.accounts.roles import Role
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "envoi.settings")
-    from django.core.management import execute_from_command_line
+    import django
 
-    execute_from_command_line([sys.argv[0], *sys.argv[1:]])
+    django.setup()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=args.verbosity)
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from envoi.accounts.services import create_user
+
+    user = create_user(args.name, args.role, password=args.password, email=args.email)
+    print(f"created user {user.username} with roles: {', '.join(sorted(args.role)) or '-'}")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from django.contrib.auth.models import User
+
+    from envoi.accounts.services import create_token
+
+    user = User.objects.filter(username=args.name).first()
+    if user is None:
+        print(f"envoi: no user named {args.name!r}", file=sys.stderr)
+        return 2
+    print(create_token(user, name=args.label))
+    return 0
+
+
+def cmd_profiles_import(args: argparse.Namespace) -> int:
+    from envoi.audiences.importer import ImportFileError, import_profiles_csv
+    from envoi.audiences.services import list_audience
+
+    audience = list_audience(args.audience) if args.audience else None
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as stream:
+            report = import_profiles_csv(stream, audience=audience)
+    except (ImportFileError, UnicodeDecodeError, OSError) as error:
+        print(f"envoi: {args.file}: {error}", file=sys.stderr)
+        return 2
+    for error in report.errors:
+        print(f"{args.file}:{error.line}: {error.reason}", file=sys.stderr)
+    print(f"imported {report.imported} profiles, {report.error_count} rows refused")
+    return 1 if report.error_count else 0
+
+
+def cmd_delivery(args: argparse.Namespace) -> int:
+    from django.contrib.auth.models import User
+
+    from envoi.accounts.services import PermissionDenied
+    from envoi.deliveries import services
+    from envoi.deliveries.lifecycle import InvalidTransition
+    from envoi.deliveries.models import Delivery
+
+    user = User.objects.filter(username=args.as_user).first()
+    delivery = Delivery.objects.filter(pk=args.id).first()
+    if user is None or delivery is None:
+        what = f"user {args.as_user!r}" if user is None else f"delivery {args.id}"
+        print(f"envoi: no {what}", file=sys.stderr)
+        return 2
+    action = getattr(services, "send_proof" if args.action == "proof" else args.action)
+    try:
+        result = action(user, delivery)
+    except (PermissionDenied, InvalidTransition, services.DeliveryError) as error:
+        print(f"envoi: {error}", file=sys.stderr)
+        return 1
+    status = getattr(result, "status", None) or f"proof {result['number']} sent"
+    print(f"delivery {delivery.pk}: {status}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run("envoi.asgi:application", host=args.host, port=args.port,
+                workers=args.workers, log_level="info")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from envoi.sending.worker import Worker
+
+    worker = Worker(batch_size=args.batch_size)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
+    processed = worker.run(until_idle=args.until_idle)
+    print(f"worker {worker.worker_id}: {processed} messages processed")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from envoi.demo import run_demo
+
+    return run_demo(host=args.host, port=args.port, smtp_port=args.smtp_port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="envoi", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database")
+    migrate.add_argument("--verbosity", type=int, default=1)
+    migrate.set_defaults(handler=cmd_migrate)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="sub", required=True)
+    create = user.add_parser("create", help="create a user with roles")
+    create.add_argument("name")
+    create.add_argument("--role", action="append", default=[],
+                        choices=[r.value for r in Role])
+    create.add_argument("--password", default=None)
+    create.add_argument("--email", default="")
+    create.set_defaults(handler=cmd_user_create)
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="sub", required=True)
+    token_create = token.add_parser("create", help="print a new bearer token for a user")
+    token_create.add_argument("name", help="user name")
+    token_create.add_argument("--label", default="cli")
+    token_create.set_defaults(handler=cmd_token_create)
+
+    profiles = commands.add_parser("profiles", help="load profiles").add_subparsers(
+        dest="sub", required=True)
+    load = profiles.add_parser("import", help="import a CSV file of profiles")
+    load.add_argument("file")
+    load.add_argument("--audience", help="also add them to this static list")
+    load.set_defaults(handler=cmd_profiles_import)
+
+    delivery = commands.add_parser("delivery", help="act on a delivery")
+    delivery.add_argument("action", choices=["prepare", "proof", "approve", "reject",
+                                             "confirm", "pause", "resume", "stop"])
+    delivery.add_argument("id", type=int)
+    delivery.add_argument("--as", dest="as_user", required=True, help="acting user")
+    delivery.set_defaults(handler=cmd_delivery)
+
+    serve = commands.add_parser("serve", help="serve the API and public pages")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser("worker", help="send queued messages")
+    worker.add_argument("--until-idle", action="store_true",
+                        help="exit once no message is left to send now")
+    worker.add_argument("--batch-size", type=int, default=None)
+    worker.set_defaults(handler=cmd_worker)
+
+    demo = commands.add_parser("demo", help="run everything in one process (embedded shape)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--smtp-port", type=int, default=2525)
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        # The embedded shape sends into its own capture outbox and links to itself.
+        os.environ.setdefault("ENVOI_SMTP_URL", f"smtp://127.0.0.1:{args.smtp_port}")
+        os.environ.setdefault("ENVOI_BASE_URL", f"http://{args.host}:{args.port}")
+    _setup()
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

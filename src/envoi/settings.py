@@ -16,6 +16,8 @@ ENVOI_SMTP_URL = config.env("ENVOI_SMTP_URL", "smtp://127.0.0.1:2525")
 ENVOI_BOUNCE_DOMAIN = config.env("ENVOI_BOUNCE_DOMAIN") or (
     urlsplit(ENVOI_BASE_URL).hostname or "localhost"
 )
+# Envelope sender of proofs: they are not tied to a sending-log row.
+DEFAULT_FROM_EMAIL_PROOF = f"proofs@{ENVOI_BOUNCE_DOMAIN}"
 ENVOI_LEASE_SECONDS = int(config.env("ENVOI_LEASE_SECONDS", "60"))
 ENVOI_BATCH_SIZE = int(config.env("ENVOI_BATCH_SIZE", "200"))
 

@@ -47,6 +47,9 @@ class SendingLog(models.Model):
         indexes = [
             models.Index(fields=["delivery", "status"]),
             models.Index(fields=["profile"]),
+            # The queue: workers scan only the pending rows of one delivery, in id order.
+            models.Index(fields=["delivery", "id"], condition=models.Q(status="pending"),
+                         name="sendinglog_queue"),
         ]
 
 

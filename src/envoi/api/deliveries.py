@@ -1,0 +1,157 @@
+"""Delivery endpoints: thin calls into :mod:`envoi.deliveries.services`."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+
+from envoi.accounts.services import require
+from envoi.api.router import BadRequest, NotFound
+from envoi.api.schemas import (
+    DeliveryIn,
+    DeliveryOut,
+    DeliveryPatch,
+    ExclusionLogPage,
+    ProofOut,
+    RejectIn,
+    SendingLogPage,
+)
+from envoi.audiences.models import Audience
+from envoi.deliveries import lifecycle, services
+from envoi.deliveries.models import Delivery
+from envoi.preparation.models import ExclusionLog
+from envoi.reporting.counts import delivery_counts
+from envoi.sending.models import SendingLog
+from envoi.sending.proofs import NoTestProfiles
+
+router = Router()
+
+
+def get_delivery(delivery_id: int) -> Delivery:
+    delivery = Delivery.objects.select_related("audience").filter(pk=delivery_id).first()
+    if delivery is None:
+        raise NotFound(f"Delivery {delivery_id} does not exist.")
+    return delivery
+
+
+def get_audience(audience_id: int | None) -> Audience | None:
+    if audience_id is None:
+        return None
+    audience = Audience.objects.filter(pk=audience_id).first()
+    if audience is None:
+        raise BadRequest(f"audience_id: audience {audience_id} does not exist.")
+    return audience
+
+
+def out(delivery: Delivery) -> dict:
+    delivery.refresh_from_db()
+    data = {field: getattr(delivery, field) for field in DeliveryOut.model_fields
+            if hasattr(delivery, field)}
+    data["counts"] = delivery_counts(delivery)
+    data["preparation"] = list(delivery.preparation_messages.order_by("id").values())
+    data["actions"] = lifecycle.allowed_moves(delivery.status)
+    return data
+
+
+def _fields(payload: Schema, *, partial: bool) -> dict:
+    fields = payload.model_dump(exclude_unset=partial)
+    if "audience_id" in fields:
+        fields["audience"] = get_audience(fields.pop("audience_id"))
+    return fields
+
+
+def _run(call, *args):
+    try:
+        return call(*args)
+    except (services.DeliveryError, NoTestProfiles) as error:
+        raise BadRequest(str(error)) from error
+
+
+@router.post("", response={201: DeliveryOut})
+def create_delivery(request: HttpRequest, payload: DeliveryIn):
+    fields = _fields(payload, partial=False)
+    return Status(201, out(_run(lambda: services.create(request.user, **fields))))
+
+
+@router.get("/{delivery_id}", response=DeliveryOut)
+def read_delivery(request: HttpRequest, delivery_id: int):
+    delivery = get_delivery(delivery_id)
+    require(request.user, "delivery.view", delivery_id=delivery.pk)
+    return out(delivery)
+
+
+@router.patch("/{delivery_id}", response=DeliveryOut)
+def edit_delivery(request: HttpRequest, delivery_id: int, payload: DeliveryPatch):
+    delivery = get_delivery(delivery_id)
+    return out(_run(lambda: services.update(request.user, delivery,
+                                            **_fields(payload, partial=True))))
+
+
+@router.delete("/{delivery_id}", response={204: None})
+def delete_delivery(request: HttpRequest, delivery_id: int):
+    services.delete(request.user, get_delivery(delivery_id))
+    return Status(204, None)
+
+
+def _action(name: str, call):
+    def endpoint(request: HttpRequest, delivery_id: int):
+        return out(_run(call, request.user, get_delivery(delivery_id)))
+
+    endpoint.__name__ = f"{name}_delivery"
+    router.post(f"/{{delivery_id}}/{name}", response=DeliveryOut,
+                summary=f"{name.capitalize()} a delivery")(endpoint)
+
+
+for _name, _call in [("prepare", services.prepare), ("approve", services.approve),
+                     ("confirm", services.confirm), ("pause", services.pause),
+                     ("resume", services.resume), ("stop", services.stop)]:
+    _action(_name, _call)
+
+
+@router.post("/{delivery_id}/reject", response=DeliveryOut)
+def reject_delivery(request: HttpRequest, delivery_id: int, payload: RejectIn | None = None):
+    reason = payload.reason if payload else ""
+    return out(services.reject(request.user, get_delivery(delivery_id), reason))
+
+
+@router.post("/{delivery_id}/proof", response=ProofOut)
+def proof_delivery(request: HttpRequest, delivery_id: int):
+    return _run(services.send_proof, request.user, get_delivery(delivery_id))
+
+
+class LogFilter(Schema):
+    page: int = 1
+    page_size: int = 100
+    status: str | None = None
+    reason: str | None = None
+
+
+def _page(queryset: QuerySet, filters: LogFilter) -> dict:
+    if filters.page < 1 or not 1 <= filters.page_size <= 1000:
+        raise BadRequest("page must be ≥ 1 and page_size between 1 and 1000.")
+    start = (filters.page - 1) * filters.page_size
+    return {"count": queryset.count(), "page": filters.page, "page_size": filters.page_size,
+            "results": list(queryset.order_by("id")[start:start + filters.page_size].values())}
+
+
+@router.get("/{delivery_id}/logs/sending", response=SendingLogPage)
+def sending_log(request: HttpRequest, delivery_id: int, filters: Query[LogFilter]):
+    delivery = get_delivery(delivery_id)
+    require(request.user, "logs.view", delivery_id=delivery.pk)
+    rows = SendingLog.objects.filter(delivery=delivery)
+    if filters.status:
+        rows = rows.filter(status=filters.status)
+    if filters.reason:
+        rows = rows.filter(failure_reason=filters.reason)
+    return _page(rows, filters)
+
+
+@router.get("/{delivery_id}/logs/exclusions", response=ExclusionLogPage)
+def exclusion_log(request: HttpRequest, delivery_id: int, filters: Query[LogFilter]):
+    delivery = get_delivery(delivery_id)
+    require(request.user, "logs.view", delivery_id=delivery.pk)
+    rows = ExclusionLog.objects.filter(delivery=delivery)
+    if filters.reason:
+        rows = rows.filter(reason=filters.reason)
+    return _page(rows, filters)

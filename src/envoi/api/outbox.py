@@ -1,0 +1,34 @@
+"""The embedded shape's capture outbox: what Envoi would have sent, to look at."""
+
+from __future__ import annotations
+
+from django.db.models.functions import Length
+from django.http import HttpRequest, HttpResponse
+from ninja import Router
+
+from envoi.accounts.services import require
+from envoi.api.router import NotFound
+from envoi.api.schemas import OutboxMessageOut
+from envoi.sending.models import OutboxMessage
+
+router = Router()
+
+
+@router.get("", response=list[OutboxMessageOut])
+def list_messages(request: HttpRequest, limit: int = 100, offset: int = 0):
+    require(request.user, "outbox.view")
+    rows = OutboxMessage.objects.annotate(size=Length("data")).order_by("-id")
+    return list(rows.values("id", "received_at", "mail_from", "rcpt_to", "subject", "size")
+                [max(offset, 0):max(offset, 0) + min(max(limit, 1), 1000)])
+
+
+@router.get("/{message_id}/raw", response={200: None})
+def download(request: HttpRequest, message_id: int):
+    """The message exactly as received, as an .eml file."""
+    require(request.user, "outbox.view")
+    message = OutboxMessage.objects.filter(pk=message_id).first()
+    if message is None:
+        raise NotFound(f"Outbox message {message_id} does not exist.")
+    response = HttpResponse(bytes(message.data), content_type="message/rfc822")
+    response["Content-Disposition"] = f'attachment; filename="envoi-{message_id}.eml"'
+    return response

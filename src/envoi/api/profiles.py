@@ -1,0 +1,77 @@
+"""Profile endpoints: bulk JSON creation and streaming CSV import."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router
+
+from envoi.accounts.services import require
+from envoi.api.router import BadRequest, NotFound
+from envoi.api.schemas import ImportOut, ProfileOut
+from envoi.audiences import importer
+from envoi.audiences.models import Audience, Profile
+from envoi.audiences.services import list_audience
+
+router = Router()
+
+
+def _report(report: importer.ImportReport) -> dict:
+    return {"imported": report.imported, "error_count": report.error_count,
+            "errors": [{"line": e.line, "reason": e.reason} for e in report.errors]}
+
+
+class RequestBody(io.RawIOBase):
+    """The request body as a binary stream, read in chunks: memory stays bounded."""
+
+    def __init__(self, request: HttpRequest):
+        self.request = request
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        chunk = self.request.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def body_text(request: HttpRequest) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BufferedReader(RequestBody(request), 1 << 16),
+                            encoding="utf-8-sig", newline="")
+
+
+def _list(name: str | None) -> Audience | None:
+    return list_audience(name) if name else None
+
+
+@router.post("", response=ImportOut)
+def create_profiles(request: HttpRequest, payload: list[dict[str, Any]],
+                    audience: str | None = None):
+    """Create profiles from a JSON list; each bad item is reported by its 1-based index."""
+    require(request.user, "profile.import")
+    return _report(importer.create_profiles(payload, audience=_list(audience)))
+
+
+@router.post("/import", response=ImportOut,
+             openapi_extra={"requestBody": {"content": {"text/csv": {
+                 "schema": {"type": "string"}}}, "required": True}})
+def import_profiles(request: HttpRequest, audience: str | None = None):
+    """Stream a CSV body into profiles; each bad row is reported with its line number."""
+    require(request.user, "profile.import")
+    try:
+        return _report(importer.import_profiles_csv(body_text(request),
+                                                    audience=_list(audience)))
+    except (importer.ImportFileError, UnicodeDecodeError) as error:
+        raise BadRequest(f"CSV: {error}") from error
+
+
+@router.get("/{profile_id}", response=ProfileOut)
+def read_profile(request: HttpRequest, profile_id: int):
+    require(request.user, "profile.view")
+    profile = Profile.objects.filter(pk=profile_id).first()
+    if profile is None:
+        raise NotFound(f"Profile {profile_id} does not exist.")
+    return profile

@@ -1,0 +1,184 @@
+"""Request and response shapes. Unknown fields in a request are refused by name."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+
+class Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeliveryIn(Strict):
+    label: str = Field(min_length=1, max_length=200)
+    sender: str = Field(min_length=1, max_length=320)
+    reply_to: str = ""
+    subject: str = Field(max_length=998)
+    html_body: str = ""
+    text_body: str = ""
+    audience_id: int | None = None
+    is_marketing: bool = True
+    approval_required: bool = True
+    max_retries: int = Field(default=3, ge=0, le=20)
+    retry_delay_seconds: int = Field(default=600, ge=1)
+    validity_hours: int = Field(default=72, ge=1, le=24 * 30)
+
+
+class DeliveryPatch(Strict):
+    label: str | None = Field(default=None, min_length=1, max_length=200)
+    sender: str | None = Field(default=None, min_length=1, max_length=320)
+    reply_to: str | None = None
+    subject: str | None = Field(default=None, max_length=998)
+    html_body: str | None = None
+    text_body: str | None = None
+    audience_id: int | None = None
+    is_marketing: bool | None = None
+    approval_required: bool | None = None
+    max_retries: int | None = Field(default=None, ge=0, le=20)
+    retry_delay_seconds: int | None = Field(default=None, ge=1)
+    validity_hours: int | None = Field(default=None, ge=1, le=24 * 30)
+
+
+class PreparationMessageOut(Schema):
+    level: str
+    code: str
+    field: str
+    message: str
+    line: int | None
+    column: int | None
+
+
+class CountsOut(Schema):
+    targeted: int
+    to_deliver: int
+    sent: int
+    failed: int
+    pending: int
+    ignored: int
+    exclusions: dict[str, int]
+
+
+class DeliveryOut(Schema):
+    id: int
+    label: str
+    channel: str
+    status: str
+    sender: str
+    reply_to: str
+    subject: str
+    html_body: str
+    text_body: str
+    audience_id: int | None
+    is_marketing: bool
+    approval_required: bool
+    approval: dict[str, Any]
+    max_retries: int
+    retry_delay_seconds: int
+    validity_hours: int
+    proof_count: int
+    prepared_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    counts: CountsOut
+    preparation: list[PreparationMessageOut]
+    actions: list[str]
+
+
+class RejectIn(Strict):
+    reason: str = ""
+
+
+class ProofOut(Schema):
+    number: int
+    recipients: list[dict[str, Any]]
+
+
+class AudienceIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    filter: str = ""
+    kind: str = Field(default="filter", pattern="^(filter|list)$")
+
+
+class AudienceOut(Schema):
+    id: int
+    name: str
+    kind: str
+    filter: str
+    count: int
+
+
+class ProfileOut(Schema):
+    id: int
+    email: str
+    phone: str
+    first_name: str
+    last_name: str
+    language: str
+    timezone: str
+    attributes: dict[str, Any]
+    email_opt_out: bool
+    sms_opt_out: bool
+    is_test: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class RowErrorOut(Schema):
+    line: int
+    reason: str
+
+
+class ImportOut(Schema):
+    imported: int
+    error_count: int
+    errors: list[RowErrorOut]
+
+
+class SendingLogOut(Schema):
+    id: int
+    profile_id: int
+    address: str
+    status: str
+    failure_type: str
+    failure_reason: str
+    smtp_reply: str
+    attempts: int
+    message_id: str
+    sent_at: datetime | None
+    updated_at: datetime | None
+
+
+class ExclusionLogOut(Schema):
+    id: int
+    profile_id: int
+    address: str
+    reason: str
+
+
+class Page(Schema):
+    count: int
+    page: int
+    page_size: int
+
+
+class SendingLogPage(Page):
+    results: list[SendingLogOut]
+
+
+class ExclusionLogPage(Page):
+    results: list[ExclusionLogOut]
+
+
+class OutboxMessageOut(Schema):
+    id: int
+    received_at: datetime
+    mail_from: str
+    rcpt_to: list[str]
+    subject: str
+    size: int

@@ -1,0 +1,214 @@
+"""Delivery actions: the one core that the API, the CLI and the console call.
+
+Every function checks the actor's role, moves the delivery through
+:mod:`envoi.deliveries.lifecycle`, and writes the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from envoi.accounts.services import Actor, audit, require
+from envoi.audiences.models import Audience
+from envoi.deliveries import lifecycle
+from envoi.deliveries.content import check_template, content_hash
+from envoi.deliveries.models import Delivery, PreparationMessage, Status
+from envoi.preparation.models import ExclusionLog
+from envoi.sending.models import SendingLog
+
+# Fields whose change voids a preparation and its approval (SPEC §2).
+CONTENT_FIELDS = frozenset({"sender", "reply_to", "subject", "html_body", "text_body",
+                            "audience", "audience_id", "is_marketing"})
+EDITABLE_FIELDS = CONTENT_FIELDS | {"label", "approval_required", "max_retries",
+                                    "retry_delay_seconds", "validity_hours"}
+
+
+class DeliveryError(ValueError):
+    """A request the delivery cannot honour as it stands; faces answer 400/409."""
+
+
+def _act(user: Actor, action: str, delivery: Delivery) -> None:
+    require(user, f"delivery.{action}", delivery_id=delivery.pk)
+
+
+def validate_fields(fields: dict[str, Any]) -> None:
+    """Refuse what could never become a valid header, naming the field."""
+    from envoi.sending.mime import HeaderValueError, parse_mailbox
+
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise DeliveryError(f"Unknown delivery fields: {', '.join(sorted(unknown))}")
+    for name in ("sender", "reply_to"):
+        if fields.get(name):
+            try:
+                parse_mailbox(fields[name], name)
+            except HeaderValueError as error:
+                raise DeliveryError(str(error)) from error
+    subject = fields.get("subject") or ""
+    if "\r" in subject or "\n" in subject:
+        raise DeliveryError("subject: contains a line break (CR/LF)")
+    for name in ("subject", "html_body", "text_body"):
+        problems = check_template(name, fields.get(name) or "")
+        if problems:
+            raise DeliveryError("; ".join(str(problem) for problem in problems))
+
+
+def create(user: Actor, **fields: Any) -> Delivery:
+    require(user, "delivery.create")
+    validate_fields(fields)
+    delivery = Delivery.objects.create(created_by=_user_or_none(user), **fields)
+    audit(user, "delivery.create", delivery_id=delivery.pk, label=delivery.label)
+    return delivery
+
+
+def update(user: Actor, delivery: Delivery, **changes: Any) -> Delivery:
+    """Edit a delivery; a change of content, audience or sender returns it to Editing."""
+    _act(user, "edit", delivery)  # outside the transaction: a refusal stays audited
+    validate_fields(changes)
+    if delivery.status not in lifecycle.EDITABLE_STATES:
+        raise lifecycle.InvalidTransition(delivery.pk, "edit", delivery.status)
+    changed = {k: v for k, v in changes.items() if _value(delivery, k) != _id_of(v)}
+    with transaction.atomic():
+        for name, value in changed.items():
+            setattr(delivery, name, value)
+        delivery.save(update_fields=[_column(name) for name in changed] + ["updated_at"])
+        if CONTENT_FIELDS & changed.keys() and delivery.status != Status.EDITING:
+            discard_preparation(delivery)
+            lifecycle.apply(delivery, "edit", approval={}, prepared_hash="")
+        audit(user, "delivery.edit", delivery_id=delivery.pk, fields=sorted(changed))
+    return delivery
+
+
+def _column(name: str) -> str:
+    return "audience" if name == "audience_id" else name
+
+
+def _value(delivery: Delivery, name: str) -> Any:
+    return getattr(delivery, "audience_id" if name == "audience" else name)
+
+
+def _id_of(value: Any) -> Any:
+    return value.pk if isinstance(value, Audience) else value
+
+
+def _user_or_none(user: Actor) -> Any:
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def discard_preparation(delivery: Delivery) -> None:
+    SendingLog.objects.filter(delivery=delivery).delete()
+    ExclusionLog.objects.filter(delivery=delivery).delete()
+    PreparationMessage.objects.filter(delivery=delivery).delete()
+    Delivery.objects.filter(pk=delivery.pk).update(targeted=0, to_deliver=0, exclusions={})
+
+
+def delete(user: Actor, delivery: Delivery) -> None:
+    _act(user, "delete", delivery)
+    if delivery.status in lifecycle.SENDING_STATES:
+        raise lifecycle.InvalidTransition(delivery.pk, "be deleted", delivery.status)
+    audit(user, "delivery.delete", delivery_id=delivery.pk, label=delivery.label)
+    with transaction.atomic():
+        discard_preparation(delivery)
+        delivery.delete()
+
+
+def prepare(user: Actor, delivery: Delivery) -> Delivery:
+    from envoi.preparation.services import prepare_delivery
+
+    _act(user, "prepare", delivery)
+    lifecycle.apply(delivery, "prepare", approval={})
+    try:
+        delivery = prepare_delivery(delivery)
+    except Exception:
+        # Never leave a delivery stuck in Preparing: it can be prepared again.
+        lifecycle.apply(delivery, "preparation_failed", prepared_hash="")
+        raise
+    audit(user, "delivery.prepare", delivery_id=delivery.pk, status=delivery.status,
+          targeted=delivery.targeted, to_deliver=delivery.to_deliver)
+    return delivery
+
+
+def approve(user: Actor, delivery: Delivery) -> Delivery:
+    """Freeze what the approver saw: counts, content hash, sender."""
+    _act(user, "approve", delivery)
+    _require_unchanged(delivery)
+    snapshot = {
+        "approved_by": user.get_username() if user else "",
+        "approved_at": timezone.now().isoformat(),
+        "to_deliver": delivery.to_deliver,
+        "content_hash": delivery.prepared_hash,
+        "sender": delivery.sender,
+    }
+    lifecycle.apply(delivery, "approve", approval=snapshot)
+    audit(user, "delivery.approve", delivery_id=delivery.pk, **snapshot)
+    return delivery
+
+
+def reject(user: Actor, delivery: Delivery, reason: str = "") -> Delivery:
+    _act(user, "reject", delivery)
+    lifecycle.apply(delivery, "reject", approval={})
+    audit(user, "delivery.reject", delivery_id=delivery.pk, reason=reason)
+    return delivery
+
+
+def confirm(user: Actor, delivery: Delivery) -> Delivery:
+    """Confirm send: only a Start-deliveries user; sending starts at once."""
+    _act(user, "confirm", delivery)
+    if delivery.approval_required and delivery.status != Status.APPROVED:
+        raise lifecycle.InvalidTransition(delivery.pk, "be confirmed before approval",
+                                          delivery.status)
+    _require_unchanged(delivery)
+    lifecycle.apply(delivery, "confirm", started_at=timezone.now())
+    audit(user, "delivery.confirm", delivery_id=delivery.pk, to_deliver=delivery.to_deliver)
+    lifecycle.finish_if_done(delivery.pk)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def pause(user: Actor, delivery: Delivery) -> Delivery:
+    return _sending_move(user, delivery, "pause")
+
+
+def resume(user: Actor, delivery: Delivery) -> Delivery:
+    return _sending_move(user, delivery, "resume")
+
+
+def stop(user: Actor, delivery: Delivery) -> Delivery:
+    """Stop for good: what was sent stays sent, what was pending is marked ignored."""
+    from envoi.sending.queue import release_stopped
+
+    delivery = _sending_move(user, delivery, "stop", finished_at=timezone.now())
+    release_stopped(timezone.now())
+    return delivery
+
+
+def _sending_move(user: Actor, delivery: Delivery, move: str, **fields: Any) -> Delivery:
+    _act(user, move, delivery)
+    lifecycle.apply(delivery, move, **fields)
+    audit(user, f"delivery.{move}", delivery_id=delivery.pk)
+    return delivery
+
+
+def _require_unchanged(delivery: Delivery) -> None:
+    """The prepared (and approved) snapshot must still describe the delivery."""
+    if delivery.prepared_hash != content_hash(delivery):
+        raise DeliveryError("The delivery changed since it was prepared: prepare it again.")
+    approved = delivery.approval.get("content_hash")
+    if approved and approved != delivery.prepared_hash:
+        raise DeliveryError("The delivery changed since it was approved: approve it again.")
+
+
+def send_proof(user: Actor, delivery: Delivery) -> dict[str, Any]:
+    from envoi.sending.proofs import send_proof as deliver_proof
+
+    _act(user, "proof", delivery)
+    if delivery.status not in lifecycle.PREPARED_STATES:
+        raise lifecycle.InvalidTransition(delivery.pk, "send a proof before preparation",
+                                          delivery.status)
+    proof = deliver_proof(delivery)
+    audit(user, "delivery.proof", delivery_id=delivery.pk, number=proof["number"],
+          recipients=len(proof["recipients"]))
+    return proof

@@ -1,0 +1,87 @@
+"""The embedded shape: SQLite, an in-process worker, a capture SMTP outbox, the API.
+
+``envoi demo`` needs nothing but the package. On first start it creates a user holding
+every role, a few profiles in English, Korean and Japanese, an audience and a draft
+delivery, and prints a token to drive them through the API.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from envoi.accounts.roles import Role
+from envoi.accounts.services import create_token, create_user
+
+DEMO_USER = "demo"
+
+DEMO_PROFILES = [
+    {"email": "minji.kim@example.com", "first_name": "민지", "last_name": "김",
+     "language": "ko", "timezone": "Asia/Seoul", "attributes": {"vip": True}},
+    {"email": "haruto.sato@example.jp", "first_name": "陽翔", "last_name": "佐藤",
+     "language": "ja", "timezone": "Asia/Tokyo", "attributes": {"vip": False}},
+    {"email": "ada@example.org", "first_name": "Ada", "last_name": "Lovelace",
+     "language": "en", "timezone": "Europe/London", "attributes": {"vip": True}},
+    {"email": "ADA@example.org", "first_name": "Ada", "last_name": "Duplicate",
+     "language": "en"},
+    {"email": "not-an-address", "first_name": "Broken", "language": "en"},
+    {"email": "proof@example.com", "first_name": "Proof", "language": "en",
+     "is_test": True},
+]
+
+DEMO_HTML = """<html><body>
+<p>{{ first_name }}님, 안녕하세요!</p>
+<p>Spring offers are here: <a href="https://example.com/spring">see them</a>.</p>
+<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
+</body></html>"""
+
+
+def seed() -> str | None:
+    """Create the demo data once; return a fresh token for the demo user."""
+    from envoi.audiences.importer import create_profiles
+    from envoi.audiences.models import Audience
+    from envoi.deliveries.models import Delivery
+
+    if User.objects.filter(username=DEMO_USER).exists():
+        return create_token(User.objects.get(username=DEMO_USER), name="demo")
+    user = create_user(DEMO_USER, [r.value for r in Role], password="demo")
+    create_profiles(DEMO_PROFILES)
+    audience = Audience.objects.create(name="Everyone", filter="")
+    Delivery.objects.create(
+        label="Spring offers", sender="Envoi Demo <news@example.com>",
+        subject="{{ first_name }}님, 봄맞이 특별 할인 쿠폰이 도착했어요!",
+        html_body=DEMO_HTML, text_body="Hello {{ first_name }}\nUnsubscribe: "
+        "{{ unsubscribe_url }}\n", audience=audience, created_by=user,
+    )
+    return create_token(user, name="demo")
+
+
+def run_demo(host: str, port: int, smtp_port: int) -> int:
+    import uvicorn
+
+    from envoi.sending.outbox import CaptureServer
+    from envoi.sending.worker import run_in_thread
+
+    call_command("migrate", interactive=False, verbosity=0)
+    token = seed()
+    outbox = CaptureServer("127.0.0.1", smtp_port)
+    outbox.start()
+    stop = threading.Event()
+    run_in_thread(stop)
+    base = settings.ENVOI_BASE_URL
+    print(f"""
+Envoi is running (embedded shape: {settings.DATABASES['default']['NAME']})
+  API:      {base}/api/v1/   (OpenAPI: {base}/api/v1/openapi.json, docs: {base}/api/v1/docs)
+  Outbox:   captured messages at {base}/api/v1/outbox (SMTP on 127.0.0.1:{smtp_port})
+  Token:    {token}
+  Try:      curl -H "Authorization: Bearer {token}" {base}/api/v1/deliveries/1
+""", flush=True)
+    try:
+        uvicorn.run("envoi.asgi:application", host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+        outbox.stop()
+    return 0

@@ -1,0 +1,127 @@
+"""Control rules (SPEC §3): what must be true of a delivery's content before it is sent.
+
+Each rule returns findings; an ``error`` blocks sending, a ``warning`` is shown in yellow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from envoi.deliveries.content import check_template, line_and_column, uses_variable
+from envoi.deliveries.models import Delivery
+from envoi.sending.mime import HeaderValueError, parse_mailbox
+
+ERROR, WARNING = "error", "warning"
+SIZE_WARNING_BYTES = 100 * 1024  # Gmail clips bodies past ~102 KB
+SIZE_ERROR_BYTES = 5 * 1024 * 1024
+
+_HREF = re.compile(r"""\bhref\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
+_LIQUID = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str
+    code: str
+    message: str
+    field: str = ""
+    line: int | None = None
+    column: int | None = None
+
+
+def check_delivery(delivery: Delivery) -> list[Finding]:
+    findings: list[Finding] = []
+    for rule in RULES:
+        findings.extend(rule(delivery))
+    return findings
+
+
+def empty_content(delivery: Delivery) -> Iterator[Finding]:
+    if not delivery.html_body.strip() and not delivery.text_body.strip():
+        yield Finding(ERROR, "content.empty", "The message has no content (HTML or text).")
+
+
+def empty_subject(delivery: Delivery) -> Iterator[Finding]:
+    if not delivery.subject.strip():
+        yield Finding(ERROR, "subject.empty", "The subject is empty.", "subject")
+
+
+def header_characters(delivery: Delivery) -> Iterator[Finding]:
+    if "\r" in delivery.subject or "\n" in delivery.subject:
+        yield Finding(ERROR, "subject.line_break",
+                      "The subject contains a line break (CR/LF).", "subject")
+    for field in ("sender", "reply_to"):
+        value = getattr(delivery, field)
+        if field == "reply_to" and not value:
+            continue
+        try:
+            parse_mailbox(value, field)
+        except HeaderValueError as error:
+            yield Finding(ERROR, f"{field}.invalid", str(error), field)
+
+
+def personalization(delivery: Delivery) -> Iterator[Finding]:
+    for field in ("subject", "html_body", "text_body"):
+        for problem in check_template(field, getattr(delivery, field)):
+            yield Finding(ERROR, "personalization", f"{field}: {problem.message}", field,
+                          problem.line, problem.column)
+
+
+def unsubscribe_link(delivery: Delivery) -> Iterator[Finding]:
+    if not delivery.is_marketing:
+        return
+    bodies = [b for b in (delivery.html_body, delivery.text_body) if b.strip()]
+    if bodies and not any(uses_variable(body, "unsubscribe_url") for body in bodies):
+        yield Finding(ERROR, "unsubscribe.missing",
+                      "A marketing email needs an unsubscribe link: add {{ unsubscribe_url }}.",
+                      "html_body")
+
+
+def tracked_urls(delivery: Delivery) -> Iterator[Finding]:
+    html = delivery.html_body
+    for match in _HREF.finditer(html):
+        url = match.group(2).strip()
+        if not url or _LIQUID.fullmatch(url):
+            continue  # an entirely personalized link, checked once rendered
+        problem = url_problem(_LIQUID.sub("x", url))
+        if problem:
+            line, column = line_and_column(html, match.start(2))
+            yield Finding(ERROR, "url.malformed", f"Malformed link {url!r}: {problem}",
+                          "html_body", line, column)
+
+
+def url_problem(url: str) -> str | None:
+    if any(c in url for c in " \t\r\n<>\""):
+        return "it contains spaces or forbidden characters"
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        return str(error)
+    if parts.scheme in ("mailto", "tel"):
+        return None if parts.path else "it has no address"
+    if parts.scheme in ("http", "https"):
+        return None if parts.hostname else "it has no host"
+    if url.startswith("#"):
+        return None
+    return "links must start with http://, https://, mailto: or tel:"
+
+
+def message_size(delivery: Delivery) -> Iterator[Finding]:
+    size = len(delivery.html_body.encode()) + len(delivery.text_body.encode())
+    if size >= SIZE_ERROR_BYTES:
+        yield Finding(ERROR, "size.too_large",
+                      f"The message is {size // 1024} KB; the limit is "
+                      f"{SIZE_ERROR_BYTES // 1024} KB.")
+    elif size >= SIZE_WARNING_BYTES:
+        yield Finding(WARNING, "size.large",
+                      f"The message is {size // 1024} KB; mailboxes may clip it past "
+                      f"{SIZE_WARNING_BYTES // 1024} KB.")
+
+
+RULES: list[Callable[[Delivery], Iterator[Finding]]] = [
+    empty_content, empty_subject, header_characters, personalization, unsubscribe_link,
+    tracked_urls, message_size,
+]

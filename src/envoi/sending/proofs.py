@@ -1,0 +1,53 @@
+"""Proofs (SPEC §2): the prepared message, sent to the test profiles only.
+
+Proofs go out at once over their own connection and are kept in the ``Proof`` table,
+outside the sending log, so they never count in a delivery's KPIs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F
+
+from envoi.audiences.models import Profile
+from envoi.config import smtp_from_url
+from envoi.deliveries.models import Delivery, Proof
+from envoi.sending.render import DeliveryRenderer
+from envoi.sending.smtp import SmtpConnection
+
+
+class NoTestProfiles(ValueError):
+    pass
+
+
+def send_proof(delivery: Delivery) -> dict[str, Any]:
+    profiles = list(Profile.objects.filter(is_test=True).exclude(email="")
+                    .order_by("id").values())
+    if not profiles:
+        raise NoTestProfiles("There are no test profiles to send a proof to: "
+                             "mark at least one profile as a test profile.")
+    Delivery.objects.filter(pk=delivery.pk).update(proof_count=F("proof_count") + 1)
+    delivery.refresh_from_db(fields=["proof_count"])
+    number = delivery.proof_count
+    renderer = DeliveryRenderer(delivery, subject_prefix=f"[Proof {number}] ")
+    c = smtp_from_url(settings.ENVOI_SMTP_URL)
+    connection = SmtpConnection(c.host, c.port, username=c.username, password=c.password,
+                                use_tls=c.use_tls, starttls=c.starttls, timeout=c.timeout)
+    results = []
+    try:
+        for profile in profiles:
+            message = renderer.render(
+                0, profile["email"], profile,
+                unsubscribe_url=f"{settings.ENVOI_BASE_URL}/u/proof",
+                message_key=f"{delivery.pk}.proof{number}.{profile['id']}.envoi",
+            )
+            reply = connection.send(settings.DEFAULT_FROM_EMAIL_PROOF, profile["email"],
+                                    message.data)
+            results.append({"address": profile["email"], "ok": reply.ok,
+                            "reply": f"{reply.code} {reply.text}".strip()})
+    finally:
+        connection.close()
+    Proof.objects.create(delivery=delivery, number=number, recipients=results)
+    return {"number": number, "recipients": results}

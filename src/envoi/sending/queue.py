@@ -1,0 +1,109 @@
+"""The sending log as a work queue: claim rows under a lease, record their outcome.
+
+A row moves ``pending`` → terminal exactly once: outcomes are written with
+``WHERE status = 'pending'``, so a late writer (a worker whose lease ran out while it
+was still sending) cannot overwrite the first result. On PostgreSQL, ``SKIP LOCKED``
+lets any number of workers claim side by side; SQLite serializes writers anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+
+from envoi.deliveries.models import Delivery, Status
+from envoi.sending.models import SendStatus
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    id: int
+    delivery_id: int
+    profile_id: int
+    address: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    row_id: int
+    status: str  # sent, failed, or pending (to be retried at next_attempt_at)
+    failure_type: str = ""
+    failure_reason: str = ""
+    smtp_reply: str = ""
+    message_id: str = ""
+    next_attempt_at: datetime | None = None
+
+
+_CLAIM = """
+UPDATE sending_sendinglog SET lease_until = %s, claimed_by = %s, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM sending_sendinglog
+    WHERE delivery_id = %s AND status = 'pending'
+      AND (lease_until IS NULL OR lease_until < %s)
+      AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
+    ORDER BY id LIMIT %s {lock}
+)
+RETURNING id, delivery_id, profile_id, address, attempts
+"""
+
+_RECORD = """
+UPDATE sending_sendinglog
+SET status = %s, failure_type = %s, failure_reason = %s, smtp_reply = %s, message_id = %s,
+    next_attempt_at = %s, sent_at = %s, updated_at = %s, lease_until = NULL
+WHERE id = %s AND status = 'pending'
+"""
+
+
+def sending_delivery_ids() -> list[int]:
+    return list(Delivery.objects.filter(status=Status.IN_PROGRESS)
+                .order_by("id").values_list("id", flat=True))
+
+
+def claim(delivery_id: int, worker_id: str, limit: int, now: datetime,
+          lease: timedelta) -> list[ClaimedRow]:
+    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CLAIM.format(lock=lock),
+                       [now + lease, worker_id, delivery_id, now, now, limit])
+        rows = [ClaimedRow(*row) for row in cursor.fetchall()]
+    rows.sort(key=lambda row: row.id)
+    return rows
+
+
+def record(outcomes: list[Outcome], now: datetime) -> None:
+    """Write a batch of outcomes in one transaction."""
+    params = [
+        (o.status, o.failure_type, o.failure_reason, o.smtp_reply[:500], o.message_id,
+         o.next_attempt_at, now if o.status == SendStatus.SENT else None, now, o.row_id)
+        for o in outcomes
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(_RECORD, params)
+
+
+def has_due_work(now: datetime) -> bool:
+    """Rows a worker could send now or once a lease runs out (not those awaiting a retry)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM sending_sendinglog s JOIN deliveries_delivery d "
+            "ON d.id = s.delivery_id WHERE d.status = %s AND s.status = 'pending' "
+            "AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= %s) LIMIT 1",
+            [Status.IN_PROGRESS.value, now],
+        )
+        return cursor.fetchone() is not None
+
+
+def release_stopped(now: datetime) -> int:
+    """Rows of stopped deliveries that no worker holds become ``ignored`` (final)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE sending_sendinglog SET status = 'ignored', failure_type = 'ignored', "
+            "failure_reason = 'delivery_stopped', updated_at = %s "
+            "WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < %s) "
+            "AND delivery_id IN (SELECT id FROM deliveries_delivery WHERE status = %s)",
+            [now, now, Status.STOPPED.value],
+        )
+        return cursor.rowcount

@@ -1,0 +1,193 @@
+"""The sending worker: one loop of claim → render → send → record.
+
+Any number of workers, on any number of hosts, share the work through the database
+alone. What a crash can cost is bounded: the rows a worker had sent but not yet
+recorded when it died are sent again by whoever takes over its expired lease — at
+most one batch (``ENVOI_BATCH_SIZE``) per crashed worker. Those repeats carry the same
+Message-ID, so receiving systems that deduplicate on it show the message once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
+from django.utils import timezone
+
+from envoi.bounces.qualification import is_transient, qualify
+from envoi.config import SmtpConfig, smtp_from_url
+from envoi.deliveries import lifecycle
+from envoi.deliveries.models import Delivery
+from envoi.sending import queue
+from envoi.sending.queue import ClaimedRow, Outcome
+from envoi.sending.render import DeliveryRenderer, OutgoingMessage
+from envoi.sending.smtp import SmtpConnection, SmtpOutcome
+
+log = logging.getLogger("envoi.worker")
+
+Clock = Callable[[], datetime]
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 10000}"
+
+
+class ConnectionPool:
+    """One reused SMTP connection per sending thread."""
+
+    def __init__(self, config: SmtpConfig):
+        self.config = config
+        self.local = threading.local()
+        self.opened: list[SmtpConnection] = []
+        self.lock = threading.Lock()
+
+    def connection(self) -> SmtpConnection:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            c = self.config
+            conn = SmtpConnection(c.host, c.port, username=c.username, password=c.password,
+                                  use_tls=c.use_tls, starttls=c.starttls, timeout=c.timeout)
+            self.local.conn = conn
+            with self.lock:
+                self.opened.append(conn)
+        return conn
+
+    def send(self, message: OutgoingMessage) -> SmtpOutcome:
+        return self.connection().send(message.mail_from, message.rcpt_to, message.data)
+
+    def close(self) -> None:
+        with self.lock:
+            for conn in self.opened:
+                conn.close()
+            self.opened.clear()
+
+
+class Worker:
+    def __init__(self, *, worker_id: str | None = None, batch_size: int | None = None,
+                 smtp_url: str | None = None, clock: Clock = timezone.now):
+        self.worker_id = worker_id or default_worker_id()
+        self.batch_size = batch_size or settings.ENVOI_BATCH_SIZE
+        self.lease = timedelta(seconds=settings.ENVOI_LEASE_SECONDS)
+        self.smtp = smtp_from_url(smtp_url or settings.ENVOI_SMTP_URL)
+        self.pool = ConnectionPool(self.smtp)
+        self.threads = ThreadPoolExecutor(self.smtp.pool_size, thread_name_prefix="smtp")
+        self.clock = clock
+        self.renderers: dict[int, tuple[str, DeliveryRenderer]] = {}
+        self.stopping = threading.Event()
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self, *, until_idle: bool = False, poll_seconds: float = 0.5) -> int:
+        """Send until stopped (or, with ``until_idle``, until no work is left)."""
+        processed = 0
+        try:
+            while not self.stopping.is_set():
+                try:
+                    done = self.run_once()
+                except (OperationalError, InterfaceError):
+                    # The database went away (restart, failover): reconnect and go on;
+                    # leases guarantee nobody else lost or doubled our rows meanwhile.
+                    log.exception("database unavailable; retrying")
+                    connection.close()
+                    self.stopping.wait(poll_seconds * 4)
+                    continue
+                processed += done
+                if done:
+                    continue
+                if until_idle and not queue.has_due_work(self.clock()):
+                    break
+                self.stopping.wait(poll_seconds)
+        finally:
+            self.close()
+        return processed
+
+    def run_once(self) -> int:
+        """Claim, send and record one batch per delivery in progress."""
+        now = self.clock()
+        queue.release_stopped(now)
+        processed = 0
+        for delivery_id in queue.sending_delivery_ids():
+            rows = queue.claim(delivery_id, self.worker_id, self.batch_size, now, self.lease)
+            if rows:
+                queue.record(self.send_rows(delivery_id, rows), self.clock())
+                processed += len(rows)
+            lifecycle.finish_if_done(delivery_id)
+        return processed
+
+    def close(self) -> None:
+        self.threads.shutdown(wait=True)
+        self.pool.close()
+
+    # -- stages -----------------------------------------------------------------------
+
+    def send_rows(self, delivery_id: int, rows: list[ClaimedRow]) -> list[Outcome]:
+        delivery = Delivery.objects.get(pk=delivery_id)
+        if self.expired(delivery):
+            return [Outcome(row.id, "failed", "soft", "validity_expired") for row in rows]
+        renderer = self.renderer(delivery)
+        profiles = load_profiles(row.profile_id for row in rows)
+        messages = [renderer.render(row.id, row.address, profiles.get(row.profile_id, {}))
+                    for row in rows]
+        replies = list(self.threads.map(self.pool.send, messages))
+        return [self.outcome(delivery, row, message, reply)
+                for row, message, reply in zip(rows, messages, replies, strict=True)]
+
+    def renderer(self, delivery: Delivery) -> DeliveryRenderer:
+        cached = self.renderers.get(delivery.pk)
+        if cached is None or cached[0] != delivery.prepared_hash:
+            cached = (delivery.prepared_hash, DeliveryRenderer(delivery))
+            self.renderers[delivery.pk] = cached
+        return cached[1]
+
+    def expired(self, delivery: Delivery) -> bool:
+        started = delivery.started_at or self.clock()
+        return self.clock() > started + timedelta(hours=delivery.validity_hours)
+
+    def outcome(self, delivery: Delivery, row: ClaimedRow, message: OutgoingMessage,
+                reply: SmtpOutcome) -> Outcome:
+        reply_text = f"{reply.code} {reply.text}".strip()
+        if reply.ok:
+            return Outcome(row.id, "sent", smtp_reply=reply_text, message_id=message.message_id)
+        failure = qualify(reply.code, reply.enhanced, reply.text)
+        if is_transient(reply.code) and row.attempts <= delivery.max_retries:
+            retry_at = self.clock() + timedelta(seconds=delivery.retry_delay_seconds)
+            return Outcome(row.id, "pending", failure.failure_type, failure.reason,
+                           reply_text, next_attempt_at=retry_at)
+        return Outcome(row.id, "failed", failure.failure_type, failure.reason, reply_text)
+
+
+def load_profiles(profile_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    from envoi.audiences.models import Profile
+
+    fields = ("id", "email", "phone", "first_name", "last_name", "language", "timezone",
+              "attributes")
+    return {p["id"]: p for p in Profile.objects.filter(pk__in=list(profile_ids)).values(*fields)}
+
+
+def run_in_thread(stop: threading.Event, poll_seconds: float = 0.5) -> threading.Thread:
+    """The embedded shape's in-process worker."""
+
+    def loop() -> None:
+        worker = Worker()
+        worker.stopping = stop
+        while not stop.is_set():
+            try:
+                worker.run(poll_seconds=poll_seconds)
+            except Exception:  # keep the embedded worker alive; the error is logged
+                log.exception("worker loop failed; restarting in 2 s")
+                time.sleep(2)
+                worker = Worker()
+                worker.stopping = stop
+
+    thread = threading.Thread(target=loop, name="envoi-worker", daemon=True)
+    thread.start()
+    return thread

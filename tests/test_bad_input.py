@@ -1,0 +1,143 @@
+"""Bad input gets a clear 4xx naming what and where, loses nothing, and never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from envoi.audiences.models import Profile
+from envoi.deliveries.models import Delivery
+from tests.support.api import Api
+from tests.support.deliveries import delivery_in
+from tests.support.scenario import delivery_payload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api():
+    return Api("everything", "prepare_deliveries", "import", "start_deliveries")
+
+
+def test_csv_with_broken_rows_keeps_every_good_row(api):
+    csv = (
+        "email,first_name,language,timezone,is_test\n"
+        "ok1@example.com,민지,ko,Asia/Seoul,false\n"
+        "bad-lang@example.com,X,not a language,,\n"
+        "ok2@example.com,陽翔,ja,Asia/Tokyo,no\n"
+        "too,many,fields,here,false,extra\n"
+        "bad-tz@example.com,Y,en,Mars/Olympus,\n"
+        "bad-bool@example.com,Z,en,,perhaps\n"
+        "ok3@example.com,Ada,en,,\n"
+    )
+    report = api.ok(api.post("/profiles/import", csv, content_type="text/csv"))
+    assert report["imported"] == 3 and report["error_count"] == 4
+    assert [e["line"] for e in report["errors"]] == [3, 5, 6, 7]
+    assert all(e["reason"] for e in report["errors"])
+    assert set(Profile.objects.values_list("email", flat=True)) == {
+        "ok1@example.com", "ok2@example.com", "ok3@example.com"}
+
+
+def test_csv_with_an_unknown_column_is_refused_whole(api):
+    response = api.post("/profiles/import", "email,shoe_size\na@example.com,44\n",
+                        content_type="text/csv")
+    assert response.status_code == 400
+    assert "shoe_size" in response.json()["detail"]
+    assert not Profile.objects.exists()
+
+
+def test_bad_filter_says_where(api):
+    response = api.post("/audiences", {"name": "x", "filter": 'language = "ko" and'})
+    assert response.status_code == 400
+    assert "line 1, column" in response.json()["detail"]
+
+
+def test_liquid_syntax_error_says_line_and_column(api):
+    audience = api.ok(api.post("/audiences", {"name": "a", "filter": ""}), 201)
+    payload = delivery_payload(audience["id"], html_body="<p>Hi</p>\n<p>{% if x %}</p>")
+    response = api.post("/deliveries", payload)
+    assert response.status_code == 400
+    assert "html_body, line 2" in response.json()["detail"]
+    assert not Delivery.objects.exists()
+
+
+def test_unknown_personalization_field(api):
+    audience = api.ok(api.post("/audiences", {"name": "a", "filter": ""}), 201)
+    response = api.post("/deliveries", delivery_payload(audience["id"],
+                                                        subject="Hi {{ frist_name }}"))
+    assert response.status_code == 400
+    assert 'subject, line 1, column 7: unknown field "frist_name"' in response.json()["detail"]
+
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("sender", "News <news@example.com>\r\nBcc: victim@example.com", "sender"),
+    ("reply_to", "a@example.com\nX-Evil: 1", "reply_to"),
+    ("subject", "Hello\r\nBcc: victim@example.com", "subject: contains a line break"),
+    ("sender", "no address here", "sender"),
+])
+def test_header_values_with_line_breaks_are_refused(api, field, value, expected):
+    audience = api.ok(api.post("/audiences", {"name": "a", "filter": ""}), 201)
+    response = api.post("/deliveries", delivery_payload(audience["id"], **{field: value}))
+    assert response.status_code == 400
+    assert expected in response.json()["detail"]
+    delivery = delivery_in("editing")
+    response = api.patch(f"/deliveries/{delivery.pk}", {field: value})
+    assert response.status_code == 400
+    delivery.refresh_from_db()
+    assert getattr(delivery, field) != value
+
+
+def test_unknown_json_field_is_named(api):
+    response = api.post("/deliveries", {"label": "x", "sender": "a@example.com",
+                                        "subject": "s", "colour": "red"})
+    assert response.status_code == 422
+    assert "colour" in response.content.decode()
+
+
+def test_malformed_json_is_a_4xx(api):
+    response = api.post("/deliveries", "{not json", content_type="application/json")
+    assert 400 <= response.status_code < 500
+
+
+def test_unknown_delivery_id_is_404(api):
+    for path in ("/deliveries/999999", "/deliveries/999999/logs/sending"):
+        response = api.get(path)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Delivery 999999 does not exist."}
+    response = api.post("/deliveries/999999/confirm")
+    assert response.status_code == 404
+
+
+def test_tampered_unsubscribe_token_changes_nothing(client, relay, send_all):
+    delivery = delivery_in("in_progress")
+    send_all()
+    from envoi.sending.models import SendingLog
+    from envoi.tracking.tokens import sign
+
+    row = SendingLog.objects.filter(delivery=delivery).first()
+    token = sign("unsubscribe", row.pk)
+    forged = sign("unsubscribe", row.pk + 1)[:-20] + token[-20:]
+    for bad in (token[:-1] + ("a" if token[-1] != "a" else "b"), token[:10], forged,
+                sign("bounce", row.pk), "../../etc/passwd", "x" * 500):
+        for method in (client.get, client.post):
+            response = method(f"/u/{bad}")
+            assert response.status_code in (400, 404), (bad, response.status_code)
+    assert not Profile.objects.filter(email_opt_out=True, email=row.address).exists()
+
+
+def test_unsubscribe_get_asks_post_opts_out(client, relay, send_all):
+    delivery = delivery_in("in_progress")
+    send_all()
+    from envoi.accounts.models import AuditEntry
+    from envoi.sending.models import SendingLog
+    from envoi.tracking.tokens import sign
+
+    row = SendingLog.objects.filter(delivery=delivery).first()
+    url = f"/u/{sign('unsubscribe', row.pk)}"
+    page = client.get(url)
+    assert page.status_code == 200 and b"<form method=\"post\">" in page.content
+    assert not Profile.objects.get(pk=row.profile_id).email_opt_out
+    done = client.post(url, {"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200
+    assert Profile.objects.get(pk=row.profile_id).email_opt_out
+    entry = AuditEntry.objects.get(action="profile.unsubscribe")
+    assert entry.delivery_id == delivery.pk and entry.detail["one_click"] is True
