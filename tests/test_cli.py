@@ -1,0 +1,54 @@
+"""The ``envoi`` command, run in-process against the test database."""
+
+from __future__ import annotations
+
+import pytest
+
+from envoi.accounts.models import ApiToken
+from envoi.accounts.services import roles_of, user_for_token
+from envoi.cli import main
+from tests.support.deliveries import boss, delivery_in
+
+pytestmark = pytest.mark.django_db
+
+
+def test_user_and_token(capsys):
+    assert main(["user", "create", "carol", "--role", "start_deliveries",
+                 "--role", "approve_deliveries"]) == 0
+    capsys.readouterr()
+    assert main(["token", "create", "carol"]) == 0
+    token = capsys.readouterr().out
+    assert token.endswith("\n") and token.count("\n") == 1, "the token and nothing else"
+    user = user_for_token(token.strip())
+    assert user is not None and user.username == "carol"
+    assert {r.value for r in roles_of(user)} == {"start_deliveries", "approve_deliveries"}
+    assert ApiToken.objects.filter(user=user).count() == 1
+
+
+def test_unknown_user_for_token(capsys):
+    assert main(["token", "create", "nobody"]) == 2
+    assert capsys.readouterr().out == ""
+
+
+def test_unknown_role_is_refused():
+    with pytest.raises(SystemExit):
+        main(["user", "create", "x", "--role", "superhero"])
+
+
+def test_import_reports_bad_lines(tmp_path, capsys):
+    csv = tmp_path / "people.csv"
+    csv.write_text("email,language\nok@example.com,ko\nbad@example.com,not a tag\n")
+    assert main(["profiles", "import", str(csv), "--audience", "vip"]) == 1
+    captured = capsys.readouterr()
+    assert "imported 1 profiles, 1 rows refused" in captured.out
+    assert f"{csv}:3:" in captured.err
+
+
+def test_delivery_actions_check_roles(capsys):
+    delivery = delivery_in("approved")
+    boss()
+    main(["user", "create", "prep", "--role", "prepare_deliveries"])
+    assert main(["delivery", "confirm", str(delivery.pk), "--as", "prep"]) == 1
+    assert "Your permissions do not allow you to confirm a delivery." in capsys.readouterr().err
+    assert main(["delivery", "confirm", str(delivery.pk), "--as", "boss"]) == 0
+    assert "in_progress" in capsys.readouterr().out
