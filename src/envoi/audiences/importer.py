@@ -1,0 +1,428 @@
+"""Load profiles in bulk: CSV files from the console and the CLI, JSON lists from the API.
+
+Imports are the largest writes Envoi makes (millions of rows), so the file is streamed,
+each row is validated on its own, and valid rows are written in batches with COPY on
+PostgreSQL and ``executemany`` on SQLite. A bad row is reported with its line number and
+never stops the good ones; only a bad header stops the whole file, before any write.
+
+Email addresses are deliberately not checked beyond length and control characters:
+preparation excludes invalid ones with the reason "address invalid", so the marketer sees
+them counted where every other exclusion is counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import functools
+import json
+import operator
+import re
+import sqlite3
+import zoneinfo
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from envoi.audiences.filters import ATTRIBUTE_KEY
+from envoi.audiences.models import Audience
+
+PROFILE_FIELDS = ("email", "phone", "first_name", "last_name", "language", "timezone",
+                  "email_opt_out", "sms_opt_out", "is_test")  # fmt: skip
+INSERT_COLUMNS = (*PROFILE_FIELDS, "attributes", "created_at", "updated_at")
+MAX_REPORTED_ERRORS = 10_000
+DEFAULT_BATCH_SIZE = 5000
+_KNOWN_COLUMNS = ", ".join([*PROFILE_FIELDS, "attributes", "attributes.<key>"])
+_TEXT_LIMITS = {"email": 320, "phone": 32, "first_name": 150, "last_name": 150}
+_UNSAFE_IN_HEADERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+_BOOLEAN_WORDS = {"": False, "true": True, "false": False, "1": True, "0": False,
+                  "yes": True, "no": False}  # fmt: skip
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_profile_values = operator.itemgetter(*PROFILE_FIELDS)
+_DEFAULTS: dict[str, Any] = {name: "" for name in PROFILE_FIELDS[:6]} | {
+    name: False for name in PROFILE_FIELDS[6:]
+}
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported (a bad header, say); nothing was written."""
+
+    def __init__(self, message: str, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+@dataclass
+class RowError:
+    """A rejected row: its physical CSV line (the header is line 1) or its 1-based index."""
+
+    line: int
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did. ``errors`` keeps the first 10,000; ``error_count`` counts all."""
+
+    imported: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+
+    def add_error(self, line: int, reason: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RowError(line, reason))
+
+
+# Public entry points --------------------------------------------------------------------
+
+
+def import_profiles_csv(stream: TextIO, *, audience: Audience | None = None,
+                        batch_size: int = DEFAULT_BATCH_SIZE) -> ImportReport:
+    """Import a CSV whose header names Profile fields and ``attributes.<key>`` columns.
+
+    Memory stays bounded by ``batch_size`` whatever the file's size. When ``audience``
+    (a static list) is given, every imported profile also becomes one of its members.
+    """
+    _require_static_list(audience)
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    reader = csv.reader(stream)
+    columns = _read_header(reader)
+    report = ImportReport()
+    _write_in_batches(_csv_rows(reader, columns, report), report, audience, batch_size)
+    return report
+
+
+def create_profiles(rows: list[dict], *, audience: Audience | None = None) -> ImportReport:
+    """Create profiles from API objects; a row's ``line`` in the report is its 1-based index."""
+    _require_static_list(audience)
+    report = ImportReport()
+    _write_in_batches(_object_rows(rows, report), report, audience, DEFAULT_BATCH_SIZE)
+    return report
+
+
+def validate_profile_row(row: dict) -> dict:
+    """Return the row's column values, cleaned; raise ValueError with a reason a user can act on.
+
+    Keys are Profile fields, ``attributes`` (an object, or JSON text of one) and
+    ``attributes.<key>[.<key>]`` (set inside ``attributes``; empty values are skipped).
+    """
+    clean = dict(_DEFAULTS)
+    attributes: dict[str, Any] = {}
+    dotted = []
+    for name, value in row.items():
+        cleaner = _CLEANERS.get(name)
+        if cleaner is not None:
+            clean[name] = cleaner(name, value)
+        elif name == "attributes":
+            attributes = _clean_attributes(value)
+        elif isinstance(name, str) and name.startswith("attributes."):
+            dotted.append((_attribute_path(name), value))
+        else:
+            raise ValueError(f'unknown field "{name}"; known fields: {_KNOWN_COLUMNS}')
+    if dotted:
+        attributes = dict(attributes)
+        for path, value in dotted:
+            if value is not None and value != "":
+                _set_attribute(attributes, path, value)
+    clean["attributes"] = attributes
+    return clean
+
+
+# Field cleaners -------------------------------------------------------------------------
+
+
+def _text(name: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    raise ValueError(f"{name} must be text")
+
+
+def _clean_contact_text(name: str, value: Any) -> str:
+    """Email, phone and names end up in message headers: no line breaks, ever."""
+    text = _text(name, value)
+    if found := _UNSAFE_IN_HEADERS.search(text):
+        if _UNPAIRED_SURROGATE.match(found.group()):
+            raise ValueError(f"{name} is not valid Unicode text")
+        raise ValueError(f"{name} contains a line break or another control character")
+    text = text.strip()
+    if len(text) > _TEXT_LIMITS[name]:
+        raise ValueError(f"{name} is longer than {_TEXT_LIMITS[name]} characters")
+    return text
+
+
+def _clean_language(name: str, value: Any) -> str:
+    text = _text(name, value).strip()
+    if text and (len(text) > 16 or not _LANGUAGE_TAG.fullmatch(text)):
+        raise ValueError(f"{name} {_shown(text)} is not a language tag such as en, ko or pt-BR")
+    return text
+
+
+def _clean_timezone(name: str, value: Any) -> str:
+    text = _text(name, value).strip()
+    if text and text not in _known_timezones():
+        raise ValueError(f"unknown {name} {_shown(text)}; use an IANA name such as Asia/Seoul")
+    return text
+
+
+def _clean_boolean(name: str, value: Any) -> bool:
+    if isinstance(value, str) and (word := value.strip().lower()) in _BOOLEAN_WORDS:
+        return _BOOLEAN_WORDS[word]
+    if value is None or isinstance(value, bool) or (type(value) is int and value in (0, 1)):
+        return bool(value)
+    raise ValueError(f"{name} must be true, false, 1, 0, yes or no (empty means false), "
+                     f"not {_shown(value)}")
+
+
+def _clean_attributes(value: Any) -> dict[str, Any]:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value, parse_constant=_reject_constant)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"attributes is not valid JSON: {error.msg}") from None
+        except RecursionError:
+            raise ValueError("attributes is nested too deeply") from None
+    if not isinstance(value, dict):
+        raise ValueError('attributes must be a JSON object, such as {"city": "Seoul"}')
+    return value
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"attributes cannot hold {name}: JSON has no such number")
+
+
+_CLEANERS: dict[str, Callable[[str, Any], Any]] = {
+    "email": _clean_contact_text, "phone": _clean_contact_text,
+    "first_name": _clean_contact_text, "last_name": _clean_contact_text,
+    "language": _clean_language, "timezone": _clean_timezone,
+    "email_opt_out": _clean_boolean, "sms_opt_out": _clean_boolean, "is_test": _clean_boolean,
+}  # fmt: skip
+
+
+@functools.cache
+def _known_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@functools.lru_cache(maxsize=1024)
+def _attribute_path(column: str) -> tuple[str, ...]:
+    """``attributes.address.city`` → ``("address", "city")``, keyed as filters read them."""
+    keys = tuple(column.split(".")[1:])
+    for key in keys:
+        if not ATTRIBUTE_KEY.fullmatch(key):
+            raise ValueError(f'"{column}": attribute keys start with a letter or _ and hold '
+                             f"only letters, digits, _ and -")
+    return keys
+
+
+def _set_attribute(attributes: dict, path: tuple[str, ...], value: Any) -> None:
+    """Set ``value`` at ``path``, copying nested objects so the caller's stay untouched."""
+    target = attributes
+    for key in path[:-1]:
+        child = target.get(key)
+        target[key] = dict(child) if isinstance(child, dict) else {}
+        target = target[key]
+    target[path[-1]] = value
+
+
+def _shown(value: Any) -> str:
+    shown = json.dumps(value, ensure_ascii=False, default=str)[:60]
+    return _UNPAIRED_SURROGATE.sub("\ufffd", shown)
+
+
+def _database_values(clean: dict) -> tuple:
+    """The row as INSERT_COLUMNS expects it, minus the timestamps the writer adds."""
+    try:
+        attributes = _JSON.encode(clean["attributes"]) if clean["attributes"] else "{}"
+    except (TypeError, ValueError):
+        raise ValueError("attributes can hold only JSON values (no NaN or Infinity)") from None
+    if "\\u0000" in attributes and _ESCAPED_NUL.search(attributes):
+        raise ValueError("attributes cannot hold the NUL character")
+    if _UNPAIRED_SURROGATE.search(attributes):
+        raise ValueError("attributes is not valid Unicode text")
+    return (*_profile_values(clean), attributes)
+
+
+# Reading --------------------------------------------------------------------------------
+
+
+def _read_header(reader: Any) -> list[str]:
+    try:
+        header = next(reader, None)
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise ImportFileError(f"the header row cannot be read: {error}") from None
+    if not header:
+        raise ImportFileError("the file is empty: its first line must name the columns")
+    columns = [_column_name(cell, index) for index, cell in enumerate(header)]
+    for index, name in enumerate(columns):
+        if name in columns[:index]:
+            raise ImportFileError(f'column "{name}" appears twice', column=name)
+        for other in columns[:index]:
+            if "attributes" not in (name, other) and (
+                other.startswith(name + ".") or name.startswith(other + ".")
+            ):
+                raise ImportFileError(f'columns "{other}" and "{name}" both set {other}',
+                                      column=name)
+    return columns
+
+
+def _column_name(cell: str, index: int) -> str:
+    name = cell.lstrip("\ufeff").strip() if index == 0 else cell.strip()
+    lowered = name.lower()
+    if lowered in PROFILE_FIELDS or lowered == "attributes":
+        return lowered
+    if lowered.startswith("attributes."):
+        name = "attributes." + name[len("attributes.") :]
+        try:
+            _attribute_path(name)
+        except ValueError as error:
+            raise ImportFileError(str(error), column=name) from None
+        return name
+    if not name:
+        raise ImportFileError(f"column {index + 1} has no name")
+    close = difflib.get_close_matches(lowered, PROFILE_FIELDS, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise ImportFileError(f'unknown column "{name}"{hint}; known columns: {_KNOWN_COLUMNS}',
+                          column=name)
+
+
+def _csv_rows(reader: Any, columns: list[str], report: ImportReport) -> Iterator[tuple[int, dict]]:
+    """Yield (first physical line, row) per record; blank lines are skipped silently."""
+    last_line = reader.line_num
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            report.add_error(last_line + 1, f"unreadable CSV: {error}")
+            last_line = reader.line_num
+            continue
+        except UnicodeDecodeError:
+            report.add_error(last_line + 1, "not UTF-8 text: this line and the rest of the "
+                                            "file were not imported")
+            return
+        line, last_line = last_line + 1, reader.line_num
+        if not "".join(fields).strip():
+            continue
+        if len(fields) != len(columns):
+            report.add_error(line, f"expected {len(columns)} fields, found {len(fields)}")
+            continue
+        yield line, dict(zip(columns, fields, strict=True))
+
+
+def _object_rows(rows: list[Any], report: ImportReport) -> Iterator[tuple[int, dict]]:
+    for index, row in enumerate(rows, start=1):
+        if isinstance(row, dict):
+            yield index, row
+        else:
+            report.add_error(index, "expected an object of profile fields")
+
+
+# Writing --------------------------------------------------------------------------------
+
+
+def _write_in_batches(rows: Iterable[tuple[int, dict]], report: ImportReport,
+                      audience: Audience | None, batch_size: int) -> None:
+    batch: list[tuple] = []
+    for line, row in rows:
+        try:
+            batch.append(_database_values(validate_profile_row(row)))
+        except ValueError as error:
+            report.add_error(line, str(error))
+            continue
+        if len(batch) >= batch_size:
+            report.imported += _write_batch(batch, audience)
+            batch = []
+    if batch:
+        report.imported += _write_batch(batch, audience)
+
+
+def _write_batch(rows: list[tuple], audience: Audience | None) -> int:
+    """Insert one batch atomically; raw SQL bypasses auto_now, so stamp the rows here."""
+    stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+    stamped = [(*row, stamp, stamp) for row in rows]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            _copy_postgresql(cursor, stamped, audience)
+        else:
+            _insert_sqlite(cursor, stamped, audience)
+    return len(rows)
+
+
+_COLUMN_LIST = ", ".join(INSERT_COLUMNS)
+
+
+def _copy_postgresql(cursor: Any, rows: list[tuple], audience: Audience | None) -> None:
+    """COPY is PostgreSQL's fastest load. Members need the new ids, so for a list the ids
+    are drawn from the table's own sequence first and both tables are loaded by COPY."""
+    if audience is None:
+        _copy_rows(cursor, "audiences_profile", INSERT_COLUMNS, rows)
+        return
+    cursor.execute("SELECT nextval(pg_get_serial_sequence('audiences_profile', 'id')) "
+                   "FROM generate_series(1, %s)", [len(rows)])
+    ids = [pk for (pk,) in cursor.fetchall()]
+    _copy_rows(cursor, "audiences_profile", ("id", *INSERT_COLUMNS),
+               [(pk, *row) for pk, row in zip(ids, rows, strict=True)])
+    _copy_rows(cursor, "audiences_audiencemember", ("audience_id", "profile_id"),
+               [(audience.pk, pk) for pk in ids])
+
+
+def _copy_rows(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _insert_sqlite(cursor: Any, rows: list[tuple], audience: Audience | None) -> None:
+    single_row = "(" + ", ".join(["%s"] * len(INSERT_COLUMNS)) + ")"
+    insert = f"INSERT INTO audiences_profile ({_COLUMN_LIST}) VALUES "
+    if audience is None:
+        cursor.executemany(insert + single_row, rows)
+        return
+    ids = _insert_returning_ids(cursor, insert, single_row, rows)
+    cursor.executemany(
+        "INSERT INTO audiences_audiencemember (audience_id, profile_id) VALUES (%s, %s)",
+        [(audience.pk, pk) for pk in ids],
+    )
+
+
+def _insert_returning_ids(cursor: Any, insert: str, single_row: str,
+                          rows: list[tuple]) -> list[int]:
+    """Multi-row INSERT … RETURNING (SQLite 3.35+), as many rows per statement as SQLite
+    takes parameters; older SQLite gets one statement per row and ``lastrowid``."""
+    if sqlite3.sqlite_version_info < (3, 35, 0):
+        ids = []
+        for row in rows:
+            cursor.execute(insert + single_row, row)
+            ids.append(cursor.lastrowid)
+        return ids
+    limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    ids = []
+    for chunk in _chunks(rows, max(1, limit // len(INSERT_COLUMNS))):
+        cursor.execute(insert + ", ".join([single_row] * len(chunk)) + " RETURNING id",
+                       [value for row in chunk for value in row])
+        ids.extend(pk for (pk,) in cursor.fetchall())
+    return ids
+
+
+def _chunks(rows: list[tuple], size: int) -> Iterator[list[tuple]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _require_static_list(audience: Audience | None) -> None:
+    if audience is not None and audience.kind != Audience.LIST:
+        raise ValueError(f'audience "{audience.name}" is a saved filter; only a static list '
+                         f"can receive imported profiles")
