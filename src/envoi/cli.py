@@ -58,8 +58,8 @@ def cmd_profiles_import(args: argparse.Namespace) -> int:
     except (ImportFileError, UnicodeDecodeError, OSError) as error:
         print(f"envoi: {args.file}: {error}", file=sys.stderr)
         return 2
-    for error in report.errors:
-        print(f"{args.file}:{error.line}: {error.reason}", file=sys.stderr)
+    for row_error in report.errors:
+        print(f"{args.file}:{row_error.line}: {row_error.reason}", file=sys.stderr)
     print(f"imported {report.imported} profiles, {report.error_count} rows refused")
     return 1 if report.error_count else 0
 

@@ -8,6 +8,7 @@ delivery, and prints a token to drive them through the API.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -18,7 +19,7 @@ from envoi.accounts.services import create_token, create_user
 
 DEMO_USER = "demo"
 
-DEMO_PROFILES = [
+DEMO_PROFILES: list[dict[str, Any]] = [
     {"email": "minji.kim@example.com", "first_name": "민지", "last_name": "김",
      "language": "ko", "timezone": "Asia/Seoul", "attributes": {"vip": True}},
     {"email": "haruto.sato@example.jp", "first_name": "陽翔", "last_name": "佐藤",

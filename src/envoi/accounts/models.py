@@ -21,6 +21,9 @@ class UserRole(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "role"], name="unique_user_role")]
 
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.role}"
+
 
 class GroupRole(models.Model):
     """A role given to every member of a group; roles add up across groups (SPEC §9)."""
@@ -33,6 +36,9 @@ class GroupRole(models.Model):
             models.UniqueConstraint(fields=["group", "role"], name="unique_group_role")
         ]
 
+    def __str__(self) -> str:
+        return f"group {self.group_id}: {self.role}"
+
 
 class ApiToken(models.Model):
     """A bearer token. Only its SHA-256 is stored; the clear token is shown once."""
@@ -43,6 +49,9 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"token {self.name or self.pk} of user {self.user_id}"
 
     @staticmethod
     def digest_of(token: str) -> str:
@@ -63,3 +72,7 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        verdict = "" if self.allowed else " (refused)"
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name or '-'} {self.action}{verdict}"

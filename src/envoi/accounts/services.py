@@ -40,7 +40,7 @@ def audit(user: Actor, action: str, *, delivery_id: int | None = None,
           allowed: bool = True, **detail: Any) -> None:
     authenticated = user is not None and getattr(user, "is_authenticated", False)
     AuditEntry.objects.create(
-        actor=user if authenticated else None,
+        actor_id=user.pk if authenticated and user else None,
         actor_name=user.get_username() if authenticated and user else "",
         action=action,
         allowed=allowed,

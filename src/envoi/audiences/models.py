@@ -54,3 +54,6 @@ class AudienceMember(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["audience", "profile"], name="unique_member")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} in {self.audience_id}"

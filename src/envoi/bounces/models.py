@@ -32,3 +32,6 @@ class Quarantine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "address"], name="unique_quarantine")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.address}: {self.status}"

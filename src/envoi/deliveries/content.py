@@ -53,7 +53,7 @@ def check_template(field: str, source: str) -> list[TemplateProblem]:
         template = environment.from_string(source)
     except LiquidError as error:
         index = error.token.start_index if error.token is not None else -1
-        return [TemplateProblem(field, error.message or str(error),
+        return [TemplateProblem(field, str(error.message or error),
                                 *line_and_column(source, index))]
     analysis = template.analyze()
     problems = [

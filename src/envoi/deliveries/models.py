@@ -82,6 +82,9 @@ class PreparationMessage(models.Model):
     line = models.IntegerField(null=True, blank=True)
     column = models.IntegerField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.level}: {self.message}"
+
 
 class Proof(models.Model):
     """One proof: the prepared message sent to the test profiles, outside the KPIs."""
@@ -90,3 +93,6 @@ class Proof(models.Model):
     number = models.IntegerField()
     sent_at = models.DateTimeField(auto_now_add=True)
     recipients = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"proof {self.number} of delivery {self.delivery_id}"

@@ -135,7 +135,7 @@ def approve(user: Actor, delivery: Delivery) -> Delivery:
     """Freeze what the approver saw: counts, content hash, sender."""
     _act(user, "approve", delivery)
     _require_unchanged(delivery)
-    snapshot = {
+    snapshot: dict[str, Any] = {
         "approved_by": user.get_username() if user else "",
         "approved_at": timezone.now().isoformat(),
         "to_deliver": delivery.to_deliver,

@@ -23,3 +23,6 @@ class ExclusionLog(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["delivery", "reason"])]
+
+    def __str__(self) -> str:
+        return f"{self.address or self.profile_id}: {self.reason}"

@@ -52,6 +52,9 @@ class SendingLog(models.Model):
                          name="sendinglog_queue"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.address}: {self.status}"
+
 
 class OutboxMessage(models.Model):
     """A message caught by the embedded capture SMTP server (embedded shape only)."""
@@ -64,3 +67,6 @@ class OutboxMessage(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.rcpt_to}: {self.subject}"

@@ -39,7 +39,7 @@ def send_proof(delivery: Delivery) -> dict[str, Any]:
     try:
         for profile in profiles:
             message = renderer.render(
-                0, profile["email"], profile,
+                0, profile["email"], dict(profile),
                 unsubscribe_url=f"{settings.ENVOI_BASE_URL}/u/proof",
                 message_key=f"{delivery.pk}.proof{number}.{profile['id']}.envoi",
             )
