@@ -61,7 +61,7 @@ def return_path(row_id: int) -> str:
 
 
 def row_of_return_path(address: str) -> int:
-    local = address.partition("@")[0]
+    local = address.partition("@")[0].lower()
     if not local.startswith("b-"):
         raise BadToken("not an Envoi return path")
     (row_id,) = unsign("bounce", local[2:])

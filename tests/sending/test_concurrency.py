@@ -1,0 +1,52 @@
+"""Several workers, each with its own database connection, share one delivery: every
+row is sent exactly once (SKIP LOCKED on PostgreSQL, serialized writers on SQLite)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection
+
+from envoi.audiences.importer import create_profiles
+from envoi.audiences.models import Audience
+from envoi.deliveries import services
+from envoi.sending.models import SendingLog
+from envoi.sending.worker import Worker
+from tests.support.deliveries import boss
+
+RECIPIENTS = 600
+
+
+@pytest.mark.django_db(transaction=True)
+def test_three_workers_send_each_row_once(relay):
+    create_profiles([{"email": f"c{i}@example.com"} for i in range(RECIPIENTS)])
+    audience = Audience.objects.create(name="c", filter="")
+    delivery = services.create(
+        boss(), label="c", sender="a@example.com", subject="s",
+        text_body="{{ unsubscribe_url }}", audience=audience, approval_required=False)
+    services.confirm(boss(), services.prepare(boss(), delivery))
+
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            Worker(worker_id=name, batch_size=20,
+                   smtp_url=f"smtp://127.0.0.1:{relay.port}?pool=2").run(until_idle=True)
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    received = Counter(m.rcpt_to[0] for m in relay.messages)
+    assert len(received) == RECIPIENTS and set(received.values()) == {1}
+    rows = SendingLog.objects.filter(delivery=delivery)
+    assert set(rows.values_list("status", flat=True)) == {"sent"}
+    assert len(set(rows.values_list("claimed_by", flat=True))) > 1, "the work was shared"
