@@ -1,0 +1,1 @@
+"""Test helpers that are real collaborators (an SMTP server), not mocks."""
