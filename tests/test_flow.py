@@ -76,6 +76,9 @@ def test_prepare_approve_confirm_send(team, relay, send_all):
     assert final["counts"] | {"exclusions": None} == {
         "targeted": 9, "to_deliver": 4, "sent": 4, "failed": 0, "pending": 0, "ignored": 0,
         "exclusions": None}
+    listed = starter.ok(starter.get("/deliveries", status="finished", search="spr"))
+    assert [d["id"] for d in listed["results"]] == [delivery["id"]]
+    assert starter.ok(starter.get("/deliveries", status="editing"))["count"] == 0
     by_recipient = {}
     for message in relay.messages:
         by_recipient.setdefault(message.rcpt_to[0], []).append(message)

@@ -11,6 +11,7 @@ from envoi.api.router import BadRequest, NotFound
 from envoi.api.schemas import (
     DeliveryIn,
     DeliveryOut,
+    DeliveryPage,
     DeliveryPatch,
     ExclusionLogPage,
     ProofOut,
@@ -66,6 +67,25 @@ def _run(call, *args):
         return call(*args)
     except (services.DeliveryError, NoTestProfiles) as error:
         raise BadRequest(str(error)) from error
+
+
+class DeliveryFilter(Schema):
+    page: int = 1
+    page_size: int = 50
+    status: str | None = None
+    search: str | None = None
+
+
+@router.get("", response=DeliveryPage)
+def list_deliveries(request: HttpRequest, filters: Query[DeliveryFilter]):
+    """Newest first; ``search`` matches the label, ``status`` the lifecycle status."""
+    require(request.user, "delivery.view")
+    deliveries = Delivery.objects.order_by("-id")
+    if filters.status:
+        deliveries = deliveries.filter(status=filters.status)
+    if filters.search:
+        deliveries = deliveries.filter(label__icontains=filters.search)
+    return _page(deliveries, filters, order=False)
 
 
 @router.post("", response={201: DeliveryOut})
@@ -127,12 +147,13 @@ class LogFilter(Schema):
     reason: str | None = None
 
 
-def _page(queryset: QuerySet, filters: LogFilter) -> dict:
+def _page(queryset: QuerySet, filters: LogFilter | DeliveryFilter, order: bool = True) -> dict:
     if filters.page < 1 or not 1 <= filters.page_size <= 1000:
         raise BadRequest("page must be ≥ 1 and page_size between 1 and 1000.")
     start = (filters.page - 1) * filters.page_size
+    rows = queryset.order_by("id") if order else queryset
     return {"count": queryset.count(), "page": filters.page, "page_size": filters.page_size,
-            "results": list(queryset.order_by("id")[start:start + filters.page_size].values())}
+            "results": list(rows[start:start + filters.page_size].values())}
 
 
 @router.get("/{delivery_id}/logs/sending", response=SendingLogPage)

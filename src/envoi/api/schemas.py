@@ -167,6 +167,22 @@ class Page(Schema):
     page_size: int
 
 
+class DeliverySummaryOut(Schema):
+    id: int
+    label: str
+    channel: str
+    status: str
+    targeted: int
+    to_deliver: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class DeliveryPage(Page):
+    results: list[DeliverySummaryOut]
+
+
 class SendingLogPage(Page):
     results: list[SendingLogOut]
 
