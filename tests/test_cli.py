@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from envoi.accounts.models import ApiToken
+from envoi.accounts.models import ApiToken, AuditEntry
 from envoi.accounts.services import roles_of, user_for_token
 from envoi.cli import main
 from tests.support.deliveries import boss, delivery_in
@@ -42,6 +42,8 @@ def test_import_reports_bad_lines(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "imported 1 profiles, 1 rows refused" in captured.out
     assert f"{csv}:3:" in captured.err
+    entry = AuditEntry.objects.get(action="profile.import")
+    assert entry.detail == {"imported": 1, "refused": 1, "audience": "vip"}
 
 
 def test_delivery_actions_check_roles(capsys):

@@ -48,13 +48,12 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_profiles_import(args: argparse.Namespace) -> int:
-    from envoi.audiences.importer import ImportFileError, import_profiles_csv
-    from envoi.audiences.services import list_audience
+    from envoi.audiences.importer import ImportFileError
+    from envoi.audiences.services import import_csv
 
-    audience = list_audience(args.audience) if args.audience else None
     try:
         with open(args.file, encoding="utf-8-sig", newline="") as stream:
-            report = import_profiles_csv(stream, audience=audience)
+            report = import_csv(None, stream, args.audience, check_role=False)
     except (ImportFileError, UnicodeDecodeError, OSError) as error:
         print(f"envoi: {args.file}: {error}", file=sys.stderr)
         return 2

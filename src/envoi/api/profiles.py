@@ -11,9 +11,8 @@ from ninja import Router
 from envoi.accounts.services import require
 from envoi.api.router import BadRequest, NotFound
 from envoi.api.schemas import ImportOut, ProfileOut
-from envoi.audiences import importer
-from envoi.audiences.models import Audience, Profile
-from envoi.audiences.services import list_audience
+from envoi.audiences import importer, services
+from envoi.audiences.models import Profile
 
 router = Router()
 
@@ -43,16 +42,11 @@ def body_text(request: HttpRequest) -> io.TextIOWrapper:
                             encoding="utf-8-sig", newline="")
 
 
-def _list(name: str | None) -> Audience | None:
-    return list_audience(name) if name else None
-
-
 @router.post("", response=ImportOut)
 def create_profiles(request: HttpRequest, payload: list[dict[str, Any]],
                     audience: str | None = None):
     """Create profiles from a JSON list; each bad item is reported by its 1-based index."""
-    require(request.user, "profile.import")
-    return _report(importer.create_profiles(payload, audience=_list(audience)))
+    return _report(services.add_profiles(request.user, payload, audience))
 
 
 @router.post("/import", response=ImportOut,
@@ -60,10 +54,8 @@ def create_profiles(request: HttpRequest, payload: list[dict[str, Any]],
                  "schema": {"type": "string"}}}, "required": True}})
 def import_profiles(request: HttpRequest, audience: str | None = None):
     """Stream a CSV body into profiles; each bad row is reported with its line number."""
-    require(request.user, "profile.import")
     try:
-        return _report(importer.import_profiles_csv(body_text(request),
-                                                    audience=_list(audience)))
+        return _report(services.import_csv(request.user, body_text(request), audience))
     except (importer.ImportFileError, UnicodeDecodeError) as error:
         raise BadRequest(f"CSV: {error}") from error
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TextIO
+
 from django.db import connection
 
 from envoi.accounts.services import Actor, audit, require
 from envoi.audiences.filters import check_filter, compile_filter
+from envoi.audiences.importer import ImportReport, create_profiles, import_profiles_csv
 from envoi.audiences.models import Audience
 
 
@@ -34,3 +37,31 @@ def count_audience(audience: Audience) -> int:
         cursor.execute(f"SELECT COUNT(*) FROM audiences_profile p "  # noqa: S608
                        f"WHERE NOT p.is_test AND ({compiled.sql})", compiled.params)
         return cursor.fetchone()[0]
+
+
+def import_csv(user: Actor, stream: TextIO, list_name: str | None = None,
+               *, check_role: bool = True) -> ImportReport:
+    """Stream a CSV file into profiles (and a static list); the import is audited.
+
+    The CLI runs as the operator of the installation and passes ``check_role=False``.
+    """
+    if check_role:
+        require(user, "profile.import")
+    audience = list_audience(list_name) if list_name else None
+    report = import_profiles_csv(stream, audience=audience)
+    _audit_import(user, "profile.import", report, list_name)
+    return report
+
+
+def add_profiles(user: Actor, rows: list[dict], list_name: str | None = None) -> ImportReport:
+    require(user, "profile.import")
+    audience = list_audience(list_name) if list_name else None
+    report = create_profiles(rows, audience=audience)
+    _audit_import(user, "profile.create", report, list_name)
+    return report
+
+
+def _audit_import(user: Actor, action: str, report: ImportReport,
+                  list_name: str | None) -> None:
+    audit(user, action, imported=report.imported, refused=report.error_count,
+          audience=list_name or "")
