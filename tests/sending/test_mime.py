@@ -222,6 +222,18 @@ class TestHeaderInjection:
         assert_well_formed(raw)
 
 
+@given(subject=st.text(max_size=200), name=st.text(max_size=80),
+       html=st.text(max_size=400), text=st.text(max_size=400))
+@settings(max_examples=300, deadline=None)
+def test_output_is_smtp_transparent(subject, name, html, text):
+    """What the worker's ``send(..., transparent=True)`` relies on: CRLF only, a final
+    CRLF, and no line starting with a dot, whatever the personalized content."""
+    raw = build(subject=subject, to_name=name, html=html, text=text)
+    assert raw.count(b"\n") == raw.count(b"\r\n") == raw.count(b"\r")
+    assert raw.endswith(b"\r\n")
+    assert not raw.startswith(b".") and b"\r\n." not in raw
+
+
 class TestStructure:
     def test_headers_come_in_order_with_ids_and_one_click_unsubscribe(self):
         sk = skeleton(reply_to="help@envoi.test", extra_headers={"X-Campaign": "spring"})

@@ -26,6 +26,9 @@ def test_personalized_headers_cannot_inject():
     assert parsed["Subject"] == "Hi Bob  Bcc: victim@example.com    Injected body!"
     assert [a.addr_spec for a in parsed["To"].addresses] == ["bob@example.net"]
     assert all(len(line) <= 998 for line in message.data.split(b"\r\n"))
+    # What the worker promises the SMTP client (send(..., transparent=True)):
+    assert message.data.count(b"\n") == message.data.count(b"\r\n") == message.data.count(b"\r")
+    assert message.data.endswith(b"\r\n") and b"\r\n." not in message.data
 
 
 def test_return_path_and_message_id_name_the_row():

@@ -15,7 +15,7 @@ class ExclusionLog(models.Model):
     """A profile dropped at preparation, and why (SPEC §3)."""
 
     delivery = models.ForeignKey("deliveries.Delivery", on_delete=models.CASCADE,
-                                 related_name="+")
+                                 related_name="+", db_index=False)  # see Meta.indexes
     profile = models.ForeignKey("audiences.Profile", on_delete=models.CASCADE,
                                 related_name="+", db_constraint=False)
     address = models.CharField(max_length=320, blank=True, default="")

@@ -49,6 +49,21 @@ WHERE id IN (
 RETURNING id, delivery_id, profile_id, address, attempts
 """
 
+# PostgreSQL: the whole batch in one statement, its columns passed as arrays.
+_RECORD_BATCH = """
+UPDATE sending_sendinglog AS s
+SET status = o.status, failure_type = o.failure_type, failure_reason = o.failure_reason,
+    smtp_reply = o.smtp_reply, message_id = o.message_id,
+    next_attempt_at = o.next_attempt_at, sent_at = o.sent_at, updated_at = %s,
+    lease_until = NULL
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+            %s::timestamptz[], %s::timestamptz[])
+    AS o(id, status, failure_type, failure_reason, smtp_reply, message_id,
+         next_attempt_at, sent_at)
+WHERE s.id = o.id AND s.status = 'pending'
+"""
+
+# SQLite runs in-process, where one prepared statement per row is as fast.
 _RECORD = """
 UPDATE sending_sendinglog
 SET status = %s, failure_type = %s, failure_reason = %s, smtp_reply = %s, message_id = %s,
@@ -75,13 +90,16 @@ def claim(delivery_id: int, worker_id: str, limit: int, now: datetime,
 
 def record(outcomes: list[Outcome], now: datetime) -> None:
     """Write a batch of outcomes in one transaction."""
-    params = [
-        (o.status, o.failure_type, o.failure_reason, o.smtp_reply[:500], o.message_id,
-         o.next_attempt_at, now if o.status == SendStatus.SENT else None, now, o.row_id)
+    rows = [
+        (o.row_id, o.status, o.failure_type, o.failure_reason, o.smtp_reply[:500],
+         o.message_id, o.next_attempt_at, now if o.status == SendStatus.SENT else None)
         for o in outcomes
     ]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(_RECORD, params)
+        if connection.vendor == "postgresql":
+            cursor.execute(_RECORD_BATCH, [now, *map(list, zip(*rows, strict=True))])
+        else:
+            cursor.executemany(_RECORD, [(*row[1:], now, row[0]) for row in rows])
 
 
 def has_due_work(now: datetime) -> bool:

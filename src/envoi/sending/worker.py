@@ -62,7 +62,8 @@ class ConnectionPool:
         return conn
 
     def send(self, message: OutgoingMessage) -> SmtpOutcome:
-        return self.connection().send(message.mail_from, message.rcpt_to, message.data)
+        return self.connection().send(message.mail_from, message.rcpt_to, message.data,
+                                      transparent=True)
 
     def close(self) -> None:
         with self.lock:
@@ -135,11 +136,12 @@ class Worker:
             return [Outcome(row.id, "failed", "soft", "validity_expired") for row in rows]
         renderer = self.renderer(delivery)
         profiles = load_profiles(row.profile_id for row in rows)
-        messages = [renderer.render(row.id, row.address, profiles.get(row.profile_id, {}))
-                    for row in rows]
-        replies = list(self.threads.map(self.pool.send, messages))
-        return [self.outcome(delivery, row, message, reply)
-                for row, message, reply in zip(rows, messages, replies, strict=True)]
+        in_flight = []
+        for row in rows:  # each message leaves while the next one renders
+            message = renderer.render(row.id, row.address, profiles.get(row.profile_id, {}))
+            in_flight.append((row, message, self.threads.submit(self.pool.send, message)))
+        return [self.outcome(delivery, row, message, reply.result())
+                for row, message, reply in in_flight]
 
     def renderer(self, delivery: Delivery) -> DeliveryRenderer:
         cached = self.renderers.get(delivery.pk)

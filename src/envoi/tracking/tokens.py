@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import re
+from functools import lru_cache
 
 from django.conf import settings
 
@@ -22,8 +23,13 @@ class BadToken(ValueError):
     """A token that was altered, truncated or never issued."""
 
 
+@lru_cache(maxsize=4)
+def _key(secret: str) -> bytes:
+    return hashlib.sha256(b"envoi-token:" + secret.encode()).digest()
+
+
 def _mac(purpose: str, payload: str) -> str:
-    key = hashlib.sha256(b"envoi-token:" + settings.SECRET_KEY.encode()).digest()
+    key = _key(settings.SECRET_KEY)
     digest = hmac.new(key, f"{purpose}:{payload}".encode(), hashlib.sha256).digest()[:15]
     return base64.b32encode(digest).decode()[:20].lower()
 
