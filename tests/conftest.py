@@ -1,9 +1,11 @@
 """Shared fixtures.
 
 The suite runs twice (see ``scripts/test``): once on SQLite and once on PostgreSQL,
-chosen by ``ENVOI_DATABASE_URL``. Tests marked ``postgres_only`` need PostgreSQL
-features (SKIP LOCKED, advisory locks): they are deselected in the SQLite pass, and
-skipped with a reason only when no PostgreSQL pass is configured at all.
+chosen by ``ENVOI_DATABASE_URL``. Tests marked ``embedded`` start ``envoi demo``, which
+always uses its own SQLite file, so they run in the SQLite pass only. Tests marked
+``postgres_only`` need PostgreSQL features (SKIP LOCKED, advisory locks): they are
+deselected in the SQLite pass, and skipped with a reason only when no PostgreSQL pass is
+configured at all.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ import os
 import pytest
 from django.db import connection
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.demo"]
 
 
 def pytest_collection_modifyitems(config, items):
     if connection.vendor == "postgresql":
+        # The embedded shape ignores the pass's database: running it twice proves nothing.
+        embedded = [item for item in items if item.get_closest_marker("embedded")]
+        config.hook.pytest_deselected(items=embedded)
+        items[:] = [item for item in items if item not in embedded]
         return
     pg_only = [item for item in items if item.get_closest_marker("postgres_only")]
     if not pg_only:

@@ -141,3 +141,10 @@ def test_unsubscribe_get_asks_post_opts_out(client, relay, send_all):
     assert Profile.objects.get(pk=row.profile_id).email_opt_out
     entry = AuditEntry.objects.get(action="profile.unsubscribe")
     assert entry.delivery_id == delivery.pk and entry.detail["one_click"] is True
+
+
+def test_null_for_a_required_field_is_refused(api):
+    delivery = delivery_in("editing")
+    response = api.patch(f"/deliveries/{delivery.pk}", {"label": None, "subject": None})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "label, subject: may not be null."}

@@ -57,6 +57,9 @@ def out(delivery: Delivery) -> dict:
 
 def _fields(payload: Schema, *, partial: bool) -> dict:
     fields = payload.model_dump(exclude_unset=partial)
+    nulls = sorted(k for k, v in fields.items() if v is None and k != "audience_id")
+    if nulls:
+        raise BadRequest(f"{', '.join(nulls)}: may not be null.")
     if "audience_id" in fields:
         fields["audience"] = get_audience(fields.pop("audience_id"))
     return fields

@@ -1,0 +1,40 @@
+"""The benchmarks stay runnable: each runs at a tiny size on this pass's database and
+prints its one comparable line. (Their real sizes and results: docs/BENCHMARKS.md.)"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def run(script: str, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "ENVOI_DATABASE_URL"}
+    result = subprocess.run([sys.executable, str(BENCH / script), *args], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.skipif(not shutil.which("smtp-sink"), reason="needs Postfix's smtp-sink: "
+                    "scripts/test installs the postfix package")
+def test_send_benchmark_runs():
+    line = run("send.py", "--recipients", "300", "--workers", "1",
+               "--database", connection.vendor, "--db-name", "envoi_bench_send_smoke")
+    assert re.fullmatch(r"envoi-send: 300 msgs in [\d.]+ s = \d+ msg/s \(1 workers, \w+\); "
+                        r"smtp-source -d -s 16: \d+ msg/s; ratio [\d.]+", line), line
+
+
+def test_prepare_benchmark_runs():
+    line = run("prepare.py", "--profiles", "2000", "--database", connection.vendor,
+               "--db-name", "envoi_bench_prepare_smoke")
+    assert re.fullmatch(r"envoi-prepare: 2000 profiles on \w+ in [\d.]+ s "
+                        r"\(to_deliver \d+\), peak RSS \d+ MB", line), line
