@@ -56,15 +56,19 @@ def wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_sigkill_mid_send_loses_nothing(relay):
+def delivery_in_progress():
     create_profiles([{"email": f"r{i}@example.com", "first_name": f"R{i}"}
                      for i in range(RECIPIENTS)])
     audience = Audience.objects.create(name="crash", filter="")
     delivery = services.create(
         boss(), label="crash", sender="a@example.com", subject="Hi {{ first_name }}",
         text_body="Bye {{ unsubscribe_url }}", audience=audience, approval_required=False)
-    services.confirm(boss(), services.prepare(boss(), delivery))
+    return services.confirm(boss(), services.prepare(boss(), delivery))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigkill_mid_send_loses_nothing(relay):
+    delivery = delivery_in_progress()
 
     first = start_worker(relay.port)
     wait_for(lambda: len(relay.messages) >= RECIPIENTS // 3, 60, "the first messages")
@@ -92,3 +96,24 @@ def test_sigkill_mid_send_loses_nothing(relay):
             message.parsed()["Message-ID"])
     assert all(len(ids) == 1 for ids in ids_by_address.values()), \
         "a repeated message keeps its Message-ID"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_drains_without_duplicates(relay):
+    delivery = delivery_in_progress()
+    first = start_worker(relay.port)
+    wait_for(lambda: len(relay.messages) >= RECIPIENTS // 3, 60, "the first messages")
+    first.send_signal(signal.SIGTERM)
+    output, _ = first.communicate(timeout=30)
+    assert first.returncode == 0, output.decode()
+    rows = SendingLog.objects.filter(delivery=delivery)
+    assert not rows.filter(status="pending", lease_until__isnull=False).exists(), \
+        "the batch in hand was recorded before exiting"
+    assert rows.filter(status="sent").count() == len(relay.messages) < RECIPIENTS
+
+    second = start_worker(relay.port)
+    output, _ = second.communicate(timeout=120)
+    assert second.returncode == 0, output.decode()
+    received = Counter(message.rcpt_to[0] for message in relay.messages)
+    assert len(received) == RECIPIENTS and set(received.values()) == {1}, "no duplicates"
+    assert set(rows.values_list("status", flat=True)) == {"sent"}
