@@ -5,7 +5,7 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from envoi.accounts.services import require
-from envoi.api.router import BadRequest, NotFound
+from envoi.api.router import BadRequest, get_or_404
 from envoi.api.schemas import AudienceIn, AudienceOut
 from envoi.audiences.filters import FilterError
 from envoi.audiences.models import Audience
@@ -34,7 +34,4 @@ def create(request: HttpRequest, payload: AudienceIn):
 @router.get("/{audience_id}", response=AudienceOut)
 def read(request: HttpRequest, audience_id: int):
     require(request.user, "delivery.view")
-    audience = Audience.objects.filter(pk=audience_id).first()
-    if audience is None:
-        raise NotFound(f"Audience {audience_id} does not exist.")
-    return _out(audience)
+    return _out(get_or_404(Audience, audience_id, "Audience"))

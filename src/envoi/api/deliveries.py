@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from envoi.accounts.services import require
-from envoi.api.router import BadRequest, NotFound
+from envoi.api.router import BadRequest, get_or_404
 from envoi.api.schemas import (
     DeliveryIn,
     DeliveryOut,
@@ -30,10 +30,7 @@ router = Router()
 
 
 def get_delivery(delivery_id: int) -> Delivery:
-    delivery = Delivery.objects.select_related("audience").filter(pk=delivery_id).first()
-    if delivery is None:
-        raise NotFound(f"Delivery {delivery_id} does not exist.")
-    return delivery
+    return get_or_404(Delivery, delivery_id, "Delivery")
 
 
 def get_audience(audience_id: int | None) -> Audience | None:
@@ -159,23 +156,24 @@ def _page(queryset: QuerySet, filters: LogFilter | DeliveryFilter, order: bool =
             "results": list(rows[start:start + filters.page_size].values())}
 
 
+def _log(request: HttpRequest, delivery_id: int, rows: QuerySet, filters: LogFilter,
+         **filter_columns: str) -> dict:
+    """One page of a delivery's log, filtered on the columns the query names."""
+    require(request.user, "logs.view", delivery_id=get_delivery(delivery_id).pk)
+    rows = rows.filter(delivery_id=delivery_id)
+    for parameter, column in filter_columns.items():
+        value = getattr(filters, parameter)
+        if value:
+            rows = rows.filter(**{column: value})
+    return _page(rows, filters)
+
+
 @router.get("/{delivery_id}/logs/sending", response=SendingLogPage)
 def sending_log(request: HttpRequest, delivery_id: int, filters: Query[LogFilter]):
-    delivery = get_delivery(delivery_id)
-    require(request.user, "logs.view", delivery_id=delivery.pk)
-    rows = SendingLog.objects.filter(delivery=delivery)
-    if filters.status:
-        rows = rows.filter(status=filters.status)
-    if filters.reason:
-        rows = rows.filter(failure_reason=filters.reason)
-    return _page(rows, filters)
+    return _log(request, delivery_id, SendingLog.objects.all(), filters,
+                status="status", reason="failure_reason")
 
 
 @router.get("/{delivery_id}/logs/exclusions", response=ExclusionLogPage)
 def exclusion_log(request: HttpRequest, delivery_id: int, filters: Query[LogFilter]):
-    delivery = get_delivery(delivery_id)
-    require(request.user, "logs.view", delivery_id=delivery.pk)
-    rows = ExclusionLog.objects.filter(delivery=delivery)
-    if filters.reason:
-        rows = rows.filter(reason=filters.reason)
-    return _page(rows, filters)
+    return _log(request, delivery_id, ExclusionLog.objects.all(), filters, reason="reason")

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from envoi.accounts.services import require
-from envoi.api.router import NotFound
+from envoi.api.router import get_or_404
 from envoi.api.schemas import OutboxMessageOut
 from envoi.sending.models import OutboxMessage
 
@@ -26,9 +26,7 @@ def list_messages(request: HttpRequest, limit: int = 100, offset: int = 0):
 def download(request: HttpRequest, message_id: int):
     """The message exactly as received, as an .eml file."""
     require(request.user, "outbox.view")
-    message = OutboxMessage.objects.filter(pk=message_id).first()
-    if message is None:
-        raise NotFound(f"Outbox message {message_id} does not exist.")
+    message = get_or_404(OutboxMessage, message_id, "Outbox message")
     response = HttpResponse(bytes(message.data), content_type="message/rfc822")
     response["Content-Disposition"] = f'attachment; filename="envoi-{message_id}.eml"'
     return response

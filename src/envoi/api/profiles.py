@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from envoi.accounts.services import require
-from envoi.api.router import BadRequest, NotFound
+from envoi.api.router import BadRequest, get_or_404
 from envoi.api.schemas import ImportOut, ProfileOut
 from envoi.audiences import importer, services
 from envoi.audiences.models import Profile
@@ -63,7 +63,4 @@ def import_profiles(request: HttpRequest, audience: str | None = None):
 @router.get("/{profile_id}", response=ProfileOut)
 def read_profile(request: HttpRequest, profile_id: int):
     require(request.user, "profile.view")
-    profile = Profile.objects.filter(pk=profile_id).first()
-    if profile is None:
-        raise NotFound(f"Profile {profile_id} does not exist.")
-    return profile
+    return get_or_404(Profile, profile_id, "Profile")

@@ -3,6 +3,9 @@ HTTP answers, so that no known failure ever surfaces as a 500."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
@@ -20,6 +23,9 @@ class BearerToken(HttpBearer):
         return user
 
 
+M = TypeVar("M", bound=Model)
+
+
 class NotFound(Exception):
     """An id that names nothing; the message says what was looked for."""
 
@@ -31,33 +37,34 @@ class BadRequest(ValueError):
 api = NinjaAPI(title="Envoi API", version="1", urls_namespace="api", auth=BearerToken())
 
 
-def _detail(request: HttpRequest, status: int, detail: object) -> HttpResponse:
-    return api.create_response(request, {"detail": detail}, status=status)
+# Core errors and the HTTP status each one answers with, as {"detail": message}.
+ERROR_STATUS: dict[type[Exception], int] = {
+    BadRequest: 400,
+    AuthenticationError: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    InvalidTransition: 409,
+}
 
 
-@api.exception_handler(PermissionDenied)
-def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    return _detail(request, 403, str(exc))
+def _answer(status: int):
+    def handler(request: HttpRequest, exc: Exception) -> HttpResponse:
+        detail = "Missing or invalid bearer token." if status == 401 else str(exc)
+        return api.create_response(request, {"detail": detail}, status=status)
+
+    return handler
 
 
-@api.exception_handler(InvalidTransition)
-def invalid_transition(request: HttpRequest, exc: InvalidTransition) -> HttpResponse:
-    return _detail(request, 409, str(exc))
+for _error, _status in ERROR_STATUS.items():
+    api.add_exception_handler(_error, _answer(_status))
 
 
-@api.exception_handler(NotFound)
-def not_found(request: HttpRequest, exc: NotFound) -> HttpResponse:
-    return _detail(request, 404, str(exc))
-
-
-@api.exception_handler(BadRequest)
-def bad_request(request: HttpRequest, exc: BadRequest) -> HttpResponse:
-    return _detail(request, 400, str(exc))
-
-
-@api.exception_handler(AuthenticationError)
-def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return _detail(request, 401, "Missing or invalid bearer token.")
+def get_or_404(model: type[M], object_id: int, noun: str) -> M:
+    """The object with that id, or :class:`NotFound` saying what was looked for."""
+    found = model._default_manager.filter(pk=object_id).first()
+    if found is None:
+        raise NotFound(f"{noun} {object_id} does not exist.")
+    return found
 
 
 def _register() -> None:
