@@ -148,3 +148,17 @@ def test_null_for_a_required_field_is_refused(api):
     response = api.patch(f"/deliveries/{delivery.pk}", {"label": None, "subject": None})
     assert response.status_code == 400
     assert response.json() == {"detail": "label, subject: may not be null."}
+
+
+@pytest.mark.parametrize("path", [
+    "/outbox?offset=571321242928849577050112&limit=-5",
+    "/deliveries?page=99999999999999999999",
+    "/deliveries/1/logs/sending?page_size=0",
+])
+def test_paging_out_of_range_is_a_4xx(api, path):
+    from envoi.accounts.services import set_roles
+
+    set_roles(api.user, ["prepare_deliveries", "import", "start_deliveries"])
+    delivery_in("editing")
+    response = api.client.get(f"/api/v1{path}", headers=api._headers())
+    assert response.status_code == 422, response.content

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
+from pydantic import Field
 
 from envoi.accounts.services import require
 from envoi.api.router import BadRequest, get_or_404
@@ -69,9 +70,13 @@ def _run(call, *args):
         raise BadRequest(str(error)) from error
 
 
+# Paging bounds keep every offset within what either database can represent.
+MAX_PAGE = 1_000_000
+
+
 class DeliveryFilter(Schema):
-    page: int = 1
-    page_size: int = 50
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(50, ge=1, le=1000)
     status: str | None = None
     search: str | None = None
 
@@ -141,15 +146,13 @@ def proof_delivery(request: HttpRequest, delivery_id: int):
 
 
 class LogFilter(Schema):
-    page: int = 1
-    page_size: int = 100
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(100, ge=1, le=1000)
     status: str | None = None
     reason: str | None = None
 
 
 def _page(queryset: QuerySet, filters: LogFilter | DeliveryFilter, order: bool = True) -> dict:
-    if filters.page < 1 or not 1 <= filters.page_size <= 1000:
-        raise BadRequest("page must be ≥ 1 and page_size between 1 and 1000.")
     start = (filters.page - 1) * filters.page_size
     rows = queryset.order_by("id") if order else queryset
     return {"count": queryset.count(), "page": filters.page, "page_size": filters.page_size,

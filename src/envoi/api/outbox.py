@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models.functions import Length
 from django.http import HttpRequest, HttpResponse
-from ninja import Router
+from ninja import Query, Router
 
 from envoi.accounts.services import require
 from envoi.api.router import get_or_404
@@ -15,11 +15,13 @@ router = Router()
 
 
 @router.get("", response=list[OutboxMessageOut])
-def list_messages(request: HttpRequest, limit: int = 100, offset: int = 0):
+def list_messages(request: HttpRequest, limit: int = Query(100, ge=1, le=1000),
+                  offset: int = Query(0, ge=0, le=10**9)):
+    """Newest first."""
     require(request.user, "outbox.view")
     rows = OutboxMessage.objects.annotate(size=Length("data")).order_by("-id")
     return list(rows.values("id", "received_at", "mail_from", "rcpt_to", "subject", "size")
-                [max(offset, 0):max(offset, 0) + min(max(limit, 1), 1000)])
+                [offset:offset + limit])
 
 
 @router.get("/{message_id}/raw", response={200: None})
