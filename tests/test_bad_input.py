@@ -162,3 +162,15 @@ def test_paging_out_of_range_is_a_4xx(api, path):
     delivery_in("editing")
     response = api.client.get(f"/api/v1{path}", headers=api._headers())
     assert response.status_code == 422, response.content
+
+
+def test_numbers_beyond_the_database_and_broken_unicode_are_4xx(api):
+    audience = api.ok(api.post("/audiences", {"name": "a", "filter": ""}), 201)
+    too_big = api.post("/deliveries", delivery_payload(
+        audience["id"], retry_delay_seconds=29540008619594125312))
+    assert too_big.status_code == 422
+    surrogate = api.post("/deliveries", '{"label": "\\udac1x", "sender": "a@example.com", '
+                         '"subject": "s", "text_body": "{{ unsubscribe_url }}"}')
+    assert surrogate.status_code == 422 and b'"label"' in surrogate.content
+    assert api.get("/deliveries/99999999999999999999").status_code in (404, 422)
+    assert not Delivery.objects.exists()

@@ -8,7 +8,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from envoi.accounts.services import require
-from envoi.api.router import BadRequest, get_or_404
+from envoi.api.router import BadRequest, NotFound, get_or_404
 from envoi.api.schemas import (
     DeliveryIn,
     DeliveryOut,
@@ -37,10 +37,10 @@ def get_delivery(delivery_id: int) -> Delivery:
 def get_audience(audience_id: int | None) -> Audience | None:
     if audience_id is None:
         return None
-    audience = Audience.objects.filter(pk=audience_id).first()
-    if audience is None:
-        raise BadRequest(f"audience_id: audience {audience_id} does not exist.")
-    return audience
+    try:
+        return get_or_404(Audience, audience_id, "audience_id: audience")
+    except NotFound as error:
+        raise BadRequest(str(error)) from error
 
 
 def out(delivery: Delivery) -> dict:

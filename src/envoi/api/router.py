@@ -61,7 +61,8 @@ for _error, _status in ERROR_STATUS.items():
 
 def get_or_404(model: type[M], object_id: int, noun: str) -> M:
     """The object with that id, or :class:`NotFound` saying what was looked for."""
-    found = model._default_manager.filter(pk=object_id).first()
+    in_range = 0 < object_id < 2**63  # beyond it, the database would refuse the query
+    found = model._default_manager.filter(pk=object_id).first() if in_range else None
     if found is None:
         raise NotFound(f"{noun} {object_id} does not exist.")
     return found

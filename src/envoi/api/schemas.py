@@ -8,8 +8,13 @@ from typing import Any
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
+MAX_ID = 2**63 - 1  # the largest id either database can store
+MAX_RETRY_DELAY = 7 * 24 * 3600
+
 
 class Strict(Schema):
+    """A request body; unknown fields are refused by name."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -20,11 +25,11 @@ class DeliveryIn(Strict):
     subject: str = Field(max_length=998)
     html_body: str = ""
     text_body: str = ""
-    audience_id: int | None = None
+    audience_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     is_marketing: bool = True
     approval_required: bool = True
     max_retries: int = Field(default=3, ge=0, le=20)
-    retry_delay_seconds: int = Field(default=600, ge=1)
+    retry_delay_seconds: int = Field(default=600, ge=1, le=MAX_RETRY_DELAY)
     validity_hours: int = Field(default=72, ge=1, le=24 * 30)
 
 
@@ -35,11 +40,11 @@ class DeliveryPatch(Strict):
     subject: str | None = Field(default=None, max_length=998)
     html_body: str | None = None
     text_body: str | None = None
-    audience_id: int | None = None
+    audience_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     is_marketing: bool | None = None
     approval_required: bool | None = None
     max_retries: int | None = Field(default=None, ge=0, le=20)
-    retry_delay_seconds: int | None = Field(default=None, ge=1)
+    retry_delay_seconds: int | None = Field(default=None, ge=1, le=MAX_RETRY_DELAY)
     validity_hours: int | None = Field(default=None, ge=1, le=24 * 30)
 
 
