@@ -174,3 +174,13 @@ def test_numbers_beyond_the_database_and_broken_unicode_are_4xx(api):
     assert surrogate.status_code == 422 and b'"label"' in surrogate.content
     assert api.get("/deliveries/99999999999999999999").status_code in (404, 422)
     assert not Delivery.objects.exists()
+
+
+def test_adding_profiles_to_a_filter_audience_is_refused(api):
+    api.ok(api.post("/audiences", {"name": "Koreans", "filter": 'language = "ko"'}), 201)
+    for response in (api.post("/profiles?audience=Koreans", [{"email": "x@example.com"}]),
+                     api.post("/profiles/import?audience=Koreans", "email\nx@example.com\n",
+                              content_type="text/csv")):
+        assert response.status_code == 400
+        assert "is a filter, not a static list" in response.json()["detail"]
+    assert not Profile.objects.exists()

@@ -49,12 +49,12 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_profiles_import(args: argparse.Namespace) -> int:
     from envoi.audiences.importer import ImportFileError
-    from envoi.audiences.services import import_csv
+    from envoi.audiences.services import AudienceError, import_csv
 
     try:
         with open(args.file, encoding="utf-8-sig", newline="") as stream:
             report = import_csv(None, stream, args.audience, check_role=False)
-    except (ImportFileError, UnicodeDecodeError, OSError) as error:
+    except (ImportFileError, AudienceError, UnicodeDecodeError, OSError) as error:
         print(f"envoi: {args.file}: {error}", file=sys.stderr)
         return 2
     for row_error in report.errors:

@@ -46,7 +46,10 @@ def body_text(request: HttpRequest) -> io.TextIOWrapper:
 def create_profiles(request: HttpRequest, payload: list[dict[str, Any]],
                     audience: str | None = None):
     """Create profiles from a JSON list; each bad item is reported by its 1-based index."""
-    return _report(services.add_profiles(request.user, payload, audience))
+    try:
+        return _report(services.add_profiles(request.user, payload, audience))
+    except services.AudienceError as error:
+        raise BadRequest(str(error)) from error
 
 
 @router.post("/import", response=ImportOut,
@@ -58,6 +61,8 @@ def import_profiles(request: HttpRequest, audience: str | None = None):
         return _report(services.import_csv(request.user, body_text(request), audience))
     except (importer.ImportFileError, UnicodeDecodeError) as error:
         raise BadRequest(f"CSV: {error}") from error
+    except services.AudienceError as error:
+        raise BadRequest(str(error)) from error
 
 
 @router.get("/{profile_id}", response=ProfileOut)

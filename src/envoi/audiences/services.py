@@ -22,9 +22,16 @@ def create_audience(user: Actor, name: str, filter_text: str = "",
     return audience
 
 
+class AudienceError(ValueError):
+    """An audience used in a way its kind does not allow."""
+
+
 def list_audience(name: str) -> Audience:
     """The static list of that name, made on first use (CSV imports fill it)."""
     audience, _ = Audience.objects.get_or_create(name=name, defaults={"kind": Audience.LIST})
+    if audience.kind != Audience.LIST:
+        raise AudienceError(f"audience: {name!r} is a filter, not a static list: "
+                            "profiles cannot be added to it.")
     return audience
 
 
