@@ -17,7 +17,7 @@ ENVOI_BOUNCE_DOMAIN = config.env("ENVOI_BOUNCE_DOMAIN") or (
     urlsplit(ENVOI_BASE_URL).hostname or "localhost"
 )
 # Envelope sender of proofs: they are not tied to a sending-log row.
-DEFAULT_FROM_EMAIL_PROOF = f"proofs@{ENVOI_BOUNCE_DOMAIN}"
+ENVOI_PROOF_MAIL_FROM = f"proofs@{ENVOI_BOUNCE_DOMAIN}"
 ENVOI_LEASE_SECONDS = int(config.env("ENVOI_LEASE_SECONDS", "60"))
 ENVOI_BATCH_SIZE = int(config.env("ENVOI_BATCH_SIZE", "200"))
 

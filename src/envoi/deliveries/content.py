@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from liquid import Environment
+from liquid import BoundTemplate, Environment
 from liquid.exceptions import LiquidError
 
 from envoi.deliveries.models import Delivery
@@ -79,9 +79,9 @@ def uses_variable(source: str, name: str) -> bool:
 
 @dataclass(frozen=True)
 class CompiledContent:
-    subject: object
-    html: object | None
-    text: object | None
+    subject: BoundTemplate
+    html: BoundTemplate | None
+    text: BoundTemplate | None
 
 
 @lru_cache(maxsize=64)

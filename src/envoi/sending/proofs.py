@@ -32,9 +32,7 @@ def send_proof(delivery: Delivery) -> dict[str, Any]:
     delivery.refresh_from_db(fields=["proof_count"])
     number = delivery.proof_count
     renderer = DeliveryRenderer(delivery, subject_prefix=f"[Proof {number}] ")
-    c = smtp_from_url(settings.ENVOI_SMTP_URL)
-    connection = SmtpConnection(c.host, c.port, username=c.username, password=c.password,
-                                use_tls=c.use_tls, starttls=c.starttls, timeout=c.timeout)
+    connection = SmtpConnection.from_config(smtp_from_url(settings.ENVOI_SMTP_URL))
     results = []
     try:
         for profile in profiles:
@@ -43,7 +41,7 @@ def send_proof(delivery: Delivery) -> dict[str, Any]:
                 unsubscribe_url=f"{settings.ENVOI_BASE_URL}/u/proof",
                 message_key=f"{delivery.pk}.proof{number}.{profile['id']}.envoi",
             )
-            reply = connection.send(settings.DEFAULT_FROM_EMAIL_PROOF, profile["email"],
+            reply = connection.send(settings.ENVOI_PROOF_MAIL_FROM, profile["email"],
                                     message.data)
             results.append({"address": profile["email"], "ok": reply.ok,
                             "reply": f"{reply.code} {reply.text}".strip()})

@@ -58,9 +58,9 @@ class DeliveryRenderer:
         data = self.skeleton.build(
             to_addr=address,
             to_name=" ".join(filter(None, [context["first_name"], context["last_name"]])),
-            subject=self.subject_prefix + content.subject.render(**context),  # type: ignore[attr-defined]
-            html=content.html.render(**context) if content.html else "",  # type: ignore[attr-defined]
-            text=content.text.render(**context) if content.text else "",  # type: ignore[attr-defined]
+            subject=self.subject_prefix + content.subject.render(**context),
+            html=content.html.render(**context) if content.html else "",
+            text=content.text.render(**context) if content.text else "",
             message_id=message_id,
             date=format_date(),
             list_unsubscribe=f"<{unsubscribe_url}>",

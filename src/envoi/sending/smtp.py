@@ -29,6 +29,10 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envoi.config import SmtpConfig
 
 MAX_REPLY_TEXT = 500
 _ENHANCED_STATUS = re.compile(r"(?:\d{3}[ -])?\s*([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
@@ -123,6 +127,13 @@ class SmtpConnection:
         self._client: smtplib.SMTP | None = None
         self._sock: socket.socket | None = None
         self.connections_opened = 0
+
+    @classmethod
+    def from_config(cls, config: SmtpConfig) -> SmtpConnection:
+        """A connection to the relay described by ``ENVOI_SMTP_URL``."""
+        return cls(config.host, config.port, username=config.username,
+                   password=config.password, use_tls=config.use_tls,
+                   starttls=config.starttls, timeout=config.timeout)
 
     def send(self, mail_from: str, rcpt_to: str, data: bytes, *,
              transparent: bool = False) -> SmtpOutcome:

@@ -53,10 +53,7 @@ class ConnectionPool:
     def connection(self) -> SmtpConnection:
         conn = getattr(self.local, "conn", None)
         if conn is None:
-            c = self.config
-            conn = SmtpConnection(c.host, c.port, username=c.username, password=c.password,
-                                  use_tls=c.use_tls, starttls=c.starttls, timeout=c.timeout)
-            self.local.conn = conn
+            conn = self.local.conn = SmtpConnection.from_config(self.config)
             with self.lock:
                 self.opened.append(conn)
         return conn
