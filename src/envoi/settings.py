@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "envoi.sending",
     "envoi.tracking",
     "envoi.bounces",
+    "envoi.reporting",
     "envoi.web",
 ]
 
