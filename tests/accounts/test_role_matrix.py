@@ -97,3 +97,16 @@ def test_missing_or_wrong_token_is_401(client):
     response = client.get("/api/v1/deliveries/1", headers={"Authorization": "Bearer nope"})
     assert response.status_code == 401
     assert response.json() == {"detail": "Missing or invalid bearer token."}
+
+
+@pytest.mark.parametrize("action,sentence", [
+    ("delivery.confirm", "Your permissions do not allow you to confirm a delivery."),
+    ("delivery.view", "Your permissions do not allow you to view deliveries."),
+    ("profile.import", "Your permissions do not allow you to import profiles."),
+    ("logs.view", "Your permissions do not allow you to view logs."),
+    ("outbox.view", "Your permissions do not allow you to view the outbox."),
+])
+def test_refusals_read_as_sentences(action, sentence):
+    from envoi.accounts.roles import denial_message
+
+    assert denial_message(action) == sentence

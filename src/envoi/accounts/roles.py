@@ -51,10 +51,16 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
 SENDING_ACTIONS = {"delivery.confirm", "delivery.pause", "delivery.resume", "delivery.stop"}
 
 
+# What each action's subject is called in a refusal.
+_OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audiences",
+            "logs": "logs", "outbox": "the outbox", "users": "users",
+            "quarantine": "the quarantine"}
+
+
 def denial_message(action: str) -> str:
     """The sentence a refused user reads (SPEC §2; seed page "Confirming the send")."""
-    verb = action.split(".", 1)[-1]
+    subject, _, verb = action.partition(".")
     if action in SENDING_ACTIONS:
         return f"Your permissions do not allow you to {verb} a delivery."
-    noun = action.split(".", 1)[0]
-    return f"Your permissions do not allow you to {verb.replace('_', ' ')} {noun}s."
+    return (f"Your permissions do not allow you to {verb.replace('_', ' ')} "
+            f"{_OBJECTS.get(subject, subject)}.")
