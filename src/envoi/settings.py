@@ -20,6 +20,12 @@ ENVOI_BOUNCE_DOMAIN = config.env("ENVOI_BOUNCE_DOMAIN") or (
 ENVOI_PROOF_MAIL_FROM = f"proofs@{ENVOI_BOUNCE_DOMAIN}"
 ENVOI_LEASE_SECONDS = int(config.env("ENVOI_LEASE_SECONDS", "60"))
 ENVOI_BATCH_SIZE = int(config.env("ENVOI_BATCH_SIZE", "200"))
+# Tracking links (pixel, clicks, mirror page) stop working this many days after sending.
+ENVOI_TRACKING_DAYS = int(config.env("ENVOI_TRACKING_DAYS", "400"))
+# A click this soon after its message was sent is a security scanner's, not a person's.
+ENVOI_MACHINE_CLICK_SECONDS = int(config.env("ENVOI_MACHINE_CLICK_SECONDS", "10"))
+ENVOI_KPI_REFRESH_SECONDS = int(config.env("ENVOI_KPI_REFRESH_SECONDS", "3600"))
+ENVOI_KPI_REFRESH_DAYS = int(config.env("ENVOI_KPI_REFRESH_DAYS", "30"))
 
 ALLOWED_HOSTS = ["*"]
 CSRF_TRUSTED_ORIGINS = [ENVOI_BASE_URL]

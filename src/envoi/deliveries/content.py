@@ -19,8 +19,10 @@ from liquid.exceptions import LiquidError
 from envoi.deliveries.models import Delivery
 
 PROFILE_FIELDS = ("email", "phone", "first_name", "last_name", "language", "timezone")
+# What a link's target may depend on: a click re-renders it from the profile alone.
+PROFILE_GLOBALS = frozenset({*PROFILE_FIELDS, "attributes"})
 # Names a template may use at its top level.
-TEMPLATE_GLOBALS = frozenset({*PROFILE_FIELDS, "attributes", "unsubscribe_url"})
+TEMPLATE_GLOBALS = PROFILE_GLOBALS | {"unsubscribe_url", "mirror_url"}
 TEMPLATE_FIELDS = ("subject", "html_body", "text_body")
 
 environment = Environment()

@@ -10,6 +10,7 @@ from envoi.deliveries.content import content_hash
 from envoi.deliveries.models import Delivery, PreparationMessage
 from envoi.preparation.control import ERROR, Finding, check_delivery
 from envoi.preparation.targeting import build_target
+from envoi.tracking.services import store_tracked_links
 
 
 def prepare_delivery(delivery: Delivery) -> Delivery:
@@ -24,6 +25,7 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
     counts = None
     with transaction.atomic():
         discard_preparation(delivery)
+        store_tracked_links(delivery)
         if delivery.audience is not None:
             try:
                 counts = build_target(delivery.pk, delivery.audience)

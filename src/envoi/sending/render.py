@@ -1,21 +1,41 @@
 """From a sending-log row and its profile to the bytes handed to the relay.
 
-A :class:`DeliveryRenderer` is built once per delivery: parsed templates and the MIME
-skeleton are reused for every recipient, so the per-message work is the Liquid render
-of the personalized parts and one concatenation.
+A :class:`DeliveryRenderer` is built once per delivery: parsed templates, the tracked
+links (:mod:`envoi.tracking.links`) and the MIME skeleton are reused for every
+recipient, so the per-message work is one set of tracking tokens, the Liquid render of
+the personalized parts and one concatenation.
+
+Tracking lives in the HTML part only: its links become signed click redirects and an
+open pixel goes before ``</body>``. The text part keeps its URLs as written, because
+there the reader sees the address itself, and an opaque redirect in its place reads
+as phishing to people and spam filters alike. Both parts may use ``{{ mirror_url }}``
+and ``{{ unsubscribe_url }}``.
+
+Proofs (row :data:`PROOF_ROW`) carry no tracking at all: their links are the original
+targets, they have no pixel, and their mirror and unsubscribe links lead to pages that
+say "this is a proof".
 """
 
 from __future__ import annotations
 
+import html
+import re
+import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from liquid import BoundTemplate
+from liquid.builtin.content import ContentNode
 
-from envoi.deliveries.content import PROFILE_FIELDS, compile_content
+from envoi.deliveries.content import PROFILE_FIELDS, compile_content, environment
 from envoi.deliveries.models import Delivery
 from envoi.sending.mime import MessageSkeleton, format_date, make_message_id
-from envoi.tracking import tokens
+from envoi.tracking import links, tokens
+
+PROOF_ROW = 0
+"""Proofs are rendered for this row id: they are not in the sending log."""
 
 
 @dataclass(frozen=True)
@@ -33,24 +53,101 @@ def profile_context(profile: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
+_SLOT = f"\x00{secrets.randbelow(10 ** 9)}:"
+"""Marks a slot in a rendered HTML part; the nonce, drawn per process, keeps any
+profile value from imitating one."""
+_KEYED_SLOT = re.compile(re.escape(_SLOT) + r"(\d+);")
+
+
+@dataclass
+class Slots:
+    """The text of each slot of one message — its links, then its pixel — in three
+    parts that concatenate: a click URL is ``click head + link field + MAC``, so the
+    common case joins these lists straight into the HTML instead of building ~45 URL
+    strings first."""
+
+    heads: list[str]
+    fields: list[str]
+    macs: list[str]
+
+    @classmethod
+    def of_texts(cls, texts: list[str]) -> Slots:
+        return cls(texts, [""] * len(texts), [""] * len(texts))
+
+    def set(self, slot: int, text: str) -> None:
+        self.heads[slot], self.fields[slot], self.macs[slot] = text, "", ""
+
+    def texts(self) -> list[str]:
+        return [h + f + m for h, f, m in zip(self.heads, self.fields, self.macs, strict=True)]
+
+
+@dataclass(frozen=True)
+class SlottedHtml:
+    """An HTML template whose slots come out of Liquid as markers, and how to fill them.
+
+    Tracked links and the pixel are *slots*: the template holds a marker there, Liquid
+    passes it through as plain text, and one split after rendering puts each
+    recipient's URLs in. (A Liquid variable per link costs ~1.5 µs each, 70 µs a
+    message.) When every marker sits in top-level text, in slot order, each comes out
+    exactly once and in order, so a plain ``str.split`` and an interleave of lists do
+    it; otherwise (a link inside ``{% if %}`` or ``{% for %}``) markers carry their slot
+    number and a regex finds them.
+    """
+
+    template: BoundTemplate
+    in_order: bool
+
+    def fill(self, rendered: str, slots: Slots) -> str:
+        if self.in_order:
+            pieces = rendered.split(_SLOT)
+            out = [""] * (4 * len(pieces) - 3)
+            out[0::4] = pieces
+            out[1::4] = slots.heads
+            out[2::4] = slots.fields
+            out[3::4] = slots.macs
+            return "".join(out)
+        texts = slots.texts()
+        pieces = _KEYED_SLOT.split(rendered)
+        pieces[1::2] = [texts[int(slot)] for slot in pieces[1::2]]
+        return "".join(pieces)
+
+
+@lru_cache(maxsize=64)
+def slotted_html(html_source: str) -> SlottedHtml:
+    """The delivery's HTML template with its slots, parsed once per process."""
+    rewritten = links.rewrite_html(html_source)
+    plain = environment.from_string(rewritten.source(lambda slot: _SLOT))
+    slots = [piece for piece in rewritten.pieces if isinstance(piece, int)]
+    top_level = sum(node.text.count(_SLOT) for node in plain.nodes
+                    if isinstance(node, ContentNode))
+    if slots == sorted(slots) and top_level == len(slots):
+        return SlottedHtml(plain, in_order=True)
+    keyed = environment.from_string(rewritten.source(lambda slot: f"{_SLOT}{slot};"))
+    return SlottedHtml(keyed, in_order=False)
+
+
 class DeliveryRenderer:
+    """One delivery's messages: build it once per delivery, then :meth:`render` each row."""
+
     def __init__(self, delivery: Delivery, subject_prefix: str = ""):
         self.delivery_id = delivery.pk
         self.subject_prefix = subject_prefix
-        self.content = compile_content(delivery.subject, delivery.html_body,
-                                       delivery.text_body)
+        self.links = links.tracked_links(delivery.html_body) if delivery.html_body else ()
+        self.personalized_links = tuple(
+            (link.index, environment.from_string(link.url))
+            for link in self.links if link.personalized)
+        self.html = slotted_html(delivery.html_body) if delivery.html_body else None
+        self.content = compile_content(delivery.subject, "", delivery.text_body)
         self.skeleton = MessageSkeleton(
             sender=delivery.sender, reply_to=delivery.reply_to,
-            has_html=self.content.html is not None, has_text=self.content.text is not None,
+            has_html=self.html is not None, has_text=self.content.text is not None,
             extra_headers={"X-Envoi-Delivery": str(delivery.pk)},
         )
 
     def render(self, row_id: int, address: str, profile: dict[str, Any],
                unsubscribe_url: str | None = None,
                message_key: str | None = None) -> OutgoingMessage:
-        unsubscribe_url = unsubscribe_url or tokens.unsubscribe_url(row_id)
-        context = profile_context(profile)
-        context["unsubscribe_url"] = unsubscribe_url
+        context, slots = self.context(row_id, profile, unsubscribe_url)
         content = self.content
         # One Message-ID per sending-log row, stable across a crash-induced resend.
         message_id = make_message_id(message_key or f"{self.delivery_id}.{row_id}.envoi",
@@ -59,11 +156,55 @@ class DeliveryRenderer:
             to_addr=address,
             to_name=" ".join(filter(None, [context["first_name"], context["last_name"]])),
             subject=self.subject_prefix + content.subject.render(**context),
-            html=content.html.render(**context) if content.html else "",
+            html=self.html_part(context, slots),
             text=content.text.render(**context) if content.text else "",
             message_id=message_id,
             date=format_date(),
-            list_unsubscribe=f"<{unsubscribe_url}>",
+            list_unsubscribe=f"<{context['unsubscribe_url']}>",
         )
         return OutgoingMessage(row_id=row_id, mail_from=tokens.return_path(row_id),
                                rcpt_to=address, data=data, message_id=message_id)
+
+    def mirror_html(self, row_id: int, profile: dict[str, Any]) -> str:
+        """The HTML part as this recipient received it, minus the open pixel: viewing
+        the mirror page is recorded as a mirror view, not as an open."""
+        context, slots = self.context(row_id, profile)
+        slots.set(len(self.links), "")  # the pixel
+        if self.html is not None:
+            return self.html_part(context, slots)
+        text = self.content.text.render(**context) if self.content.text else ""
+        return f"<pre>{html.escape(text)}</pre>"
+
+    def html_part(self, context: dict[str, Any], slots: Slots) -> str:
+        if self.html is None:
+            return ""
+        return self.html.fill(self.html.template.render(**context), slots)
+
+    def context(self, row_id: int, profile: dict[str, Any], unsubscribe_url: str | None = None,
+                ) -> tuple[dict[str, Any], Slots]:
+        """What the templates may name for this recipient, and the text of each slot
+        (the links', then the pixel's)."""
+        context = profile_context(profile)
+        if row_id == PROOF_ROW:
+            context["unsubscribe_url"] = unsubscribe_url or f"{settings.ENVOI_BASE_URL}/u/proof"
+            context["mirror_url"] = f"{settings.ENVOI_BASE_URL}/m/proof"
+            return context, self._untracked_slots(context)
+        context["unsubscribe_url"] = unsubscribe_url or tokens.unsubscribe_url(row_id)
+        urls = tokens.MessageTokens(self.delivery_id, row_id).urls(
+            settings.ENVOI_BASE_URL, len(self.links))
+        context["mirror_url"] = urls.mirror
+        links_count = len(self.links)
+        slots = Slots([urls.click_head] * links_count + [tokens.pixel_tag(urls.open)],
+                      [*urls.link_fields, ""], [*urls.link_macs, ""])
+        for index, template in self.personalized_links:
+            target = template.render(**context)
+            if not links.is_web_url(html.unescape(target)):
+                slots.set(index, target)  # nothing a redirect could lead to: leave it be
+        return context, slots
+
+    def _untracked_slots(self, context: dict[str, Any]) -> Slots:
+        """Proof slots: every link's original target, and no pixel."""
+        texts = [link.url for link in self.links]
+        for index, template in self.personalized_links:
+            texts[index] = template.render(**context)
+        return Slots.of_texts([*texts, ""])

@@ -1,16 +1,156 @@
-"""Recipient-facing actions reached through signed links."""
+"""Recipient-facing actions reached through signed links, and the links they may reach.
+
+A click redirects only to a ``TrackedLink`` of the delivery its token names — the link
+as the message contained it — so a valid token can lead nowhere else, and an invalid
+one raises :class:`tokens.BadToken` before anything is looked up.
+"""
 
 from __future__ import annotations
 
+import html
+import threading
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
+from django.utils.encoding import iri_to_uri
+from liquid import BoundTemplate
 
 from envoi.accounts.services import audit
 from envoi.audiences.models import Profile
+from envoi.deliveries.content import environment
+from envoi.deliveries.models import Delivery
 from envoi.sending.models import SendingLog
-from envoi.tracking import tokens
+from envoi.sending.render import DeliveryRenderer, profile_context
+from envoi.tracking import buffer, links, tokens
+from envoi.tracking.models import EventKind, TrackedLink
 
+PROFILE_VALUES = ("id", "email", "phone", "first_name", "last_name", "language", "timezone",
+                  "attributes")
+
+
+# -- the links of a delivery -------------------------------------------------------------
+
+def store_tracked_links(delivery: Delivery) -> None:
+    """Replace the delivery's tracked links with those of its HTML (at preparation)."""
+    TrackedLink.objects.filter(delivery=delivery).delete()
+    TrackedLink.objects.bulk_create(
+        TrackedLink(delivery=delivery, index=link.index, url=link.url,
+                    personalized=link.personalized)
+        for link in links.tracked_links(delivery.html_body))
+    _link_cache.forget(delivery.pk)
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """Where link ``index`` leads: ``url`` (HTML-unescaped), or ``template`` rendered
+    for the recipient's profile when the link is personalized. ``location`` is ``url``
+    as an HTTP header value (IRI to URI, as Django's redirects do it)."""
+
+    url: str
+    template: BoundTemplate | None = None
+
+    @cached_property
+    def location(self) -> bytes:
+        return iri_to_uri(self.url).encode("ascii")
+
+
+class _LinkCache:
+    """Each delivery's links, read once per process: a click on a plain link then
+    needs no database at all. No expiry is needed: links change only when a delivery
+    is prepared again, which happens only before its messages leave (editing content
+    sends it back to Editing) — and preparing forgets them in this process anyway. A
+    delivery with no links is never cached, so a click that comes before its links
+    are stored cannot pin an empty answer."""
+
+    MAX_DELIVERIES = 256
+
+    def __init__(self) -> None:
+        self._links: dict[int, dict[int, LinkTarget]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, delivery_id: int) -> dict[int, LinkTarget] | None:
+        return self._links.get(delivery_id)
+
+    def load(self, delivery_id: int) -> dict[int, LinkTarget]:
+        targets = {link.index: _target(link)
+                   for link in TrackedLink.objects.filter(delivery_id=delivery_id)}
+        if targets:
+            with self._lock:
+                if len(self._links) >= self.MAX_DELIVERIES:
+                    self._links.pop(next(iter(self._links)))
+                self._links[delivery_id] = targets
+        return targets
+
+    def forget(self, delivery_id: int | None = None) -> None:
+        with self._lock:
+            if delivery_id is None:
+                self._links.clear()
+            else:
+                self._links.pop(delivery_id, None)
+
+
+def _target(link: TrackedLink) -> LinkTarget:
+    if link.personalized:
+        return LinkTarget(link.url, environment.from_string(link.url))
+    return LinkTarget(html.unescape(link.url.strip()))
+
+
+_link_cache = _LinkCache()
+forget_links = _link_cache.forget
+
+
+def cached_click_target(ref: tokens.MessageRef) -> LinkTarget | None:
+    """The redirect target when it needs no database (a cached plain link), else None."""
+    targets = _link_cache.get(ref.delivery_id)
+    target = targets.get(_link_index(ref)) if targets is not None else None
+    if target is None or target.template is not None:
+        return None
+    return target
+
+
+def click_target(ref: tokens.MessageRef) -> str:
+    """The URL link ``ref.link_index`` of that message leads to; BadToken if none."""
+    targets = _link_cache.get(ref.delivery_id) or _link_cache.load(ref.delivery_id)
+    target = targets.get(_link_index(ref))
+    if target is None:
+        raise tokens.BadToken("no such link")
+    if target.template is None:
+        return target.url
+    url = html.unescape(target.template.render(**profile_context(_profile_of(ref)))).strip()
+    if not links.is_web_url(url):
+        raise tokens.BadToken("personalized link is not a web address for this profile")
+    return url
+
+
+def _link_index(ref: tokens.MessageRef) -> int:
+    if ref.link_index is None:
+        raise tokens.BadToken("not a click token")
+    return ref.link_index
+
+
+def _profile_of(ref: tokens.MessageRef) -> dict[str, Any]:
+    row = SendingLog.objects.filter(pk=ref.row_id, delivery_id=ref.delivery_id).values(
+        "profile_id").first()
+    if row is None:
+        raise tokens.BadToken("unknown message")
+    return Profile.objects.filter(pk=row["profile_id"]).values(*PROFILE_VALUES).first() or {}
+
+
+# -- the mirror page ---------------------------------------------------------------------
+
+def mirror_page(ref: tokens.MessageRef) -> str:
+    """The HTML of the message as this recipient received it (tracked links included)."""
+    delivery = Delivery.objects.filter(pk=ref.delivery_id).first()
+    if delivery is None:
+        raise tokens.BadToken("unknown delivery")
+    profile = _profile_of(ref)
+    return DeliveryRenderer(delivery).mirror_html(ref.row_id, profile)
+
+
+# -- unsubscribe -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class UnsubscribeTarget:
@@ -30,9 +170,16 @@ def unsubscribe_target(token: str) -> UnsubscribeTarget:
     return UnsubscribeTarget(row_id, row["delivery_id"], row["profile_id"], row["address"])
 
 
+def unsubscribe(target: UnsubscribeTarget, one_click: bool, user_agent: str = "") -> None:
+    """Opt the profile out of email (SPEC §7) and log an ``unsubscribe`` event.
+    Idempotent; every request is audited and logged (engagement counts it once)."""
+    _opt_out(target, one_click)
+    buffer.record(buffer.Hit(EventKind.UNSUBSCRIBE, target.delivery_id, target.row_id,
+                             timezone.now(), user_agent=user_agent))
+
+
 @transaction.atomic
-def unsubscribe(target: UnsubscribeTarget, one_click: bool) -> None:
-    """Opt the profile out of email (SPEC §7). Idempotent; every request is audited."""
+def _opt_out(target: UnsubscribeTarget, one_click: bool) -> None:
     Profile.objects.filter(pk=target.profile_id).update(email_opt_out=True)
     audit(None, "profile.unsubscribe", delivery_id=target.delivery_id,
           profile=target.profile_id, row=target.row_id, one_click=one_click)
