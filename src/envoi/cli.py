@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from envoi.accounts.roles import Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from envoi.deliveries.models import Delivery
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -77,6 +84,8 @@ def cmd_delivery(args: argparse.Namespace) -> int:
         what = f"user {args.as_user!r}" if user is None else f"delivery {args.id}"
         print(f"envoi: no {what}", file=sys.stderr)
         return 2
+    if args.action == "compute-stats":
+        return _compute_stats(user, delivery)
     action = getattr(services, "send_proof" if args.action == "proof" else args.action)
     try:
         result = action(user, delivery)
@@ -85,6 +94,22 @@ def cmd_delivery(args: argparse.Namespace) -> int:
         return 1
     status = getattr(result, "status", None) or f"proof {result['number']} sent"
     print(f"delivery {delivery.pk}: {status}")
+    return 0
+
+
+def _compute_stats(user: User, delivery: Delivery) -> int:
+    """Print the recomputed KPIs as JSON (the API's compute-stats answer)."""
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    from envoi.accounts.services import PermissionDenied
+    from envoi.reporting import services
+
+    try:
+        result = services.compute_stats(user, delivery)
+    except PermissionDenied as error:
+        print(f"envoi: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, cls=DjangoJSONEncoder, indent=2, sort_keys=True))
     return 0
 
 
@@ -148,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     delivery = commands.add_parser("delivery", help="act on a delivery")
     delivery.add_argument("action", choices=["prepare", "proof", "approve", "reject",
-                                             "confirm", "pause", "resume", "stop"])
+                                             "confirm", "pause", "resume", "stop",
+                                             "compute-stats"])
     delivery.add_argument("id", type=int)
     delivery.add_argument("--as", dest="as_user", required=True, help="acting user")
     delivery.set_defaults(handler=cmd_delivery)

@@ -11,6 +11,7 @@ from envoi.accounts.services import require
 from envoi.api.router import BadRequest, NotFound, get_or_404
 from envoi.api.schemas import (
     DeliveryIn,
+    DeliveryKpisOut,
     DeliveryOut,
     DeliveryPage,
     DeliveryPatch,
@@ -18,14 +19,17 @@ from envoi.api.schemas import (
     ProofOut,
     RejectIn,
     SendingLogPage,
+    TrackingLogPage,
 )
 from envoi.audiences.models import Audience
 from envoi.deliveries import lifecycle, services
 from envoi.deliveries.models import Delivery
 from envoi.preparation.models import ExclusionLog
+from envoi.reporting import services as reporting
 from envoi.reporting.counts import delivery_counts
 from envoi.sending.models import SendingLog
 from envoi.sending.proofs import NoTestProfiles
+from envoi.tracking.models import EventKind, TrackingEvent
 
 router = Router()
 
@@ -74,8 +78,12 @@ def _run(call, *args):
 MAX_PAGE = 1_000_000
 
 
-class DeliveryFilter(Schema):
+class PageFilter(Schema):
     page: int = Field(1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(100, ge=1, le=1000)
+
+
+class DeliveryFilter(PageFilter):
     page_size: int = Field(50, ge=1, le=1000)
     status: str | None = None
     search: str | None = None
@@ -145,21 +153,23 @@ def proof_delivery(request: HttpRequest, delivery_id: int):
     return _run(services.send_proof, request.user, get_delivery(delivery_id))
 
 
-class LogFilter(Schema):
-    page: int = Field(1, ge=1, le=MAX_PAGE)
-    page_size: int = Field(100, ge=1, le=1000)
+class LogFilter(PageFilter):
     status: str | None = None
     reason: str | None = None
 
 
-def _page(queryset: QuerySet, filters: LogFilter | DeliveryFilter, order: bool = True) -> dict:
+class TrackingLogFilter(PageFilter):
+    kind: EventKind | None = None
+
+
+def _page(queryset: QuerySet, filters: PageFilter, order: bool = True) -> dict:
     start = (filters.page - 1) * filters.page_size
     rows = queryset.order_by("id") if order else queryset
     return {"count": queryset.count(), "page": filters.page, "page_size": filters.page_size,
             "results": list(rows[start:start + filters.page_size].values())}
 
 
-def _log(request: HttpRequest, delivery_id: int, rows: QuerySet, filters: LogFilter,
+def _log(request: HttpRequest, delivery_id: int, rows: QuerySet, filters: PageFilter,
          **filter_columns: str) -> dict:
     """One page of a delivery's log, filtered on the columns the query names."""
     require(request.user, "logs.view", delivery_id=get_delivery(delivery_id).pk)
@@ -180,3 +190,21 @@ def sending_log(request: HttpRequest, delivery_id: int, filters: Query[LogFilter
 @router.get("/{delivery_id}/logs/exclusions", response=ExclusionLogPage)
 def exclusion_log(request: HttpRequest, delivery_id: int, filters: Query[LogFilter]):
     return _log(request, delivery_id, ExclusionLog.objects.all(), filters, reason="reason")
+
+
+@router.get("/{delivery_id}/logs/tracking", response=TrackingLogPage)
+def tracking_log(request: HttpRequest, delivery_id: int, filters: Query[TrackingLogFilter]):
+    """The delivery's opens, clicks, mirror views and unsubscribes, oldest first."""
+    return _log(request, delivery_id, TrackingEvent.objects.all(), filters, kind="kind")
+
+
+@router.get("/{delivery_id}/kpis", response=DeliveryKpisOut)
+def delivery_kpis(request: HttpRequest, delivery_id: int):
+    """The KPIs as last computed (``computed_at``), with the live sending counts."""
+    return reporting.delivery_kpis(request.user, get_delivery(delivery_id))
+
+
+@router.post("/{delivery_id}/compute-stats", response=DeliveryKpisOut)
+def compute_stats(request: HttpRequest, delivery_id: int):
+    """Recompute every KPI from the sending and tracking logs now, and return them."""
+    return reporting.compute_stats(request.user, get_delivery(delivery_id))

@@ -10,9 +10,10 @@ from ninja import Router
 
 from envoi.accounts.services import require
 from envoi.api.router import BadRequest, get_or_404
-from envoi.api.schemas import ImportOut, ProfileOut
+from envoi.api.schemas import ImportOut, ProfileHistoryOut, ProfileOut
 from envoi.audiences import importer, services
 from envoi.audiences.models import Profile
+from envoi.reporting.history import profile_history
 
 router = Router()
 
@@ -69,3 +70,9 @@ def import_profiles(request: HttpRequest, audience: str | None = None):
 def read_profile(request: HttpRequest, profile_id: int):
     require(request.user, "profile.view")
     return get_or_404(Profile, profile_id, "Profile")
+
+
+@router.get("/{profile_id}/history", response=ProfileHistoryOut)
+def read_profile_history(request: HttpRequest, profile_id: int):
+    """Messages sent to the profile and its tracking events, newest first (SPEC §10)."""
+    return profile_history(request.user, get_or_404(Profile, profile_id, "Profile"))

@@ -203,3 +203,93 @@ class OutboxMessageOut(Schema):
     rcpt_to: list[str]
     subject: str
     size: int
+
+
+class FailureOut(Schema):
+    type: str
+    reason: str
+    count: int
+
+
+class KpisOut(Schema):
+    """SPEC §6, defined in :mod:`envoi.reporting.kpis`: rates are fractions in [0, 1],
+    0.0 when their denominator is 0; ``*_human`` leave out machine events."""
+
+    to_deliver: int
+    sent: int
+    sent_rate: float
+    delivered: int
+    delivered_rate: float
+    failed: int
+    failed_rate: float
+    pending: int
+    ignored: int
+    opens: int
+    opens_human: int
+    clicks: int
+    clicks_human: int
+    mirror_views: int
+    unsubscriptions: int
+    open_rate: float
+    open_rate_human: float
+    click_rate: float
+    click_rate_human: float
+    failures_by_type: dict[str, int]
+    failures_by_reason: list[FailureOut]
+
+
+class DeliveryKpisOut(Schema):
+    delivery_id: int
+    computed_at: datetime
+    kpis: KpisOut
+    counts: CountsOut
+
+
+class TrackingEventOut(Schema):
+    id: int
+    row_id: int
+    delivery_id: int
+    profile_id: int
+    kind: str
+    link_index: int | None
+    url: str
+    at: datetime
+    user_agent: str
+    machine: bool
+
+
+class TrackingLogPage(Page):
+    results: list[TrackingEventOut]
+
+
+class HistoryMessageOut(Schema):
+    row_id: int
+    delivery_id: int
+    label: str
+    channel: str
+    date: datetime | None
+    status: str
+    failure_type: str
+    failure_reason: str
+    mirror_url: str | None
+
+
+class HistoryEventOut(Schema):
+    id: int
+    kind: str
+    url: str
+    link_index: int | None
+    at: datetime
+    machine: bool
+    delivery_id: int
+    row_id: int
+
+
+class ProfileHistoryOut(Schema):
+    profile_id: int
+    first_contact_at: datetime | None
+    touchpoints: int
+    message_count: int
+    event_count: int
+    messages: list[HistoryMessageOut]
+    events: list[HistoryEventOut]

@@ -27,6 +27,7 @@ from envoi.bounces.qualification import is_transient, qualify
 from envoi.config import SmtpConfig, smtp_from_url
 from envoi.deliveries import lifecycle
 from envoi.deliveries.models import Delivery
+from envoi.reporting.jobs import JobRunner
 from envoi.sending import queue
 from envoi.sending.queue import ClaimedRow, Outcome
 from envoi.sending.render import DeliveryRenderer, OutgoingMessage
@@ -81,15 +82,21 @@ class Worker:
         self.clock = clock
         self.renderers: dict[int, tuple[str, DeliveryRenderer]] = {}
         self.stopping = threading.Event()
+        self.jobs = JobRunner(self.worker_id)
 
     # -- the loop ---------------------------------------------------------------------
 
     def run(self, *, until_idle: bool = False, poll_seconds: float = 0.5) -> int:
-        """Send until stopped (or, with ``until_idle``, until no work is left)."""
+        """Send until stopped (or, with ``until_idle``, until no work is left).
+
+        Each turn of the loop also runs the periodic jobs that are due and that this
+        worker claims (:mod:`envoi.reporting.jobs`; checked every few seconds).
+        """
         processed = 0
         try:
             while not self.stopping.is_set():
                 try:
+                    self.jobs.tick(self.clock())
                     done = self.run_once()
                 except (OperationalError, InterfaceError):
                     # The database went away (restart, failover): reconnect and go on;

@@ -1,0 +1,70 @@
+"""A profile's history (SPEC §10): what it was sent, and what it did with it.
+
+* **messages**: every sending-log row of the profile (whatever its status, which says
+  whether it went out), with its delivery, channel, date (``sent_at``, else the time of
+  its last outcome, ``updated_at``), failure type and reason, and the mirror-page link
+  of messages that went out;
+* **events**: every tracking event of the profile;
+* **first_contact_at**: when the first message that went out was sent;
+* **touchpoints**: how many messages went out to the profile (status ``sent`` or
+  ``delivered``): the times Envoi reached it, whatever it did with them.
+
+Both lists are newest first and capped at :data:`HISTORY_LIMIT` entries each; the
+totals say how many there are in all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models.functions import Coalesce
+
+from envoi.accounts.services import Actor, require
+from envoi.audiences.models import Profile
+from envoi.deliveries.models import Delivery
+from envoi.reporting.kpis import DELIVERED_STATUSES
+from envoi.sending.models import SendingLog
+from envoi.tracking.models import TrackingEvent
+from envoi.tracking.tokens import mirror_url
+
+HISTORY_LIMIT = 500
+WENT_OUT = Q(status__in=DELIVERED_STATUSES)
+EVENT_FIELDS = ("id", "kind", "url", "link_index", "at", "machine", "delivery_id", "row_id")
+
+
+def profile_history(user: Actor, profile: Profile) -> dict[str, Any]:
+    """The history of ``profile``, for a user allowed to read the logs."""
+    require(user, "logs.view")
+    rows = SendingLog.objects.filter(profile_id=profile.pk)
+    summary = rows.aggregate(
+        message_count=Count("*"), touchpoints=Count("id", filter=WENT_OUT),
+        first_contact_at=Min("sent_at", filter=WENT_OUT))
+    events = TrackingEvent.objects.filter(profile_id=profile.pk)
+    return {"profile_id": profile.pk, **summary, "event_count": events.count(),
+            "messages": _messages(rows), "events": _events(events)}
+
+
+def _messages(rows: QuerySet[SendingLog]) -> list[dict[str, Any]]:
+    newest = (rows.annotate(date=Coalesce("sent_at", "updated_at"))
+              .order_by(F("date").desc(nulls_first=True), "-id")[:HISTORY_LIMIT]
+              .values("id", "delivery_id", "status", "failure_type", "failure_reason",
+                      "date", "sent_at"))
+    found = list(newest)
+    deliveries = {pk: (label, channel) for pk, label, channel in Delivery.objects.filter(
+        pk__in={row["delivery_id"] for row in found}).values_list("pk", "label", "channel")}
+    return [_message(row, *deliveries.get(row["delivery_id"], ("", ""))) for row in found]
+
+
+def _message(row: Mapping[str, Any], label: str, channel: str) -> dict[str, Any]:
+    went_out = row["status"] in DELIVERED_STATUSES
+    return {"row_id": row["id"], "delivery_id": row["delivery_id"], "label": label,
+            "channel": channel, "date": row["date"], "status": row["status"],
+            "failure_type": row["failure_type"], "failure_reason": row["failure_reason"],
+            "mirror_url": mirror_url(row["delivery_id"], row["id"], row["sent_at"])
+            if went_out else None}
+
+
+def _events(events: QuerySet[TrackingEvent]) -> list[dict[str, Any]]:
+    return list(events.order_by("-at", "-id")[:HISTORY_LIMIT].values(*EVENT_FIELDS))

@@ -1,0 +1,37 @@
+"""Reporting actions the API and the CLI share: role check, work, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envoi.accounts.services import Actor, audit, require
+from envoi.deliveries.models import Delivery
+from envoi.reporting import kpis
+from envoi.reporting.counts import delivery_counts
+from envoi.reporting.models import DeliveryKpis
+
+
+def compute_stats(user: Actor, delivery: Delivery) -> dict[str, Any]:
+    """Compute stats (SPEC §6): every KPI recomputed from the logs now, and stored."""
+    require(user, "delivery.view", delivery_id=delivery.pk)
+    kpis.compute_stats(delivery.pk)
+    audit(user, "delivery.compute_stats", delivery_id=delivery.pk)
+    return _answer(delivery)
+
+
+def delivery_kpis(user: Actor, delivery: Delivery) -> dict[str, Any]:
+    """The stored KPIs with when they were computed, and the live sending counts.
+
+    A delivery never computed before is refreshed first (from the engagement rows,
+    which are always current), so there is always a figure and its time.
+    """
+    require(user, "delivery.view", delivery_id=delivery.pk)
+    if not DeliveryKpis.objects.filter(delivery_id=delivery.pk).exists():
+        kpis.refresh(delivery.pk)
+    return _answer(delivery)
+
+
+def _answer(delivery: Delivery) -> dict[str, Any]:
+    stored = DeliveryKpis.objects.get(delivery_id=delivery.pk)
+    return {"delivery_id": delivery.pk, "computed_at": stored.computed_at,
+            "kpis": stored.values, "counts": delivery_counts(delivery)}
