@@ -94,13 +94,17 @@ def start_server(port: int, workers: int) -> subprocess.Popen:
     raise SystemExit(1)
 
 
-def run_wrk(port: int, paths_file: Path, seconds: int, connections: int) -> dict:
+def run_wrk(port: int, paths_file: Path, seconds: int, connections: int,
+            rate: int, show: bool = True) -> dict:
+    """Closed loop at full speed, or, with ``rate``, each connection pacing its requests so
+    that together they offer about ``rate`` requests a second."""
+    delay_ms = int(connections * 1000 / rate) if rate else 0
     output = subprocess.run(
         [WRK, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
          "-s", str(BENCH / "wrk_paths.lua"), f"http://127.0.0.1:{port}", "--",
-         str(paths_file)],
+         str(paths_file), str(delay_ms)],
         capture_output=True, text=True, check=True).stdout
-    for line in output.splitlines():
+    for line in output.splitlines() if show else []:
         note("wrk: " + line)
     return parse_wrk(output)
 
@@ -133,6 +137,10 @@ def main() -> int:
     parser.add_argument("--server-workers", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate", type=int, default=0,
+                        help="offer about this many requests/s (0: as fast as served)")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="seconds of load before the measured run")
     parser.add_argument("--db-name", default="envoi_bench_tracking")
     args = parser.parse_args()
 
@@ -151,18 +159,26 @@ def main() -> int:
     note(f"{len(paths)} click links, one per message, e.g. {paths[0]}")
 
     server = start_server(port, args.server_workers)
+    warm: dict = {"requests": 0}
     try:
-        result = run_wrk(port, paths_file, args.seconds, args.connections)
+        if args.warmup:  # fill each server process's caches and connections first
+            warm = run_wrk(port, paths_file, args.warmup, args.connections, args.rate,
+                           show=False)
+            note(f"warm-up: {warm['requests']} requests in {args.warmup} s (not counted "
+                 f"in the rate; their events are in the stored count)")
+        result = run_wrk(port, paths_file, args.seconds, args.connections, args.rate)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
-    stored = stored_clicks(delivery.pk)
+    stored = stored_clicks(delivery.pk) - warm["requests"]
     answered = result["requests"] - result["errors"]
     lost = max(answered - stored, 0)
     note(f"server exit code {server.returncode}; non-3xx or socket errors {result['errors']}")
     print(f"envoi-tracking: {answered} redirects in {args.seconds} s = {result['rate']:.0f} "
           f"req/s, p99 {result['p99_ms']:.1f} ms; events stored {stored} / answered "
-          f"{answered} ({lost} lost) ({args.server_workers} server workers, postgresql)")
+          f"{answered} ({lost} lost) ({args.server_workers} server workers, postgresql, "
+          f"{'offered ' + str(args.rate) + '/s' if args.rate else 'closed loop'}, "
+          f"{args.connections} connections)")
     common.drop_postgres(args.db_name)
     return 1 if lost or result["errors"] else 0
 

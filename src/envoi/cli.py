@@ -116,8 +116,11 @@ def _compute_stats(user: User, delivery: Delivery) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # No per-request access log: at thousands of tracking hits a second it would cost
+    # more than the hits themselves; put one in the reverse proxy if you need it.
     uvicorn.run("envoi.asgi:application", host=args.host, port=args.port,
-                workers=args.workers, log_level="info")
+                workers=args.workers, log_level="info", access_log=False,
+                loop="uvloop", http="httptools")
     return 0
 
 
