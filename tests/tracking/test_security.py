@@ -136,3 +136,12 @@ def test_any_redirect_goes_to_a_link_the_message_contained(client, sent: Sent, d
         assert response["Location"] in allowed
     else:
         assert_refused(response)
+
+
+def test_an_entity_encoded_line_break_in_a_link_cannot_split_the_location_header():
+    from envoi.tracking.services import LinkTarget
+
+    target = LinkTarget("https://shop.example.com/&#10;Set-Cookie: a=b&#13;".replace(
+        "&#10;", "\n").replace("&#13;", "\r"))
+    assert b"\r" not in target.location and b"\n" not in target.location
+    assert target.location == b"https://shop.example.com/%0ASet-Cookie:%20a=b%0D"
