@@ -16,25 +16,18 @@ from collections import Counter
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from envoi.audiences.importer import create_profiles
 from envoi.audiences.models import Audience
 from envoi.deliveries import services
 from envoi.sending.models import SendingLog
 from tests.support.deliveries import boss
+from tests.support.processes import database_url
 
 RECIPIENTS = 1500
 BATCH = 25
 LEASE_SECONDS = 2
 
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return (f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-            f"/{db['NAME']}")
 
 
 def start_worker(relay_port: int) -> subprocess.Popen:

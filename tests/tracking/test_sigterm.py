@@ -17,9 +17,9 @@ import urllib.request
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from envoi.tracking.models import TrackingEvent
+from tests.support.processes import database_url
 from tests.support.smtpd import free_port
 from tests.tracking.conftest import Sent
 
@@ -30,13 +30,6 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
 
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return (f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-            f"/{db['NAME']}")
 
 
 def start_server(port: int) -> subprocess.Popen:
