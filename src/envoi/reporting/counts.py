@@ -1,29 +1,26 @@
-"""Sending counts of a delivery, read from its sending log.
+"""The counts shown with a delivery while it is prepared and sent, read live.
 
-``sent`` counts messages the relay accepted (``sent`` and ``delivered`` rows);
-``failed`` counts refused ones; ``pending`` those still queued or awaiting a retry;
-``ignored`` those dropped by a stop.
+Here ``sent`` is what the relay accepted — the KPIs (:mod:`envoi.reporting.kpis`) call
+that ``delivered``, and use ``sent`` for delivered + failed, as SPEC §6 does. Both read
+the sending log through :func:`~envoi.reporting.kpis.add_sending_counts`.
 """
 
 from __future__ import annotations
 
-from django.db.models import Count
-
 from envoi.deliveries.models import Delivery
-from envoi.sending.models import SendingLog, SendStatus
+from envoi.reporting.kpis import Counts, add_sending_counts
 
 
 def delivery_counts(delivery: Delivery) -> dict:
-    by_status = dict(
-        SendingLog.objects.filter(delivery=delivery).order_by()
-        .values_list("status").annotate(n=Count("id")).values_list("status", "n")
-    )
+    counts = {delivery.pk: Counts(to_deliver=delivery.to_deliver)}
+    add_sending_counts(counts)
+    found = counts[delivery.pk]
     return {
         "targeted": delivery.targeted,
         "to_deliver": delivery.to_deliver,
-        "sent": by_status.get(SendStatus.SENT, 0) + by_status.get(SendStatus.DELIVERED, 0),
-        "failed": by_status.get(SendStatus.FAILED, 0),
-        "pending": by_status.get(SendStatus.PENDING, 0),
-        "ignored": by_status.get(SendStatus.IGNORED, 0),
+        "sent": found.delivered,
+        "failed": found.failed,
+        "pending": found.pending,
+        "ignored": found.ignored,
         "exclusions": delivery.exclusions,
     }

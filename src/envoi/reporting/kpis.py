@@ -146,13 +146,15 @@ def gather_counts(delivery_ids: Iterable[int]) -> dict[int, Counts]:
     ids = sorted(set(delivery_ids))
     counts = {pk: Counts(to_deliver=to_deliver) for pk, to_deliver in
               Delivery.objects.filter(pk__in=ids).values_list("pk", "to_deliver")}
-    _add_sending_counts(counts)
+    add_sending_counts(counts)
     _add_failures(counts)
     _add_engagement(counts)
     return counts
 
 
-def _add_sending_counts(counts: dict[int, Counts]) -> None:
+def add_sending_counts(counts: dict[int, Counts]) -> None:
+    """Fill delivered, failed, pending and ignored from the sending log: the one place
+    that maps row statuses to counts."""
     # COUNT(*) only: PostgreSQL answers from the (delivery_id, status) index alone.
     rows = (SendingLog.objects.filter(delivery_id__in=list(counts)).order_by()
             .values_list("delivery_id", "status").annotate(n=Count("*")))
