@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 
+from envoi import clock
 from envoi.deliveries.models import Delivery, Status
 
 S = Status
@@ -63,7 +63,7 @@ def apply(delivery: Delivery, move: str, **fields: Any) -> Delivery:
     """Move ``delivery`` along ``move`` and store ``fields`` with it, atomically."""
     rule = MOVES[move]
     changed = Delivery.objects.filter(pk=delivery.pk, status__in=rule.sources).update(
-        status=rule.target, updated_at=timezone.now(), **fields
+        status=rule.target, updated_at=clock.now(), **fields
     )
     if not changed:
         current = Delivery.objects.filter(pk=delivery.pk).values_list("status", flat=True)
@@ -84,5 +84,5 @@ def finish_if_done(delivery_id: int) -> bool:
     return bool(
         Delivery.objects.filter(pk=delivery_id, status=S.IN_PROGRESS)
         .exclude(Exists(pending))
-        .update(status=S.FINISHED, finished_at=timezone.now(), updated_at=timezone.now())
+        .update(status=S.FINISHED, finished_at=clock.now(), updated_at=clock.now())
     )

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
+from envoi import clock
 from envoi.accounts.services import Actor, audit, require
 from envoi.audiences.models import Audience
 from envoi.deliveries import lifecycle
@@ -137,7 +137,7 @@ def approve(user: Actor, delivery: Delivery) -> Delivery:
     _require_unchanged(delivery)
     snapshot: dict[str, Any] = {
         "approved_by": user.get_username() if user else "",
-        "approved_at": timezone.now().isoformat(),
+        "approved_at": clock.now().isoformat(),
         "to_deliver": delivery.to_deliver,
         "content_hash": delivery.prepared_hash,
         "sender": delivery.sender,
@@ -161,7 +161,7 @@ def confirm(user: Actor, delivery: Delivery) -> Delivery:
         raise lifecycle.InvalidTransition(delivery.pk, "be confirmed before approval",
                                           delivery.status)
     _require_unchanged(delivery)
-    lifecycle.apply(delivery, "confirm", started_at=timezone.now())
+    lifecycle.apply(delivery, "confirm", started_at=clock.now())
     audit(user, "delivery.confirm", delivery_id=delivery.pk, to_deliver=delivery.to_deliver)
     lifecycle.finish_if_done(delivery.pk)
     delivery.refresh_from_db()
@@ -180,8 +180,8 @@ def stop(user: Actor, delivery: Delivery) -> Delivery:
     """Stop for good: what was sent stays sent, what was pending is marked ignored."""
     from envoi.sending.queue import release_stopped
 
-    delivery = _sending_move(user, delivery, "stop", finished_at=timezone.now())
-    release_stopped(timezone.now())
+    delivery = _sending_move(user, delivery, "stop", finished_at=clock.now())
+    release_stopped(clock.now())
     return delivery
 
 

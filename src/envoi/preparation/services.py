@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
+from envoi import clock
 from envoi.deliveries import lifecycle
 from envoi.deliveries.content import content_hash
 from envoi.deliveries.models import Delivery, PreparationMessage
@@ -34,7 +34,7 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
                                         f"Audience filter: {error}", "audience"))
         _store_findings(delivery, findings)
     failed = any(f.level == ERROR for f in findings)
-    fields = {"prepared_at": timezone.now(), "prepared_hash": "" if failed else
+    fields = {"prepared_at": clock.now(), "prepared_hash": "" if failed else
               content_hash(delivery)}
     if counts is not None:
         fields.update(targeted=counts.targeted, to_deliver=counts.to_deliver,

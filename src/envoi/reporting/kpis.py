@@ -33,8 +33,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
-from django.utils import timezone
 
+from envoi import clock
 from envoi.deliveries.models import Delivery, Status
 from envoi.reporting.engagement import rebuild_engagement
 from envoi.reporting.models import DeliveryKpis
@@ -210,7 +210,7 @@ def refresh(delivery_id: int, now: datetime | None = None) -> dict[str, Any]:
 def refresh_many(delivery_ids: Iterable[int], now: datetime | None = None) -> dict[int, dict]:
     """Refresh the stored KPIs of several deliveries in a handful of statements."""
     values = {pk: kpis_of(counts) for pk, counts in gather_counts(delivery_ids).items()}
-    computed_at = now or timezone.now()
+    computed_at = now or clock.now()
     DeliveryKpis.objects.bulk_create(
         [DeliveryKpis(delivery_id=pk, computed_at=computed_at, values=kpis)
          for pk, kpis in values.items()],

@@ -21,8 +21,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
-from django.utils import timezone
 
+from envoi import clock as envoi_clock
 from envoi.bounces.qualification import is_transient, qualify
 from envoi.config import SmtpConfig, smtp_from_url
 from envoi.deliveries import lifecycle
@@ -72,7 +72,7 @@ class ConnectionPool:
 
 class Worker:
     def __init__(self, *, worker_id: str | None = None, batch_size: int | None = None,
-                 smtp_url: str | None = None, clock: Clock = timezone.now):
+                 smtp_url: str | None = None, clock: Clock = envoi_clock.now):
         self.worker_id = worker_id or default_worker_id()
         self.batch_size = batch_size or settings.ENVOI_BATCH_SIZE
         self.lease = timedelta(seconds=settings.ENVOI_LEASE_SECONDS)

@@ -14,10 +14,10 @@ from functools import cached_property
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.encoding import iri_to_uri
 from liquid import BoundTemplate
 
+from envoi import clock
 from envoi.accounts.services import audit
 from envoi.audiences.models import Profile
 from envoi.deliveries.content import environment
@@ -175,7 +175,7 @@ def unsubscribe(target: UnsubscribeTarget, one_click: bool, user_agent: str = ""
     Idempotent; every request is audited and logged (engagement counts it once)."""
     _opt_out(target, one_click)
     buffer.record(buffer.Hit(EventKind.UNSUBSCRIBE, target.delivery_id, target.row_id,
-                             timezone.now(), user_agent=user_agent))
+                             clock.now(), user_agent=user_agent))
 
 
 @transaction.atomic

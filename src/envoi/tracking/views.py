@@ -19,10 +19,10 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from envoi import clock
 from envoi.tracking import buffer, machine, services, tokens
 from envoi.tracking.models import EventKind
 
@@ -49,7 +49,7 @@ def _record(request: HttpRequest, kind: str, ref: tokens.MessageRef, url: str = 
 
 def _record_hit(kind: str, ref: tokens.MessageRef, agent: str, method: str, url: str) -> None:
     agent = agent[:500]
-    buffer.record(buffer.Hit(kind, ref.delivery_id, ref.row_id, timezone.now(),
+    buffer.record(buffer.Hit(kind, ref.delivery_id, ref.row_id, clock.now(),
                              ref.link_index, url, agent, machine.machine_agent(agent, method)))
 
 
