@@ -34,6 +34,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "delivery.approve": frozenset({Role.APPROVE_DELIVERIES}),
     "delivery.reject": frozenset({Role.APPROVE_DELIVERIES}),
     "delivery.confirm": _STARTERS,
+    # Run a recurring schedule whose runs then wait for a confirmation (SPEC §9).
+    "delivery.activate": _STARTERS | {Role.WORKFLOW},
     "delivery.pause": _STARTERS,
     "delivery.resume": _STARTERS,
     "delivery.stop": _STARTERS,

@@ -16,13 +16,14 @@ from envoi.api.schemas import (
     DeliveryPage,
     DeliveryPatch,
     ExclusionLogPage,
+    ExecutionPage,
     ProofOut,
     RejectIn,
     SendingLogPage,
     TrackingLogPage,
 )
 from envoi.audiences.models import Audience
-from envoi.deliveries import lifecycle, services
+from envoi.deliveries import lifecycle, recurring, services
 from envoi.deliveries.models import Delivery
 from envoi.preparation.models import ExclusionLog
 from envoi.reporting import services as reporting
@@ -50,16 +51,22 @@ def get_audience(audience_id: int | None) -> Audience | None:
 def out(delivery: Delivery) -> dict:
     delivery.refresh_from_db()
     data = {field: getattr(delivery, field) for field in DeliveryOut.model_fields
-            if hasattr(delivery, field)}
+            if field != "recurrence" and hasattr(delivery, field)}
+    data["contact_date_local"] = recurring.local_contact_date(delivery)
+    data["recurrence"] = recurring.describe(delivery)
     data["counts"] = delivery_counts(delivery)
     data["preparation"] = list(delivery.preparation_messages.order_by("id").values())
     data["actions"] = lifecycle.allowed_moves(delivery.status)
     return data
 
 
+# Fields a PATCH may set to null: it removes the audience, contact date or schedule.
+NULLABLE = frozenset({"audience_id", "contact_date", "recurrence"})
+
+
 def _fields(payload: Schema, *, partial: bool) -> dict:
     fields = payload.model_dump(exclude_unset=partial)
-    nulls = sorted(k for k, v in fields.items() if v is None and k != "audience_id")
+    nulls = sorted(k for k, v in fields.items() if v is None and k not in NULLABLE)
     if nulls:
         raise BadRequest(f"{', '.join(nulls)}: may not be null.")
     if "audience_id" in fields:
@@ -131,15 +138,29 @@ def _action(name: str, call):
     def endpoint(request: HttpRequest, delivery_id: int):
         return out(_run(call, request.user, get_delivery(delivery_id)))
 
-    endpoint.__name__ = f"{name}_delivery"
+    endpoint.__name__ = f"{name.replace('-', '_')}_delivery"
     router.post(f"/{{delivery_id}}/{name}", response=DeliveryOut,
                 summary=f"{name.capitalize()} a delivery")(endpoint)
 
 
 for _name, _call in [("prepare", services.prepare), ("approve", services.approve),
                      ("confirm", services.confirm), ("pause", services.pause),
-                     ("resume", services.resume), ("stop", services.stop)]:
+                     ("resume", services.resume), ("stop", services.stop),
+                     ("activate", services.activate),
+                     ("withdraw-confirmation", services.withdraw_confirmation)]:
     _action(_name, _call)
+
+
+@router.get("/{delivery_id}/executions", response=ExecutionPage)
+def list_executions(request: HttpRequest, delivery_id: int, filters: Query[PageFilter]):
+    """The executions a recurring delivery spawned, newest first, with their counts."""
+    parent = get_delivery(delivery_id)
+    require(request.user, "delivery.view", delivery_id=parent.pk)
+    page = _page(recurring.executions(parent), filters, order=False)
+    executions = Delivery.objects.in_bulk([row["id"] for row in page["results"]])
+    for row in page["results"]:
+        row["counts"] = delivery_counts(executions[row["id"]])
+    return page
 
 
 @router.post("/{delivery_id}/reject", response=DeliveryOut)

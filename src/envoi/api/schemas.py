@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
@@ -16,6 +16,21 @@ class Strict(Schema):
     """A request body; unknown fields are refused by name."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class RecurrenceIn(Strict):
+    """A schedule: ``cron`` (5 fields), or ``every`` day/week/month ``at`` HH:MM (with
+    ``weekdays`` or ``day_of_month``); in the delivery's ``time_zone``."""
+
+    cron: str | None = Field(default=None, max_length=120)
+    every: Literal["day", "week", "month"] | None = None
+    at: str | None = Field(default=None, max_length=5)
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = Field(
+        default=None, max_length=7)
+    day_of_month: int | None = Field(default=None, ge=1, le=31)
+    ends_at: datetime | None = None
+    aggregation: Literal["none", "day", "week", "month"] = "none"
+    request_confirmation: bool = True
 
 
 class DeliveryIn(Strict):
@@ -31,6 +46,11 @@ class DeliveryIn(Strict):
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_delay_seconds: int = Field(default=600, ge=1, le=MAX_RETRY_DELAY)
     validity_hours: int = Field(default=72, ge=1, le=24 * 30)
+    contact_date: datetime | None = Field(
+        default=None, description="Without an offset: wall-clock time in time_zone.")
+    time_zone: str = Field(default="UTC", min_length=1, max_length=64)
+    recipient_time_zone: bool = False
+    recurrence: RecurrenceIn | None = None
 
 
 class DeliveryPatch(Strict):
@@ -46,6 +66,10 @@ class DeliveryPatch(Strict):
     max_retries: int | None = Field(default=None, ge=0, le=20)
     retry_delay_seconds: int | None = Field(default=None, ge=1, le=MAX_RETRY_DELAY)
     validity_hours: int | None = Field(default=None, ge=1, le=24 * 30)
+    contact_date: datetime | None = None
+    time_zone: str | None = Field(default=None, min_length=1, max_length=64)
+    recipient_time_zone: bool | None = None
+    recurrence: RecurrenceIn | None = None
 
 
 class PreparationMessageOut(Schema):
@@ -65,6 +89,19 @@ class CountsOut(Schema):
     pending: int
     ignored: int
     exclusions: dict[str, int]
+
+
+class RecurrenceOut(Schema):
+    cron: str
+    ends_at: datetime | None
+    aggregation: str
+    request_confirmation: bool
+    confirmed_by: str
+    confirmed_at: datetime | None
+    sends_by_itself: bool
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    runs: int
 
 
 class DeliveryOut(Schema):
@@ -90,6 +127,16 @@ class DeliveryOut(Schema):
     finished_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    contact_date: datetime | None
+    contact_date_local: str | None = Field(
+        description="The contact date as wall-clock time in time_zone.")
+    time_zone: str
+    recipient_time_zone: bool
+    start_at: datetime | None
+    valid_until: datetime | None
+    parent_id: int | None
+    period: str
+    recurrence: RecurrenceOut | None
     counts: CountsOut
     preparation: list[PreparationMessageOut]
     actions: list[str]
@@ -182,10 +229,22 @@ class DeliverySummaryOut(Schema):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    contact_date: datetime | None
+    start_at: datetime | None
+    parent_id: int | None
+    period: str
 
 
 class DeliveryPage(Page):
     results: list[DeliverySummaryOut]
+
+
+class ExecutionOut(DeliverySummaryOut):
+    counts: CountsOut
+
+
+class ExecutionPage(Page):
+    results: list[ExecutionOut]
 
 
 class SendingLogPage(Page):

@@ -16,7 +16,7 @@ from functools import lru_cache
 from liquid import BoundTemplate, Environment
 from liquid.exceptions import LiquidError
 
-from envoi.deliveries.models import Delivery
+from envoi.deliveries.models import Delivery, Recurrence
 
 PROFILE_FIELDS = ("email", "phone", "first_name", "last_name", "language", "timezone")
 # What a link's target may depend on: a click re-renders it from the profile alone.
@@ -96,6 +96,15 @@ def compile_content(subject: str, html: str, text: str) -> CompiledContent:
     )
 
 
+def recurrence_snapshot(delivery: Delivery) -> dict | None:
+    found = Recurrence.objects.filter(delivery_id=delivery.pk).first()
+    if found is None:
+        return None
+    return {"cron": found.cron, "aggregation": found.aggregation,
+            "request_confirmation": found.request_confirmation,
+            "ends_at": found.ends_at.isoformat() if found.ends_at else None}
+
+
 def content_hash(delivery: Delivery) -> str:
     """What approval freezes: every input that shapes the messages and their recipients."""
     audience = delivery.audience
@@ -108,5 +117,10 @@ def content_hash(delivery: Delivery) -> str:
         "audience_id": delivery.audience_id,
         "audience_filter": audience.filter if audience else None,
         "is_marketing": delivery.is_marketing,
+        # The schedule is part of what is approved (SPEC §2).
+        "contact_date": delivery.contact_date.isoformat() if delivery.contact_date else None,
+        "time_zone": delivery.time_zone,
+        "recipient_time_zone": delivery.recipient_time_zone,
+        "recurrence": recurrence_snapshot(delivery),
     }
     return hashlib.sha256(json.dumps(frozen, sort_keys=True).encode()).hexdigest()

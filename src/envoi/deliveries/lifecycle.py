@@ -8,9 +8,10 @@ person and a worker) acting at once cannot both win: the loser gets
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Max, OuterRef
 
 from envoi import clock
 from envoi.deliveries.models import Delivery, Status
@@ -46,6 +47,8 @@ MOVES: dict[str, Move] = {
     "resume": Move(frozenset({S.PAUSED}), S.IN_PROGRESS),
     "stop": Move(SENDING_STATES, S.STOPPED),
     "finish": Move(frozenset({S.IN_PROGRESS}), S.FINISHED),
+    # A later run of an aggregation period adds recipients to a finished execution.
+    "reopen": Move(frozenset({S.FINISHED}), S.IN_PROGRESS),
     "fail": Move(SENDING_STATES | {S.PREPARING}, S.FAILED),
 }
 
@@ -70,6 +73,39 @@ def apply(delivery: Delivery, move: str, **fields: Any) -> Delivery:
         raise InvalidTransition(delivery.pk, move, current.first() or "deleted")
     delivery.refresh_from_db()
     return delivery
+
+
+def start_sending(delivery: Delivery, now: datetime) -> Delivery:
+    """A confirmed delivery sends now, or waits in Start pending for its ``start_at``."""
+    if delivery.start_at is not None and delivery.start_at > now:
+        return apply(delivery, "schedule")
+    return apply(delivery, "confirm", started_at=now, valid_until=valid_until(delivery, now))
+
+
+def start_due(now: datetime) -> list[int]:
+    """Start every delivery in Start pending whose time has come; the ids started.
+
+    Any number of workers may call this at once: each move is a conditional UPDATE,
+    so each delivery starts exactly once.
+    """
+    started = []
+    for delivery in Delivery.objects.filter(status=S.START_PENDING, start_at__lte=now):
+        try:
+            apply(delivery, "start", started_at=now, valid_until=valid_until(delivery, now))
+        except InvalidTransition:
+            continue  # another worker started it, or a person stopped it
+        started.append(delivery.pk)
+    return started
+
+
+def valid_until(delivery: Delivery, now: datetime) -> datetime:
+    """The end of the validity period: ``validity_hours`` after the last row falls due
+    (rows due later than ``now`` in the recipient's-time-zone mode)."""
+    from envoi.sending.models import SendingLog, SendStatus
+
+    last_due = (SendingLog.objects.filter(delivery_id=delivery.pk, status=SendStatus.PENDING)
+                .aggregate(last=Max("next_attempt_at"))["last"])
+    return max(now, last_due or now) + timedelta(hours=delivery.validity_hours)
 
 
 def allowed_moves(status: str) -> list[str]:

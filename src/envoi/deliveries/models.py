@@ -56,6 +56,23 @@ class Delivery(models.Model):
     retry_delay_seconds = models.IntegerField(default=600)
     validity_hours = models.IntegerField(default=72)
 
+    # Schedule (SPEC §4). The contact date is stored as an instant; it was entered as a
+    # wall-clock time in ``time_zone``, which recurring schedules also run in.
+    contact_date = models.DateTimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    recipient_time_zone = models.BooleanField(
+        default=False, help_text="Each profile receives it at the contact date's "
+                                 "wall-clock time in its own time zone.")
+    start_at = models.DateTimeField(null=True, blank=True,
+                                    help_text="When sending begins; set by preparation.")
+    valid_until = models.DateTimeField(null=True, blank=True,
+                                       help_text="Messages not sent by then fail; set at "
+                                                 "the start of sending.")
+    # An execution of a recurring delivery names its parent and its aggregation period.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="executions")
+    period = models.CharField(max_length=32, blank=True, default="")
+
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -63,8 +80,61 @@ class Delivery(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        constraints = [
+            # The last guard of "each run fires once": one execution per period.
+            models.UniqueConstraint(fields=["parent", "period"],
+                                    condition=models.Q(parent__isnull=False),
+                                    name="one_execution_per_period"),
+        ]
+
     def __str__(self) -> str:
         return self.label
+
+    @property
+    def is_recurring(self) -> bool:
+        return Recurrence.objects.filter(delivery_id=self.pk).exists()
+
+
+class Aggregation(models.TextChoices):
+    NONE = "none"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+class Recurrence(models.Model):
+    """The schedule of a recurring delivery, which spawns executions (SPEC §4).
+
+    ``next_run_at`` is the claim: a worker fires a run by moving it forward with a
+    conditional UPDATE in the same transaction that creates the run's execution.
+    """
+
+    delivery = models.OneToOneField(Delivery, on_delete=models.CASCADE,
+                                    related_name="recurrence")
+    cron = models.CharField(max_length=120)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    aggregation = models.CharField(max_length=8, choices=Aggregation.choices,
+                                   default=Aggregation.NONE)
+    request_confirmation = models.BooleanField(
+        default=True, help_text="With no aggregation period: each run waits after "
+                                "preparation for a Start-deliveries user to confirm it.")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    runs = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.cron} ({self.delivery_id})"
+
+    @property
+    def sends_by_itself(self) -> bool:
+        """Runs start sending without a per-run confirmation (SPEC §4)."""
+        confirmation_asked = (self.request_confirmation
+                              and self.aggregation == Aggregation.NONE)
+        return self.confirmed_at is not None and not confirmation_asked
 
 
 class PreparationMessage(models.Model):

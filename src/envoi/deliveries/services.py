@@ -13,15 +13,18 @@ from django.db import transaction
 from envoi import clock
 from envoi.accounts.services import Actor, audit, require
 from envoi.audiences.models import Audience
-from envoi.deliveries import lifecycle
+from envoi.deliveries import lifecycle, recurring, scheduling
 from envoi.deliveries.content import check_template, content_hash
 from envoi.deliveries.models import Delivery, PreparationMessage, Status
 from envoi.preparation.models import ExclusionLog
 from envoi.sending.models import SendingLog
 
-# Fields whose change voids a preparation and its approval (SPEC §2).
+# Fields whose change voids a preparation and its approval (SPEC §2): what is sent, to
+# whom, and when.
+SCHEDULE_FIELDS = frozenset({"contact_date", "time_zone", "recipient_time_zone",
+                             "recurrence"})
 CONTENT_FIELDS = frozenset({"sender", "reply_to", "subject", "html_body", "text_body",
-                            "audience", "audience_id", "is_marketing"})
+                            "audience", "audience_id", "is_marketing"}) | SCHEDULE_FIELDS
 EDITABLE_FIELDS = CONTENT_FIELDS | {"label", "approval_required", "max_retries",
                                     "retry_delay_seconds", "validity_hours"}
 
@@ -59,9 +62,48 @@ def validate_fields(fields: dict[str, Any]) -> None:
 def create(user: Actor, **fields: Any) -> Delivery:
     require(user, "delivery.create")
     validate_fields(fields)
-    delivery = Delivery.objects.create(created_by=_user_or_none(user), **fields)
-    audit(user, "delivery.create", delivery_id=delivery.pk, label=delivery.label)
+    fields = _schedule(None, fields)
+    spec = fields.pop("recurrence", None)
+    with transaction.atomic():
+        delivery = Delivery.objects.create(created_by=_user_or_none(user), **fields)
+        recurring.save_spec(delivery, spec)
+        audit(user, "delivery.create", delivery_id=delivery.pk, label=delivery.label)
     return delivery
+
+
+def _schedule(delivery: Delivery | None, fields: dict[str, Any]) -> dict[str, Any]:
+    """Contact date and recurrence as stored: a naive contact date is wall-clock time in
+    the time zone, and a new time zone alone keeps the contact date's wall-clock time."""
+    fields = dict(fields)
+    old_zone = delivery.time_zone if delivery else "UTC"
+    time_zone = fields.get("time_zone", old_zone)
+    try:
+        tz = scheduling.zone(time_zone)
+        if fields.get("contact_date") is not None:
+            fields["contact_date"] = scheduling.as_instant(fields["contact_date"], tz)
+        elif "contact_date" not in fields and delivery and delivery.contact_date:
+            wall = scheduling.wall_clock(delivery.contact_date,
+                                         scheduling.zone_or(old_zone, tz))
+            fields["contact_date"] = scheduling.localize(wall, tz)
+        if fields.get("recurrence") is not None:
+            fields["recurrence"] = recurring.spec_from(fields["recurrence"], time_zone)
+    except scheduling.ScheduleError as error:
+        raise DeliveryError(str(error)) from error
+    _check_schedule_shape(delivery, fields)
+    return fields
+
+
+def _check_schedule_shape(delivery: Delivery | None, fields: dict[str, Any]) -> None:
+    has_recurrence = (fields["recurrence"] is not None if "recurrence" in fields
+                      else bool(delivery and delivery.is_recurring))
+    has_date = (fields["contact_date"] is not None if "contact_date" in fields
+                else bool(delivery and delivery.contact_date))
+    if has_recurrence and has_date:
+        raise DeliveryError("contact_date: a recurring delivery runs on its schedule; "
+                            "give either a contact date or a recurrence")
+    if has_recurrence and delivery is not None and delivery.parent_id:
+        raise DeliveryError("recurrence: an execution of a recurring delivery cannot "
+                            "have a schedule of its own")
 
 
 def update(user: Actor, delivery: Delivery, **changes: Any) -> Delivery:
@@ -70,11 +112,15 @@ def update(user: Actor, delivery: Delivery, **changes: Any) -> Delivery:
     validate_fields(changes)
     if delivery.status not in lifecycle.EDITABLE_STATES:
         raise lifecycle.InvalidTransition(delivery.pk, "edit", delivery.status)
+    changes = _schedule(delivery, changes)
     changed = {k: v for k, v in changes.items() if _value(delivery, k) != _id_of(v)}
     with transaction.atomic():
-        for name, value in changed.items():
+        if "recurrence" in changed:
+            recurring.save_spec(delivery, changed["recurrence"])
+        columns = {k: v for k, v in changed.items() if k != "recurrence"}
+        for name, value in columns.items():
             setattr(delivery, name, value)
-        delivery.save(update_fields=[_column(name) for name in changed] + ["updated_at"])
+        delivery.save(update_fields=[_column(name) for name in columns] + ["updated_at"])
         if CONTENT_FIELDS & changed.keys() and delivery.status != Status.EDITING:
             discard_preparation(delivery)
             lifecycle.apply(delivery, "edit", approval={}, prepared_hash="")
@@ -87,6 +133,8 @@ def _column(name: str) -> str:
 
 
 def _value(delivery: Delivery, name: str) -> Any:
+    if name == "recurrence":
+        return recurring.spec_of(delivery)
     return getattr(delivery, "audience_id" if name == "audience" else name)
 
 
@@ -107,8 +155,11 @@ def discard_preparation(delivery: Delivery) -> None:
 
 def delete(user: Actor, delivery: Delivery) -> None:
     _act(user, "delete", delivery)
-    if delivery.status in lifecycle.SENDING_STATES:
-        raise lifecycle.InvalidTransition(delivery.pk, "be deleted", delivery.status)
+    sending = Delivery.objects.filter(parent=delivery,
+                                      status__in=lifecycle.SENDING_STATES).first()
+    if delivery.status in lifecycle.SENDING_STATES or sending is not None:
+        status = delivery.status if sending is None else f"{sending.status} (execution)"
+        raise lifecycle.InvalidTransition(delivery.pk, "be deleted", status)
     audit(user, "delivery.delete", delivery_id=delivery.pk, label=delivery.label)
     with transaction.atomic():
         discard_preparation(delivery)
@@ -155,17 +206,51 @@ def reject(user: Actor, delivery: Delivery, reason: str = "") -> Delivery:
 
 
 def confirm(user: Actor, delivery: Delivery) -> Delivery:
-    """Confirm send: only a Start-deliveries user; sending starts at once."""
+    """Confirm send: only a Start-deliveries user. Sending starts at once, or at the
+    contact date (Start pending). A recurring delivery starts running its schedule,
+    and its runs may then send by themselves unless each asks for confirmation."""
     _act(user, "confirm", delivery)
+    if delivery.is_recurring:
+        if delivery.status not in (Status.IN_PROGRESS, Status.PAUSED):
+            _require_confirmable(delivery)
+        return recurring.start(user, delivery, confirm=True)
+    _require_confirmable(delivery)
+    delivery = lifecycle.start_sending(delivery, clock.now())
+    audit(user, "delivery.confirm", delivery_id=delivery.pk, to_deliver=delivery.to_deliver,
+          status=delivery.status, start_at=_iso(delivery.start_at))
+    lifecycle.finish_if_done(delivery.pk)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def activate(user: Actor, delivery: Delivery) -> Delivery:
+    """Run a recurring delivery's schedule without letting its runs send by themselves
+    (the Workflow role: runs are prepared, and wait for a confirmation)."""
+    _act(user, "activate", delivery)
+    if not delivery.is_recurring:
+        raise DeliveryError("Only a recurring delivery is activated; confirm this one.")
+    _require_confirmable(delivery)
+    return recurring.start(user, delivery, confirm=False)
+
+
+def withdraw_confirmation(user: Actor, delivery: Delivery) -> Delivery:
+    """Runs of the recurring delivery no longer send by themselves."""
+    _act(user, "confirm", delivery)
+    try:
+        return recurring.withdraw_confirmation(user, delivery)
+    except scheduling.ScheduleError as error:
+        raise DeliveryError(str(error)) from error
+
+
+def _require_confirmable(delivery: Delivery) -> None:
     if delivery.approval_required and delivery.status != Status.APPROVED:
         raise lifecycle.InvalidTransition(delivery.pk, "be confirmed before approval",
                                           delivery.status)
     _require_unchanged(delivery)
-    lifecycle.apply(delivery, "confirm", started_at=clock.now())
-    audit(user, "delivery.confirm", delivery_id=delivery.pk, to_deliver=delivery.to_deliver)
-    lifecycle.finish_if_done(delivery.pk)
-    delivery.refresh_from_db()
-    return delivery
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def pause(user: Actor, delivery: Delivery) -> Delivery:
@@ -173,7 +258,9 @@ def pause(user: Actor, delivery: Delivery) -> Delivery:
 
 
 def resume(user: Actor, delivery: Delivery) -> Delivery:
-    return _sending_move(user, delivery, "resume")
+    delivery = _sending_move(user, delivery, "resume")
+    recurring.resumed(delivery)
+    return delivery
 
 
 def stop(user: Actor, delivery: Delivery) -> Delivery:

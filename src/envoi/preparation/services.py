@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 
 from envoi import clock
-from envoi.deliveries import lifecycle
+from envoi.deliveries import lifecycle, scheduling
 from envoi.deliveries.content import content_hash
 from envoi.deliveries.models import Delivery, PreparationMessage
 from envoi.preparation.control import ERROR, Finding, check_delivery
-from envoi.preparation.targeting import build_target
+from envoi.preparation.models import ExclusionLog
+from envoi.preparation.targeting import RowTime, build_target
+from envoi.sending.models import SendingLog
 from envoi.tracking.services import store_tracked_links
 
 
@@ -28,7 +32,9 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
         store_tracked_links(delivery)
         if delivery.audience is not None:
             try:
-                counts = build_target(delivery.pk, delivery.audience)
+                counts = build_target(delivery.pk, delivery.audience,
+                                      row_time=_row_time(delivery),
+                                      keep_rows=not delivery.is_recurring)
             except FilterError as error:
                 findings.append(Finding(ERROR, "audience.filter",
                                         f"Audience filter: {error}", "audience"))
@@ -38,12 +44,40 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
               content_hash(delivery)}
     if counts is not None:
         fields.update(targeted=counts.targeted, to_deliver=counts.to_deliver,
-                      exclusions=counts.exclusions)
+                      exclusions=counts.exclusions,
+                      start_at=counts.first_due or delivery.contact_date)
     if failed:
         move = "preparation_failed"
     else:
         move = "await_approval" if delivery.approval_required else "prepared"
     return lifecycle.apply(delivery, move, **fields)
+
+
+def extend_preparation(delivery: Delivery, contact_date: datetime) -> int:
+    """Add the audience's newly qualifying profiles to a prepared delivery (a later run
+    of an aggregation period, at ``contact_date``); returns how many were added. The
+    exclusion log is replaced by this run's. Call inside a transaction."""
+    assert delivery.audience is not None
+    ExclusionLog.objects.filter(delivery=delivery).delete()
+    counts = build_target(delivery.pk, delivery.audience,
+                          row_time=_row_time(delivery, contact_date), top_up=True)
+    to_deliver = SendingLog.objects.filter(delivery=delivery).count()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        to_deliver=to_deliver, targeted=to_deliver + sum(counts.exclusions.values()),
+        exclusions=counts.exclusions)
+    delivery.refresh_from_db()
+    return counts.to_deliver
+
+
+def _row_time(delivery: Delivery, contact_date: datetime | None = None) -> RowTime | None:
+    """In the recipient's-time-zone mode, each profile's due instant: the contact date's
+    wall-clock time in the profile's zone, or in the delivery's for profiles without one."""
+    contact_date = contact_date or delivery.contact_date
+    if not (delivery.recipient_time_zone and contact_date):
+        return None
+    home = scheduling.zone(delivery.time_zone)
+    wall = scheduling.wall_clock(contact_date, home)
+    return lambda name: scheduling.localize(wall, scheduling.zone_or(name, home))
 
 
 def _store_findings(delivery: Delivery, findings: list[Finding]) -> None:

@@ -4,11 +4,19 @@ One statement classifies every targeted profile into a temporary table (eligible
 excluded with a reason); two ``INSERT … SELECT`` then fill the sending log and the
 exclusion log. No profile row ever travels through Python, so a million profiles take
 seconds, not minutes, on SQLite and PostgreSQL alike.
+
+In the recipient's-time-zone mode each row gets its own due time: Python computes one
+instant per distinct profile time zone (a few hundred at most) into a second temporary
+table, and the sending log is filled through a join on it. A *top-up* (later runs of
+an aggregated recurring delivery) targets only the profiles not yet in the sending log,
+and counts an address already there as a duplicate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection
 
@@ -29,34 +37,43 @@ ADDRESS_PATTERN = (
 # Reasons and statuses are fixed enum values written into the statement; the address
 # pattern and the audience's own values are parameters.
 _CLASSIFY = """
-INSERT INTO prep_target (profile_id, address, reason)
+INSERT INTO prep_target (profile_id, address, zone, reason)
 WITH base AS (
     SELECT p.id, TRIM(p.email) AS address, LOWER(TRIM(p.email)) AS address_key,
+        p.timezone AS zone,
         CASE
             WHEN TRIM(p.email) = '' THEN '{missing}'
             WHEN NOT (TRIM(p.email) {regex} %s) THEN '{invalid}'
             WHEN p.email_opt_out THEN '{denylisted}'
             WHEN q.status = '{q_denylisted}' THEN '{denylisted}'
             WHEN q.status = '{q_quarantined}' THEN '{quarantined}'
+            {already_sent_to}
         END AS reason
     FROM audiences_profile p
     LEFT JOIN bounces_quarantine q
         ON q.channel = 'email' AND q.address = LOWER(TRIM(p.email))
         AND q.status IN ('{q_denylisted}', '{q_quarantined}')
-    WHERE NOT p.is_test AND ({audience})
+    WHERE NOT p.is_test AND ({audience}) {not_in_log}
 )
-SELECT id, address,
+SELECT id, address, zone,
     CASE WHEN reason IS NULL
          AND ROW_NUMBER() OVER (PARTITION BY address_key, reason ORDER BY id) > 1
     THEN '{duplicate}' ELSE reason END
 FROM base
 """
 
+# A top-up leaves out the profiles already in the log and treats their addresses as
+# taken (the parameters: the delivery's id, once in each fragment).
+_ALREADY_SENT_TO = """WHEN LOWER(TRIM(p.email)) IN (SELECT LOWER(address)
+                FROM sending_sendinglog WHERE delivery_id = %s) THEN '{duplicate}'"""
+_NOT_IN_LOG = ("AND p.id NOT IN (SELECT profile_id FROM sending_sendinglog "
+               "WHERE delivery_id = %s)")
+
 _FILL_SENDING_LOG = """
 INSERT INTO sending_sendinglog (delivery_id, profile_id, address, status, failure_type,
-    failure_reason, smtp_reply, attempts, claimed_by, message_id)
-SELECT %s, profile_id, address, 'pending', '', '', '', 0, '', ''
-FROM prep_target WHERE reason IS NULL ORDER BY profile_id
+    failure_reason, smtp_reply, attempts, claimed_by, message_id, next_attempt_at)
+SELECT %s, profile_id, address, 'pending', '', '', '', 0, '', '', {due}
+FROM prep_target t {join} WHERE reason IS NULL ORDER BY profile_id
 """
 
 _FILL_EXCLUSION_LOG = """
@@ -66,11 +83,17 @@ FROM prep_target WHERE reason IS NOT NULL
 """
 
 
+# The instant a row is due, from its profile's time zone name ("" when it has none).
+RowTime = Callable[[str], datetime]
+
+
 @dataclass(frozen=True)
 class TargetCounts:
     targeted: int
     to_deliver: int
     exclusions: dict[str, int]
+    first_due: datetime | None = None  # per-row due times, when they were set
+    last_due: datetime | None = None
 
 
 def audience_condition(audience: Audience) -> tuple[str, list]:
@@ -82,12 +105,22 @@ def audience_condition(audience: Audience) -> tuple[str, list]:
     return compiled.sql, list(compiled.params)
 
 
-def build_target(delivery_id: int, audience: Audience) -> TargetCounts:
-    """Fill the sending and exclusion logs of a delivery. Call inside a transaction."""
+def build_target(delivery_id: int, audience: Audience, *, row_time: RowTime | None = None,
+                 top_up: bool = False, keep_rows: bool = True) -> TargetCounts:
+    """Fill the sending and exclusion logs of a delivery. Call inside a transaction.
+
+    ``row_time`` gives each row its own due time (recipient's time zone); ``top_up``
+    adds only profiles not yet in the sending log (aggregated recurring runs); without
+    ``keep_rows`` only the counts and exclusions are kept (a recurring delivery's own
+    preparation: its executions send, never the parent).
+    """
     audience_sql, audience_params = audience_condition(audience)
+    top_up_params = [delivery_id] if top_up else []
     classify = _CLASSIFY.format(
         regex="~" if connection.vendor == "postgresql" else "REGEXP",
         audience=audience_sql,
+        already_sent_to=_ALREADY_SENT_TO.format(duplicate=R.DUPLICATE) if top_up else "",
+        not_in_log=_NOT_IN_LOG if top_up else "",
         missing=R.ADDRESS_MISSING, invalid=R.ADDRESS_INVALID, denylisted=R.DENYLISTED,
         quarantined=R.QUARANTINED, duplicate=R.DUPLICATE,
         q_denylisted=QuarantineStatus.DENYLISTED, q_quarantined=QuarantineStatus.QUARANTINED,
@@ -95,13 +128,35 @@ def build_target(delivery_id: int, audience: Audience) -> TargetCounts:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS prep_target")
         cursor.execute("CREATE TEMPORARY TABLE prep_target "
-                       "(profile_id BIGINT, address TEXT, reason TEXT)")
-        cursor.execute(classify, [ADDRESS_PATTERN, *audience_params])
-        cursor.execute(_FILL_SENDING_LOG, [delivery_id])
+                       "(profile_id BIGINT, address TEXT, zone TEXT, reason TEXT)")
+        cursor.execute(classify, [ADDRESS_PATTERN, *top_up_params, *audience_params,
+                                  *top_up_params])
+        due = _due_times(cursor, row_time) if row_time else []
+        fill = _FILL_SENDING_LOG.format(
+            due="z.due" if due else "NULL",
+            join="JOIN prep_due z ON z.zone = COALESCE(t.zone, '')" if due else "")
+        if keep_rows:
+            cursor.execute(fill, [delivery_id])
         cursor.execute(_FILL_EXCLUSION_LOG, [delivery_id])
         cursor.execute("SELECT reason, COUNT(*) FROM prep_target GROUP BY reason")
         counts = dict(cursor.fetchall())
         cursor.execute("DROP TABLE prep_target")
+        cursor.execute("DROP TABLE IF EXISTS prep_due")
     to_deliver = counts.pop(None, 0)
     return TargetCounts(targeted=to_deliver + sum(counts.values()), to_deliver=to_deliver,
-                        exclusions=counts)
+                        exclusions=counts, first_due=min(due, default=None),
+                        last_due=max(due, default=None))
+
+
+def _due_times(cursor, row_time: RowTime) -> list[datetime]:
+    """One due instant per distinct time zone of the eligible profiles, in ``prep_due``."""
+    cursor.execute("SELECT DISTINCT COALESCE(zone, '') FROM prep_target "
+                   "WHERE reason IS NULL")
+    zones = {zone: row_time(zone) for (zone,) in cursor.fetchall()}
+    column = "TIMESTAMP WITH TIME ZONE" if connection.vendor == "postgresql" else "TEXT"
+    cursor.execute("DROP TABLE IF EXISTS prep_due")
+    cursor.execute(f"CREATE TEMPORARY TABLE prep_due (zone TEXT, due {column})")
+    adapt = connection.ops.adapt_datetimefield_value
+    cursor.executemany("INSERT INTO prep_due (zone, due) VALUES (%s, %s)",
+                       [(zone, adapt(due)) for zone, due in zones.items()])
+    return list(zones.values())

@@ -8,16 +8,24 @@ the sending log through :func:`~envoi.reporting.kpis.add_sending_counts`.
 from __future__ import annotations
 
 from envoi.deliveries.models import Delivery
-from envoi.reporting.kpis import Counts, add_sending_counts
+from envoi.reporting.kpis import Counts, add_sending_counts, execution_ids
 
 
 def delivery_counts(delivery: Delivery) -> dict:
+    """Live counts; a recurring delivery's sent, failed, pending and ignored are the
+    sums of its executions'."""
+    executions = execution_ids([delivery.pk]).get(delivery.pk)
     counts = {delivery.pk: Counts(to_deliver=delivery.to_deliver)}
+    if executions:
+        counts = {pk: Counts(to_deliver=n) for pk, n in Delivery.objects.filter(
+            pk__in=executions).values_list("pk", "to_deliver")}
     add_sending_counts(counts)
-    found = counts[delivery.pk]
+    found = Counts()
+    for each in counts.values():
+        found.absorb(each)
     return {
         "targeted": delivery.targeted,
-        "to_deliver": delivery.to_deliver,
+        "to_deliver": found.to_deliver,
         "sent": found.delivered,
         "failed": found.failed,
         "pending": found.pending,

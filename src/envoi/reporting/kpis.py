@@ -75,6 +75,21 @@ class Counts:
     def engaged(self, name: str) -> int:
         return self.engagement.get(name, 0)
 
+    def absorb(self, other: Counts) -> None:
+        """Add ``other``'s counts to these: a recurring delivery sums its executions."""
+        self.to_deliver += other.to_deliver
+        self.delivered += other.delivered
+        self.failed += other.failed
+        self.pending += other.pending
+        self.ignored += other.ignored
+        for name, value in other.engagement.items():
+            self.engagement[name] = self.engagement.get(name, 0) + value
+        merged = {(f["type"], f["reason"]): f["count"] for f in self.failures}
+        for f in other.failures:
+            merged[f["type"], f["reason"]] = merged.get((f["type"], f["reason"]), 0) + f["count"]
+        self.failures = [{"type": t, "reason": r, "count": n}
+                         for (t, r), n in sorted(merged.items())]
+
 
 def ratio(part: int, whole: int) -> float:
     """part / whole, or 0.0 when ``whole`` is 0."""
@@ -142,14 +157,31 @@ def kpis_of(counts: Counts) -> dict[str, Any]:
 
 
 def gather_counts(delivery_ids: Iterable[int]) -> dict[int, Counts]:
-    """The counts of each delivery, in four queries whatever their number."""
+    """The counts of each delivery, in five queries whatever their number. A recurring
+    delivery's counts are the sums of its executions' (SPEC §4)."""
     ids = sorted(set(delivery_ids))
+    executions = execution_ids(ids)
+    counted = set(ids).union(*executions.values())
     counts = {pk: Counts(to_deliver=to_deliver) for pk, to_deliver in
-              Delivery.objects.filter(pk__in=ids).values_list("pk", "to_deliver")}
+              Delivery.objects.filter(pk__in=counted).values_list("pk", "to_deliver")}
     add_sending_counts(counts)
     _add_failures(counts)
     _add_engagement(counts)
-    return counts
+    for parent, children in executions.items():
+        counts[parent] = Counts()
+        for child in children:
+            counts[parent].absorb(counts[child])
+    return {pk: counts[pk] for pk in ids if pk in counts}
+
+
+def execution_ids(parent_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The executions of those of ``parent_ids`` that are recurring deliveries."""
+    found: dict[int, list[int]] = {}
+    rows = (Delivery.objects.filter(parent_id__in=list(parent_ids)).order_by("pk")
+            .values_list("parent_id", "pk"))
+    for parent, child in rows:
+        found.setdefault(parent, []).append(child)
+    return found
 
 
 def add_sending_counts(counts: dict[int, Counts]) -> None:

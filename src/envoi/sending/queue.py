@@ -114,6 +114,28 @@ def has_due_work(now: datetime) -> bool:
         return cursor.fetchone() is not None
 
 
+VALIDITY_EXPIRED = "validity_expired"
+
+
+def expire_overdue(now: datetime) -> list[int]:
+    """Fail the rows still pending when their delivery's validity period has ended
+    (SPEC §4), except those a worker holds; the ids of the deliveries concerned."""
+    overdue = list(Delivery.objects.filter(
+        status__in=[Status.IN_PROGRESS, Status.PAUSED], valid_until__lt=now)
+        .values_list("id", flat=True))
+    if not overdue:
+        return []
+    with connection.cursor() as cursor:
+        for delivery_id in overdue:
+            cursor.execute(
+                "UPDATE sending_sendinglog SET status = 'failed', failure_type = 'soft', "
+                "failure_reason = %s, updated_at = %s, lease_until = NULL "
+                "WHERE delivery_id = %s AND status = 'pending' "
+                "AND (lease_until IS NULL OR lease_until < %s)",
+                [VALIDITY_EXPIRED, now, delivery_id, now])
+    return overdue
+
+
 def release_stopped(now: datetime) -> int:
     """Rows of stopped deliveries that no worker holds become ``ignored`` (final)."""
     with connection.cursor() as cursor:

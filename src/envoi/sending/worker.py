@@ -29,7 +29,7 @@ from envoi.deliveries import lifecycle
 from envoi.deliveries.models import Delivery
 from envoi.reporting.jobs import JobRunner
 from envoi.sending import queue
-from envoi.sending.queue import ClaimedRow, Outcome
+from envoi.sending.queue import VALIDITY_EXPIRED, ClaimedRow, Outcome
 from envoi.sending.render import DeliveryRenderer, OutgoingMessage
 from envoi.sending.smtp import SmtpConnection, SmtpOutcome
 
@@ -119,6 +119,9 @@ class Worker:
         """Claim, send and record one batch per delivery in progress."""
         now = self.clock()
         queue.release_stopped(now)
+        lifecycle.start_due(now)
+        for delivery_id in queue.expire_overdue(now):
+            lifecycle.finish_if_done(delivery_id)
         processed = 0
         for delivery_id in queue.sending_delivery_ids():
             rows = queue.claim(delivery_id, self.worker_id, self.batch_size, now, self.lease)
@@ -136,8 +139,8 @@ class Worker:
 
     def send_rows(self, delivery_id: int, rows: list[ClaimedRow]) -> list[Outcome]:
         delivery = Delivery.objects.get(pk=delivery_id)
-        if self.expired(delivery):
-            return [Outcome(row.id, "failed", "soft", "validity_expired") for row in rows]
+        if self.expired(delivery, self.clock()):
+            return [Outcome(row.id, "failed", "soft", VALIDITY_EXPIRED) for row in rows]
         renderer = self.renderer(delivery)
         profiles = load_profiles(row.profile_id for row in rows)
         in_flight = []
@@ -154,9 +157,9 @@ class Worker:
             self.renderers[delivery.pk] = cached
         return cached[1]
 
-    def expired(self, delivery: Delivery) -> bool:
-        started = delivery.started_at or self.clock()
-        return self.clock() > started + timedelta(hours=delivery.validity_hours)
+    @staticmethod
+    def expired(delivery: Delivery, moment: datetime) -> bool:
+        return delivery.valid_until is not None and moment > delivery.valid_until
 
     def outcome(self, delivery: Delivery, row: ClaimedRow, message: OutgoingMessage,
                 reply: SmtpOutcome) -> Outcome:
@@ -166,6 +169,8 @@ class Worker:
         failure = qualify(reply.code, reply.enhanced, reply.text)
         if is_transient(reply.code) and row.attempts <= delivery.max_retries:
             retry_at = self.clock() + timedelta(seconds=delivery.retry_delay_seconds)
+            if self.expired(delivery, retry_at):  # the retry would come too late
+                return Outcome(row.id, "failed", "soft", VALIDITY_EXPIRED, reply_text)
             return Outcome(row.id, "pending", failure.failure_type, failure.reason,
                            reply_text, next_attempt_at=retry_at)
         return Outcome(row.id, "failed", failure.failure_type, failure.reason, reply_text)
