@@ -113,12 +113,13 @@ def allowed_moves(status: str) -> list[str]:
 
 
 def finish_if_done(delivery_id: int) -> bool:
-    """Finish a delivery in progress once none of its rows is pending."""
+    """Finish a delivery in progress once none of its rows is pending (a recurring
+    delivery finishes when its schedule ends instead)."""
     from envoi.sending.models import SendingLog, SendStatus
 
     pending = SendingLog.objects.filter(delivery_id=OuterRef("pk"), status=SendStatus.PENDING)
     return bool(
-        Delivery.objects.filter(pk=delivery_id, status=S.IN_PROGRESS)
+        Delivery.objects.filter(pk=delivery_id, status=S.IN_PROGRESS, recurrence__isnull=True)
         .exclude(Exists(pending))
         .update(status=S.FINISHED, finished_at=clock.now(), updated_at=clock.now())
     )

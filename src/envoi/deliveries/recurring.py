@@ -233,7 +233,7 @@ def _new_execution(parent: Delivery, recurrence: Recurrence, period: str,
     execution = Delivery.objects.create(
         parent=parent, period=period, label=f"{parent.label} · {period}",
         contact_date=run_at, approval_required=False,
-        approval={"inherited_from": parent.pk, **parent.approval},
+        approval={"inherited_from": parent.pk, "parent_approval": parent.approval},
         created_by=parent.created_by,
         **{name: getattr(parent, name) for name in INHERITED_FIELDS})
     lifecycle.apply(execution, "prepare")

@@ -229,8 +229,11 @@ def compute_from_engagement(delivery_id: int) -> dict[str, Any]:
 
 def compute_stats(delivery_id: int, now: datetime | None = None) -> dict[str, Any]:
     """Compute stats: rebuild the engagement from the logs, compute, store, return."""
+    executions = execution_ids([delivery_id]).get(delivery_id, [])
     with transaction.atomic():
-        rebuild_engagement(delivery_id)
+        for pk in [delivery_id, *executions]:
+            rebuild_engagement(pk)
+        refresh_many(executions, now)
         return refresh(delivery_id, now)
 
 

@@ -73,7 +73,9 @@ WHERE id = %s AND status = 'pending'
 
 
 def sending_delivery_ids() -> list[int]:
-    return list(Delivery.objects.filter(status=Status.IN_PROGRESS)
+    """Deliveries in progress that have rows: a running recurring delivery sends
+    through its executions, never itself."""
+    return list(Delivery.objects.filter(status=Status.IN_PROGRESS, recurrence__isnull=True)
                 .order_by("id").values_list("id", flat=True))
 
 
