@@ -86,7 +86,8 @@ def cmd_delivery(args: argparse.Namespace) -> int:
         return 2
     if args.action == "compute-stats":
         return _compute_stats(user, delivery)
-    action = getattr(services, "send_proof" if args.action == "proof" else args.action)
+    name = "send_proof" if args.action == "proof" else args.action.replace("-", "_")
+    action = getattr(services, name)
     try:
         result = action(user, delivery)
     except (PermissionDenied, InvalidTransition, services.DeliveryError) as error:
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     delivery = commands.add_parser("delivery", help="act on a delivery")
     delivery.add_argument("action", choices=["prepare", "proof", "approve", "reject",
                                              "confirm", "pause", "resume", "stop",
+                                             "activate", "withdraw-confirmation",
                                              "compute-stats"])
     delivery.add_argument("id", type=int)
     delivery.add_argument("--as", dest="as_user", required=True, help="acting user")

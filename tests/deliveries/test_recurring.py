@@ -8,12 +8,17 @@ needs PostgreSQL.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from envoi.accounts.models import AuditEntry
 from envoi.accounts.services import PermissionDenied, create_user
@@ -25,6 +30,7 @@ from envoi.reporting.jobs import run_due_jobs
 from envoi.sending.models import SendingLog
 from tests.support.api import Api
 from tests.support.deliveries import boss
+from tests.support.processes import database_url
 from tests.support.scenario import HTML, TEXT
 
 pytestmark = pytest.mark.django_db
@@ -259,3 +265,25 @@ def test_three_workers_firing_at_once_create_one_execution_per_run(clock, entry)
     periods = list(Delivery.objects.filter(parent=parent).values_list("period", flat=True))
     assert len(set(periods)) == 5
     assert SendingLog.objects.filter(delivery__parent=parent).count() == 10
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_three_worker_processes_fire_a_due_run_once(relay):
+    """Three real ``envoi worker`` processes start together while a run is due (on the
+    real clock): one execution, each recipient messaged once."""
+    add_profiles("a@x.test", "b@x.test", "c@x.test")
+    parent = services.confirm(create_user("stella", ["start_deliveries"]),
+                              recurring_delivery(request_confirmation=False))
+    Recurrence.objects.filter(delivery=parent).update(next_run_at=timezone.now())
+    env = dict(os.environ, ENVOI_DATABASE_URL=database_url(),
+               ENVOI_SMTP_URL=f"smtp://127.0.0.1:{relay.port}",
+               ENVOI_SECRET_KEY=settings.SECRET_KEY)
+    workers = [subprocess.Popen([sys.executable, "-m", "envoi", "worker", "--until-idle"],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+               for _ in range(3)]
+    outputs = [worker.communicate(timeout=120)[0].decode() for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0], outputs
+    assert Delivery.objects.filter(parent=parent).count() == 1
+    assert Recurrence.objects.get(delivery=parent).runs == 1
+    assert sent_to(relay) == {"a@x.test": 1, "b@x.test": 1, "c@x.test": 1}

@@ -261,6 +261,12 @@ def test_schedule_fields_through_the_api(clock, preparer):
     ({"time_zone": "Asia/Seoul\r\nX: y"}, "time_zone: unknown time zone"),
     ({"recurrence": {"cron": "0 25 * * *"}}, "cron: hour field: 25 is outside 0-23"),
     ({"recurrence": {"every": "day"}}, "recurrence.at"),
+    ({"recurrence": {"cron": "0 9 30 2 *"}}, "never occurs"),
+    ({"recurrence": {"cron": "0 9 * * *", "ends_at": "0001-01-01T00:00"}},
+     "recurrence.ends_at: 0001-01-01T00:00:00 is outside the years 1970-8999"),
+    ({"contact_date": "9999-12-31T23:59", "time_zone": "Pacific/Kiritimati"},
+     "contact_date: 9999-12-31T23:59:00 is outside"),
+    ({"contact_date": "0001-01-01T00:00:00+14:00"}, "contact_date: 0001-01-01T00:00:00+14:00"),
     ({"recurrence": {"every": "day", "at": "09:00"}, "contact_date": "2026-02-01T09:00"},
      "contact_date: a recurring delivery runs on its schedule"),
 ])

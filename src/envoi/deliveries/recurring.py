@@ -95,9 +95,11 @@ def spec_from(data: dict[str, Any], time_zone: str) -> RecurrenceSpec:
         except ValueError as error:
             raise ScheduleError(f"recurrence.ends_at: {ends_at!r} is not a date") from error
     confirmation = data.get("request_confirmation")
+    parsed = Cron.parse(cron)
+    next_run(parsed, zone(time_zone), clock.now())  # refuses a date that never occurs
     return RecurrenceSpec(
-        cron=Cron.parse(cron).text,
-        ends_at=as_instant(ends_at, zone(time_zone)) if ends_at else None,
+        cron=parsed.text,
+        ends_at=as_instant(ends_at, zone(time_zone), "recurrence.ends_at") if ends_at else None,
         aggregation=aggregation,
         request_confirmation=True if confirmation is None else bool(confirmation),
     )

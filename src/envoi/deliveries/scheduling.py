@@ -80,11 +80,25 @@ def wall_clock(instant: datetime, tz: ZoneInfo) -> datetime:
     return instant.astimezone(tz).replace(tzinfo=None)
 
 
-def as_instant(value: datetime, tz: ZoneInfo) -> datetime:
+# Dates a schedule may name: far enough for any campaign, near enough that every zone
+# offset and every database can represent them.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def as_instant(value: datetime, tz: ZoneInfo, field: str = "contact_date") -> datetime:
     """An aware datetime as it is; a naive one read as wall-clock time in ``tz``."""
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        return localize(value, tz)
-    return value.astimezone(UTC)
+    outside = ScheduleError(f"{field}: {value.isoformat()} is outside the years "
+                            f"{EARLIEST.year}-{LATEST.year - 1}")
+    try:
+        if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+            instant = localize(value, tz)
+        else:
+            instant = value.astimezone(UTC)
+    except OverflowError:
+        raise outside from None
+    if not EARLIEST <= instant < LATEST:
+        raise outside
+    return instant
 
 
 # -- cron ------------------------------------------------------------------------------
