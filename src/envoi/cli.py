@@ -137,6 +137,45 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bounces_listen(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from django.conf import settings
+
+    from envoi.bounces.listener import BounceListener, parse_listen
+
+    host, port = parse_listen(settings.ENVOI_BOUNCE_LISTEN)
+    listener = BounceListener(args.host or host, args.port or port)
+    listener.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"taking bounces for @{settings.ENVOI_BOUNCE_DOMAIN} on "
+          f"{listener.host}:{listener.port}", flush=True)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.stop()
+    return 0
+
+
+def cmd_bounces_import(args: argparse.Namespace) -> int:
+    import mailbox
+
+    from envoi.bounces.services import import_mailbox
+
+    try:
+        outcomes = import_mailbox(args.file)
+    except (OSError, ValueError, mailbox.Error) as error:
+        print(f"envoi: {args.file}: {error}", file=sys.stderr)
+        return 2
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    print(f"imported {sum(outcomes.values())} messages: {summary or 'none'}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from envoi.demo import run_demo
 
@@ -195,6 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="exit once no message is left to send now")
     worker.add_argument("--batch-size", type=int, default=None)
     worker.set_defaults(handler=cmd_worker)
+
+    bounces = commands.add_parser("bounces", help="take in bounces").add_subparsers(
+        dest="sub", required=True)
+    listen = bounces.add_parser("listen", help="receive bounces over SMTP "
+                                "(default: ENVOI_BOUNCE_LISTEN)")
+    listen.add_argument("--host", default=None)
+    listen.add_argument("--port", type=int, default=None)
+    listen.set_defaults(handler=cmd_bounces_listen)
+    load_bounces = bounces.add_parser("import", help="take in an mbox file or a maildir")
+    load_bounces.add_argument("file")
+    load_bounces.set_defaults(handler=cmd_bounces_import)
 
     demo = commands.add_parser("demo", help="run everything in one process (embedded shape)")
     demo.add_argument("--host", default="127.0.0.1")

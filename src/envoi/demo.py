@@ -1,4 +1,5 @@
-"""The embedded shape: SQLite, an in-process worker, a capture SMTP outbox, the API.
+"""The embedded shape: SQLite, an in-process worker, a capture SMTP outbox, a bounce
+listener, the API.
 
 ``envoi demo`` needs nothing but the package. On first start it creates a user holding
 every role, a few profiles in English, Korean and Japanese, an audience and a draft
@@ -8,7 +9,7 @@ delivery, and prints a token to drive them through the API.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -16,6 +17,9 @@ from django.core.management import call_command
 
 from envoi.accounts.roles import Role
 from envoi.accounts.services import create_token, create_user
+
+if TYPE_CHECKING:
+    from envoi.bounces.listener import BounceListener
 
 DEMO_USER = "demo"
 
@@ -70,6 +74,7 @@ def run_demo(host: str, port: int, smtp_port: int) -> int:
     token = seed()
     outbox = CaptureServer("127.0.0.1", smtp_port)
     outbox.start()
+    bounces = start_bounce_listener()
     stop = threading.Event()
     run_in_thread(stop)
     base = settings.ENVOI_BASE_URL
@@ -77,6 +82,7 @@ def run_demo(host: str, port: int, smtp_port: int) -> int:
 Envoi is running (embedded shape: {settings.DATABASES['default']['NAME']})
   API:      {base}/api/v1/   (OpenAPI: {base}/api/v1/openapi.json, docs: {base}/api/v1/docs)
   Outbox:   captured messages at {base}/api/v1/outbox (SMTP on 127.0.0.1:{smtp_port})
+  Bounces:  {bounces.host + ":" + str(bounces.port) if bounces else "not listening"}
   Token:    {token}
   Try:      curl -H "Authorization: Bearer {token}" {base}/api/v1/deliveries/1
 """, flush=True)
@@ -85,4 +91,21 @@ Envoi is running (embedded shape: {settings.DATABASES['default']['NAME']})
     finally:
         stop.set()
         outbox.stop()
+        if bounces:
+            bounces.stop()
     return 0
+
+
+def start_bounce_listener() -> BounceListener | None:
+    """The bounce listener on ENVOI_BOUNCE_LISTEN; the demo runs on without it (with a
+    warning) when that port is taken."""
+    from envoi.bounces.listener import BounceListener, parse_listen
+
+    host, port = parse_listen(settings.ENVOI_BOUNCE_LISTEN)
+    listener = BounceListener(host, port)
+    try:
+        listener.start()
+    except Exception as error:
+        print(f"warning: bounce listener not started on {host}:{port}: {error}", flush=True)
+        return None
+    return listener

@@ -26,6 +26,8 @@ ENVOI_TRACKING_DAYS = int(config.env("ENVOI_TRACKING_DAYS", "400"))
 ENVOI_MACHINE_CLICK_SECONDS = int(config.env("ENVOI_MACHINE_CLICK_SECONDS", "10"))
 ENVOI_KPI_REFRESH_SECONDS = int(config.env("ENVOI_KPI_REFRESH_SECONDS", "3600"))
 ENVOI_KPI_REFRESH_DAYS = int(config.env("ENVOI_KPI_REFRESH_DAYS", "30"))
+# Where `envoi bounces listen` and the embedded shape take bounces (host:port).
+ENVOI_BOUNCE_LISTEN = config.env("ENVOI_BOUNCE_LISTEN", "127.0.0.1:2526")
 
 ALLOWED_HOSTS = ["*"]
 CSRF_TRUSTED_ORIGINS = [ENVOI_BASE_URL]

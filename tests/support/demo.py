@@ -21,6 +21,7 @@ from tests.support.smtpd import free_port
 class Demo:
     base: str
     token: str
+    bounce_port: int = 0
 
     def call(self, method: str, path: str) -> tuple[int, bytes]:
         request = urllib.request.Request(f"{self.base}/api/v1{path}", method=method,
@@ -34,12 +35,14 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
     port, smtp_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENVOI_")}
     env["ENVOI_DATA_DIR"] = str(tmp_path)
+    bounce_port = free_port()
+    env["ENVOI_BOUNCE_LISTEN"] = f"127.0.0.1:{bounce_port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "envoi", "demo", "--port", str(port),
          "--smtp-port", str(smtp_port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        running = Demo(f"http://127.0.0.1:{port}", read_token(process))
+        running = Demo(f"http://127.0.0.1:{port}", read_token(process), bounce_port)
         wait_until_serving(running.base)
         yield running
     finally:

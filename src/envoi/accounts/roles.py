@@ -47,6 +47,9 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "outbox.view": _PREPARERS | {Role.APPROVE_DELIVERIES, Role.ADMINISTRATION},
     "users.manage": frozenset({Role.ADMINISTRATION}),
     "quarantine.manage": frozenset({Role.ADMINISTRATION}),
+    "quarantine.view": frozenset(Role) - {Role.IMPORT},
+    "qualification.manage": frozenset({Role.ADMINISTRATION}),
+    "bounces.view": frozenset({Role.ADMINISTRATION}),
 }
 
 # Sending actions refused with the sentence of the seed page, naming the action.
@@ -56,7 +59,8 @@ SENDING_ACTIONS = {"delivery.confirm", "delivery.pause", "delivery.resume", "del
 # What each action's subject is called in a refusal.
 _OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audiences",
             "logs": "logs", "outbox": "the outbox", "users": "users",
-            "quarantine": "the quarantine"}
+            "quarantine": "the quarantine", "qualification": "qualification rules",
+            "bounces": "received bounces"}
 
 
 def denial_message(action: str) -> str:

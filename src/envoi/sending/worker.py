@@ -24,6 +24,7 @@ from django.db import InterfaceError, OperationalError, connection
 
 from envoi import clock as envoi_clock
 from envoi.bounces.qualification import is_transient, qualify
+from envoi.bounces.quarantine import note_sending_results
 from envoi.config import SmtpConfig, smtp_from_url
 from envoi.deliveries import lifecycle
 from envoi.deliveries.models import Delivery
@@ -127,6 +128,7 @@ class Worker:
             rows = queue.claim(delivery_id, self.worker_id, self.batch_size, now, self.lease)
             if rows:
                 queue.record(self.send_rows(delivery_id, rows), self.clock())
+                note_sending_results(rows, self.clock())  # quarantine (SPEC §8)
                 processed += len(rows)
             lifecycle.finish_if_done(delivery_id)
         return processed

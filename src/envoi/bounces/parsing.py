@@ -1,0 +1,400 @@
+"""Read a message that came back: what it is, which address failed, why, and which
+message of ours it answers.
+
+Four shapes are recognised, tried in this order:
+
+1. **Feedback reports** (ARF, RFC 5965): ``multipart/report; report-type=feedback-report``,
+   a spam complaint about one of our messages.
+2. **Delivery status notifications** (RFC 3464): ``multipart/report;
+   report-type=delivery-status``, one block per recipient with its Action, Status and
+   Diagnostic-Code. ``Action: delayed`` is a warning, not a failure.
+3. **Non-standard bounces** (qmail, older Exim and Sendmail, Yahoo, Korean and Japanese
+   providers): a failure notice in plain text. flufl.bounce finds the failed address
+   where it knows the format; the reply code and text are read from the notice.
+4. **Auto-replies** (out of office, vacation; RFC 3834 ``Auto-Submitted: auto-replied``
+   and the usual non-standard headers and subjects): ignored.
+
+Anything else is ``unknown``. The message that came back names its sending-log row
+through our per-recipient return path (the envelope recipient, a ``Delivered-To``-like
+header, or the returned original's ``Return-Path``) or, in a complaint, the signed
+unsubscribe link of the original. Candidates are only collected here; :mod:`ingest`
+verifies their signatures.
+
+Text parts are decoded with their declared charset (ISO-2022-JP, EUC-KR, Shift_JIS,
+UTF-8, with base64 or quoted-printable), so Korean and Japanese notices without any
+status code are qualified from their own words. Only the notice is read for the
+reason, never the returned original (whose marketing text could say "spam").
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.message import Message
+from email.policy import compat32
+from email.utils import getaddresses, parseaddr
+
+from flufl.bounce import all_failures
+
+from envoi.bounces.qualification import IGNORED, Qualification, Reason, qualify
+
+# flufl.bounce logs every detector that trips on malformed mail as an error; such mail
+# is kept and listed as unparseable, so those logs would only be noise.
+logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
+
+SCAN_LIMIT = 64 * 1024  # characters of a notice searched for codes and addresses
+# Bytes of a message given to the MIME parser. A notice and its report come first; the
+# rest is the returned original, whose return path is found by a scan of all the bytes.
+# The standard parser costs ~20 µs per line of a report part, so this also bounds what a
+# hostile message can cost the listener (a few seconds at worst).
+PARSE_LIMIT = 256 * 1024
+# The look-behind makes a search start only where a local part can start: without it,
+# a long run of letters with no "@" costs quadratic time.
+ADDRESS = re.compile(r"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~-])"
+                     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+RETURN_PATH = re.compile(rb"\bb-[0-9a-z]{1,13}(?:\.[0-9a-z]{1,13})*\.[a-z2-7]{20}@[A-Za-z0-9.-]+",
+                         re.IGNORECASE)
+UNSUBSCRIBE = re.compile(rb"/u/([0-9a-z]{1,13}(?:\.[0-9a-z]{1,13})*\.[a-z2-7]{20})\b",
+                         re.IGNORECASE)
+BASIC_CODE = re.compile(r"(?<![\d.])([245]\d\d)(?:[ -]|$)(?:#?([245]\.\d{1,3}\.\d{1,3}))?")
+ENHANCED_CODE = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)")
+ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To",
+                    "X-Failed-Recipients", "Original-Recipient")
+DAEMONS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailer_daemon|"
+                     r"mail delivery (subsystem|system))", re.IGNORECASE)
+BOUNCE_SUBJECT = re.compile(
+    r"undeliver|delivery (status notification|failure|has failed|failed)|failure notice|"
+    r"returned mail|mail delivery (failed|failure|system)|could not be delivered|"
+    r"non.?delivery|delivery error|not delivered|mail system error|rejected|bounce|"
+    r"配送|配信|送信できません|届きませんでした|エラー|返送|"
+    r"반송|전달\s?실패|배달\s?실패|전송\s?실패|발송\s?실패|되돌아|수신\s?실패",
+    re.IGNORECASE)
+DELAY_SUBJECT = re.compile(r"delay|warning|still being|not yet been delivered|遅延|지연",
+                           re.IGNORECASE)
+AUTO_REPLY_SUBJECT = re.compile(
+    r"^(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|auto:|"
+    r"autoreply|vacation|away from|abwesenheit|absence|自動応答|自動返信|不在|"
+    r"부재중|자동\s?(응답|회신))", re.IGNORECASE)
+AUTO_REPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponse", "X-Vacation")
+# Where a notice stops and the returned original message begins.
+ORIGINAL_MARKERS = re.compile(
+    r"^[ \t]*(-+ ?(this is a copy of|below this line is a copy|original message|"
+    r"the header of the original|returned message|undelivered message)|"
+    r"-+[ \t]*(original|returned) message|original message follows|"
+    r"--- below this line|元のメッセージ|원본 메시지|以下.{0,10}元のメール)",
+    re.IGNORECASE | re.MULTILINE)
+# Real-world names of charsets, mapped to the codec that reads what servers really send.
+CHARSET_ALIASES = {"ks_c_5601-1987": "cp949", "euc-kr": "cp949", "shift_jis": "cp932",
+                   "windows-31j": "cp932", "iso-2022-jp": "iso2022_jp_ext",
+                   "x-sjis": "cp932", "unknown-8bit": "utf-8"}
+
+
+@dataclass
+class Finding:
+    """One failed (or warned-about) recipient named in a notice."""
+
+    address: str = ""
+    action: str = "failed"
+    code: int = 0
+    enhanced: str = ""
+    diagnostic: str = ""
+
+
+@dataclass
+class Parsed:
+    kind: str = "unknown"
+    address: str = ""
+    failure_type: str = ""
+    reason: str = ""
+    status_code: str = ""
+    diagnostic: str = ""
+    subject: str = ""
+    return_paths: list[str] = field(default_factory=list)
+    unsubscribe_tokens: list[str] = field(default_factory=list)
+
+    @property
+    def understood(self) -> bool:
+        return self.kind != "unknown"
+
+
+def parse(raw: bytes, envelope_rcpts: list[str] | tuple[str, ...] = ()) -> Parsed:
+    """Read one received message. Malformed MIME may raise; :mod:`ingest` keeps it."""
+    message = message_from_bytes(raw[:PARSE_LIMIT], policy=compat32)
+    notice, originals = split_report(message)
+    parsed = (complaint(message, notice, originals) or dsn(message, notice)
+              or auto_reply(message, strong_only=True) or nonstandard(message, notice)
+              or auto_reply(message) or Parsed())
+    parsed.subject = header_text(message, "Subject")[:500]
+    parsed.return_paths = return_paths(message, raw, envelope_rcpts)
+    parsed.unsubscribe_tokens = [t.decode().lower() for t in UNSUBSCRIBE.findall(raw)]
+    return parsed
+
+
+# -- the structure of a report --------------------------------------------------------
+
+
+@dataclass
+class Notice:
+    """The parts of a received message outside any returned original."""
+
+    texts: list[str] = field(default_factory=list)
+    reports: dict[str, Message] = field(default_factory=dict)  # content type -> part
+
+    @property
+    def text(self) -> str:
+        joined = "\n".join(self.texts)
+        marker = ORIGINAL_MARKERS.search(joined)
+        return (joined[:marker.start()] if marker else joined)[:SCAN_LIMIT]
+
+
+def split_report(message: Message) -> tuple[Notice, list[Message]]:
+    """The notice (its decoded texts and machine-readable report parts) and the returned
+    originals (``message/rfc822`` or ``text/rfc822-headers`` parts)."""
+    notice, originals = Notice(), []
+    stack = [message]
+    while stack:
+        part = stack.pop(0)
+        kind = part.get_content_type()
+        if kind in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
+            originals.append(part)
+        elif kind in ("message/delivery-status", "message/feedback-report",
+                      "message/global-delivery-status"):
+            notice.reports.setdefault(kind.replace("global-", ""), part)
+        elif part.is_multipart():
+            stack[0:0] = [p for p in part.get_payload() if isinstance(p, Message)]
+        elif part.get_content_maintype() == "text" or part is message:
+            notice.texts.append(decoded_text(part))
+    return notice, originals
+
+
+def decoded_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return str(part.get_payload() or "")
+    charset = (part.get_content_charset() or "utf-8").lower()
+    try:
+        codec = codecs.lookup(CHARSET_ALIASES.get(charset, charset)).name
+    except LookupError:
+        codec = "utf-8"
+    return payload.decode(codec, errors="replace")
+
+
+def header_text(message: Message, name: str) -> str:
+    value = message.get(name)
+    if value is None:
+        return ""
+    try:
+        return str(make_header(decode_header(str(value))))
+    except Exception:  # an undecodable encoded-word: keep it as written
+        return str(value)
+
+
+def report_fields(part: Message) -> list[Message]:
+    """The header blocks of a ``message/delivery-status`` or feedback report part."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return [block for block in payload if isinstance(block, Message)]
+    text = decoded_text(part).replace("\r\n", "\n")
+    return [message_from_bytes(block.encode("utf-8", "replace"), policy=compat32)
+            for block in re.split(r"\n[ \t\r]*\n", text) if block.strip()]
+
+
+def field_value(block: Message, name: str) -> str:
+    return re.sub(r"\s+", " ", str(block.get(name, "") or "")).strip()
+
+
+def typed_address(value: str) -> str:
+    """``rfc822; user@example.com`` → ``user@example.com``."""
+    value = value.split(";", 1)[1] if ";" in value else value
+    found = ADDRESS.search(value)
+    return found.group(0).lower() if found else ""
+
+
+# -- the four shapes ------------------------------------------------------------------
+
+
+def complaint(message: Message, notice: Notice, originals: list[Message]) -> Parsed | None:
+    report = notice.reports.get("message/feedback-report")
+    if report is None and message.get_param("report-type") != "feedback-report":
+        return None
+    blocks = report_fields(report) if report is not None else []
+    fields = blocks[0] if blocks else None
+    address = typed_address(field_value(fields, "Original-Rcpt-To")) if fields else ""
+    if not address:
+        address = original_recipient(originals)
+    feedback_type = field_value(fields, "Feedback-Type").lower() if fields else ""
+    return Parsed(kind="complaint", address=address, failure_type="hard",
+                  reason=Reason.COMPLAINT, diagnostic=f"feedback-type: {feedback_type}"[:500])
+
+
+def original_recipient(originals: list[Message]) -> str:
+    for original in originals:
+        headers = original
+        payload = original.get_payload()
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            headers = payload[0]
+        elif original.get_content_type() != "message/rfc822":
+            headers = message_from_bytes(decoded_text(original).encode("utf-8", "replace"),
+                                         policy=compat32)
+        for _, address in getaddresses([str(v) for v in headers.get_all("To", [])]):
+            if ADDRESS.fullmatch(address):
+                return address.lower()
+    return ""
+
+
+def dsn(message: Message, notice: Notice) -> Parsed | None:
+    report = notice.reports.get("message/delivery-status")
+    if report is None:
+        return None
+    findings = [dsn_finding(block) for block in report_fields(report)
+                if block.get("Final-Recipient") or block.get("Original-Recipient")]
+    if not findings:
+        return None
+    failed = [f for f in findings if f.action.startswith("failed")]
+    finding = (failed or findings)[0]
+    if not finding.address:
+        finding.address = first_address(notice.text)
+    return qualified("dsn", finding, notice.text)
+
+
+def dsn_finding(block: Message) -> Finding:
+    address = (typed_address(field_value(block, "Final-Recipient"))
+               or typed_address(field_value(block, "Original-Recipient")))
+    status = ENHANCED_CODE.search(field_value(block, "Status"))
+    diagnostic = field_value(block, "Diagnostic-Code")
+    diagnostic = diagnostic.split(";", 1)[1].strip() if ";" in diagnostic else diagnostic
+    finding = Finding(address=address, action=field_value(block, "Action").lower(),
+                      enhanced=status.group(1) if status else "", diagnostic=diagnostic[:500])
+    read_codes(finding, diagnostic)
+    return finding
+
+
+def read_codes(finding: Finding, text: str) -> None:
+    """Fill the basic and enhanced codes from a reply text, keeping a precise enhanced
+    code already known over a vaguer one (``5.0.0`` says nothing)."""
+    basic = BASIC_CODE.search(text)
+    if basic and not finding.code:
+        finding.code = int(basic.group(1))
+    enhanced = basic.group(2) if basic and basic.group(2) else None
+    if enhanced is None:
+        found = ENHANCED_CODE.search(text)
+        enhanced = found.group(1) if found else None
+    if enhanced and (not finding.enhanced or (finding.enhanced.endswith(".0.0")
+                                              and not enhanced.endswith(".0.0"))):
+        finding.enhanced = enhanced
+
+
+def qualified(kind: str, finding: Finding, notice_text: str) -> Parsed:
+    delayed = finding.action.startswith("delayed")
+    if delayed or finding.action.startswith(("delivered", "relayed", "expanded")):
+        return Parsed(kind="delay" if delayed else kind, address=finding.address,
+                      failure_type=IGNORED, reason=Reason.DELAYED if delayed else "delivered",
+                      status_code=finding.enhanced, diagnostic=finding.diagnostic)
+    code = finding.code or (450 if finding.enhanced.startswith("4") else 550)
+    text = finding.diagnostic or notice_text
+    result: Qualification = qualify(code, finding.enhanced, text)
+    if result.reason == Reason.NOT_DEFINED and finding.diagnostic:
+        # The diagnostic alone said nothing useful; the notice's own words may.
+        result = qualify(code, finding.enhanced, notice_text)
+    status = " ".join(filter(None, [str(finding.code or ""), finding.enhanced]))
+    return Parsed(kind=kind, address=finding.address, failure_type=result.failure_type,
+                  reason=result.reason, status_code=status,
+                  diagnostic=(finding.diagnostic or notice_line(notice_text))[:500])
+
+
+def nonstandard(message: Message, notice: Notice) -> Parsed | None:
+    sender = parseaddr(str(message.get("From", "")))
+    subject = header_text(message, "Subject")
+    from_daemon = bool(DAEMONS.match(sender[1]) or DAEMONS.match(sender[0] or ""))
+    if not (from_daemon or BOUNCE_SUBJECT.search(subject) or message.get("X-Failed-Recipients")):
+        return None
+    temporary, permanent = flufl_failures(message)
+    text = notice.text
+    finding = Finding(address=(sorted(permanent) or sorted(temporary) or [""])[0])
+    if not finding.address:
+        finding.address = (typed_address(str(message.get("X-Failed-Recipients", "")))
+                           or first_address(text, exclude=sender[1]))
+    if not finding.address:
+        return None
+    read_codes(finding, text)
+    if DELAY_SUBJECT.search(subject):
+        finding.action = "delayed"
+    return qualified("bounce", finding, text)
+
+
+def flufl_failures(message: Message) -> tuple[set[str], set[str]]:
+    try:
+        temporary, permanent = all_failures(message)
+    except Exception:  # a detector tripped on a malformed part: read the text ourselves
+        return set(), set()
+
+    def clean(found: frozenset) -> set[str]:
+        addresses = (a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)
+                     for a in found)
+        return {a.strip("<> ").lower() for a in addresses if ADDRESS.fullmatch(a.strip("<> "))}
+
+    return clean(temporary), clean(permanent)
+
+
+def auto_reply(message: Message, strong_only: bool = False) -> Parsed | None:
+    """An out-of-office or vacation reply. ``Auto-Submitted: auto-replied`` alone is a
+    weak sign (Postfix and Exim put it on their bounces too), so it is only trusted once
+    the message turned out to be no bounce; the other signs are trusted first."""
+    sender = parseaddr(str(message.get("From", "")))
+    if DAEMONS.match(sender[1]) or DAEMONS.match(sender[0] or ""):
+        return None
+    subject = header_text(message, "Subject")
+    strong = (str(message.get("Precedence", "")).lower() == "auto_reply"
+              or any(message.get(name) for name in AUTO_REPLY_HEADERS)
+              or AUTO_REPLY_SUBJECT.search(subject.strip()))
+    weak = str(message.get("Auto-Submitted", "")).lower().startswith("auto-replied")
+    if not (strong or (weak and not strong_only)):
+        return None
+    address = sender[1].lower()
+    return Parsed(kind="auto_reply", address=address, failure_type=IGNORED,
+                  reason=Reason.AUTO_REPLY, diagnostic=subject[:500])
+
+
+# -- addresses ------------------------------------------------------------------------
+
+
+def first_address(text: str, exclude: str = "") -> str:
+    """The first address a notice names, leaving out our return paths and daemons."""
+    for found in ADDRESS.finditer(text):
+        address = found.group(0).lower().rstrip(".")
+        if address == exclude.lower() or DAEMONS.match(address):
+            continue
+        if RETURN_PATH.fullmatch(address.encode()):
+            continue
+        return address
+    return ""
+
+
+def notice_line(text: str) -> str:
+    """The line of a notice that carries a reply code, or its first non-empty line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if BASIC_CODE.search(line) or ENHANCED_CODE.search(line):
+            return line
+    return lines[0] if lines else ""
+
+
+def return_paths(message: Message, raw: bytes, envelope_rcpts) -> list[str]:
+    """Every address that may be one of our return paths, most trustworthy first: the
+    envelope, the delivery headers, then anywhere in the message (a returned original's
+    Return-Path)."""
+    candidates = [str(rcpt) for rcpt in envelope_rcpts]
+    for name in ENVELOPE_HEADERS:
+        candidates += [str(value) for value in message.get_all(name, [])]
+    found: list[str] = []
+    sources = [c.encode("utf-8", "replace") for c in candidates] + [raw]
+    for data in sources:
+        for match in RETURN_PATH.findall(data):
+            address = match.decode("ascii", "replace").lower()
+            if address not in found:
+                found.append(address)
+    return found
