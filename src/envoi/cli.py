@@ -130,6 +130,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from envoi.sending.worker import Worker
 
+    if args.processes > 1:
+        from envoi.sending.processes import run_processes
+
+        forwarded = ["--until-idle"] if args.until_idle else []
+        if args.batch_size:
+            forwarded += ["--batch-size", str(args.batch_size)]
+        return run_processes(args.processes, forwarded, restart=not args.until_idle)
     worker = Worker(batch_size=args.batch_size)
     signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
     processed = worker.run(until_idle=args.until_idle)
@@ -233,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--until-idle", action="store_true",
                         help="exit once no message is left to send now")
     worker.add_argument("--batch-size", type=int, default=None)
+    worker.add_argument("--processes", type=int, default=1,
+                        help="run this many worker processes (one per core)")
     worker.set_defaults(handler=cmd_worker)
 
     bounces = commands.add_parser("bounces", help="take in bounces").add_subparsers(

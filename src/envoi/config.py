@@ -24,7 +24,8 @@ SETTINGS = [
     Setting("ENVOI_DATABASE_URL", "sqlite:///<ENVOI_DATA_DIR>/envoi.sqlite3",
             "`sqlite:///path` (embedded) or `postgresql://user:pass@host:port/db` (production)."),
     Setting("ENVOI_SMTP_URL", "smtp://127.0.0.1:2525",
-            "Relay: `smtp://[user:password@]host:port[?starttls=1&pool=4]`; `smtps://` for TLS."),
+            "Relay: `smtp://[user:password@]host:port[?starttls=1&pool=4]`; `smtps://` for TLS. "
+            "Several relays, separated by spaces, with `weight=N` and `max_connections=N`."),
     Setting("ENVOI_SECRET_KEY", "(generated into ENVOI_DATA_DIR on first start)",
             "Signs sessions, unsubscribe and tracking links. Keep it secret and stable."),
     Setting("ENVOI_BASE_URL", "http://127.0.0.1:8000",
@@ -114,6 +115,23 @@ class SmtpConfig:
     starttls: bool
     pool_size: int
     timeout: float
+    weight: int = 1
+    max_connections: int = 0  # across all workers; 0 = no limit
+
+    @property
+    def name(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def relays_from_url(urls: str) -> list[SmtpConfig]:
+    """``ENVOI_SMTP_URL`` may list several relays, separated by spaces."""
+    relays = [smtp_from_url(url) for url in urls.split()]
+    if not relays:
+        raise ValueError("ENVOI_SMTP_URL: no relay given")
+    names = [relay.name for relay in relays]
+    if len(set(names)) != len(names):
+        raise ValueError(f"ENVOI_SMTP_URL: a relay is listed twice: {', '.join(names)}")
+    return relays
 
 
 def smtp_from_url(url: str) -> SmtpConfig:
@@ -130,4 +148,6 @@ def smtp_from_url(url: str) -> SmtpConfig:
         starttls=query.get("starttls", "0") in ("1", "true", "yes"),
         pool_size=int(query.get("pool", "4")),
         timeout=float(query.get("timeout", "30")),
+        weight=max(1, int(query.get("weight", "1"))),
+        max_connections=max(0, int(query.get("max_connections", "0"))),
     )

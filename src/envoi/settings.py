@@ -20,6 +20,8 @@ ENVOI_BOUNCE_DOMAIN = config.env("ENVOI_BOUNCE_DOMAIN") or (
 ENVOI_PROOF_MAIL_FROM = f"proofs@{ENVOI_BOUNCE_DOMAIN}"
 ENVOI_LEASE_SECONDS = int(config.env("ENVOI_LEASE_SECONDS", "60"))
 ENVOI_BATCH_SIZE = int(config.env("ENVOI_BATCH_SIZE", "200"))
+# Messages per second to a recipient domain, across all workers: "gmail.com=50 naver.com=20".
+ENVOI_DOMAIN_RATE_LIMITS = config.env("ENVOI_DOMAIN_RATE_LIMITS", "")
 # Tracking links (pixel, clicks, mirror page) stop working this many days after sending.
 ENVOI_TRACKING_DAYS = int(config.env("ENVOI_TRACKING_DAYS", "400"))
 # A click this soon after its message was sent is a security scanner's, not a person's.

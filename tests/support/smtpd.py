@@ -19,7 +19,8 @@ import asyncio
 import email
 import socket
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any, Literal
@@ -40,6 +41,8 @@ class ReceivedMessage:
     data: bytes
     mail_options: tuple[str, ...]
     """MAIL FROM parameters as received, e.g. ``("SIZE=1234",)``."""
+    received_at: float = field(default_factory=time.monotonic)
+    """When the server accepted it (``time.monotonic()``), to measure rates."""
 
     def parsed(self) -> EmailMessage:
         message = email.message_from_bytes(self.data, policy=default_policy)
@@ -76,6 +79,8 @@ class SmtpTestServer:
         self._scripts: dict[str, _Script] = {}
         self._connections = 0
         self._open_transports: set[asyncio.BaseTransport] = set()
+        self.most_concurrent = 0
+        """The most sessions that were open at once since start or clear()."""
         auth: dict[str, Any] = {}
         if credentials:
             auth = {"authenticator": _Authenticator(*credentials), "auth_require_tls": False}
@@ -85,6 +90,7 @@ class SmtpTestServer:
         self._controller.start()
         with self._lock:
             self._connections = 0  # forget the Controller's own readiness probe
+            self.most_concurrent = 0
 
     def stop(self) -> None:
         self._controller.stop()
@@ -121,6 +127,7 @@ class SmtpTestServer:
             self._messages.clear()
             self._scripts.clear()
             self._connections = 0
+            self.most_concurrent = len(self._open_transports)
 
     def drop_connections(self) -> None:
         """Close every open session, as a relay's idle timeout would."""
@@ -141,6 +148,7 @@ class SmtpTestServer:
         self._open_transports.add(transport)
         with self._lock:
             self._connections += 1
+            self.most_concurrent = max(self.most_concurrent, len(self._open_transports))
 
     def _closed(self, transport: asyncio.BaseTransport) -> None:
         self._open_transports.discard(transport)

@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field
 
 MAX_ID = 2**63 - 1  # the largest id either database can store
 MAX_RETRY_DELAY = 7 * 24 * 3600
+MAX_RATE = 1_000_000  # messages per second: beyond any relay
 
 
 class Strict(Schema):
@@ -46,6 +47,8 @@ class DeliveryIn(Strict):
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_delay_seconds: int = Field(default=600, ge=1, le=MAX_RETRY_DELAY)
     validity_hours: int = Field(default=72, ge=1, le=24 * 30)
+    rate_limit: int = Field(default=0, ge=0, le=MAX_RATE,
+                            description="Messages per second across all workers; 0: none.")
     contact_date: datetime | None = Field(
         default=None, description="Without an offset: wall-clock time in time_zone.")
     time_zone: str = Field(default="UTC", min_length=1, max_length=64)
@@ -66,6 +69,7 @@ class DeliveryPatch(Strict):
     max_retries: int | None = Field(default=None, ge=0, le=20)
     retry_delay_seconds: int | None = Field(default=None, ge=1, le=MAX_RETRY_DELAY)
     validity_hours: int | None = Field(default=None, ge=1, le=24 * 30)
+    rate_limit: int | None = Field(default=None, ge=0, le=MAX_RATE)
     contact_date: datetime | None = None
     time_zone: str | None = Field(default=None, min_length=1, max_length=64)
     recipient_time_zone: bool | None = None
@@ -121,6 +125,7 @@ class DeliveryOut(Schema):
     max_retries: int
     retry_delay_seconds: int
     validity_hours: int
+    rate_limit: int
     proof_count: int
     prepared_at: datetime | None
     started_at: datetime | None

@@ -55,6 +55,8 @@ class Delivery(models.Model):
     max_retries = models.IntegerField(default=3)
     retry_delay_seconds = models.IntegerField(default=600)
     validity_hours = models.IntegerField(default=72)
+    rate_limit = models.IntegerField(
+        default=0, help_text="Messages per second across all workers; 0: no limit.")
 
     # Schedule (SPEC §4). The contact date is stored as an instant; it was entered as a
     # wall-clock time in ``time_zone``, which recurring schedules also run in.

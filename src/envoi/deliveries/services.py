@@ -25,8 +25,10 @@ SCHEDULE_FIELDS = frozenset({"contact_date", "time_zone", "recipient_time_zone",
                              "recurrence"})
 CONTENT_FIELDS = frozenset({"sender", "reply_to", "subject", "html_body", "text_body",
                             "audience", "audience_id", "is_marketing"}) | SCHEDULE_FIELDS
-EDITABLE_FIELDS = CONTENT_FIELDS | {"label", "approval_required", "max_retries",
-                                    "retry_delay_seconds", "validity_hours"}
+# Fields that may change at any time, even while sending: a throttle can be tightened.
+ALWAYS_EDITABLE = frozenset({"label", "rate_limit"})
+EDITABLE_FIELDS = CONTENT_FIELDS | ALWAYS_EDITABLE | {
+    "approval_required", "max_retries", "retry_delay_seconds", "validity_hours"}
 
 
 class DeliveryError(ValueError):
@@ -110,7 +112,8 @@ def update(user: Actor, delivery: Delivery, **changes: Any) -> Delivery:
     """Edit a delivery; a change of content, audience or sender returns it to Editing."""
     _act(user, "edit", delivery)  # outside the transaction: a refusal stays audited
     validate_fields(changes)
-    if delivery.status not in lifecycle.EDITABLE_STATES:
+    if delivery.status not in lifecycle.EDITABLE_STATES and not (
+            changes.keys() <= ALWAYS_EDITABLE):
         raise lifecycle.InvalidTransition(delivery.pk, "edit", delivery.status)
     changes = _schedule(delivery, changes)
     changed = {k: v for k, v in changes.items() if _value(delivery, k) != _id_of(v)}

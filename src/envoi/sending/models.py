@@ -72,3 +72,34 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rcpt_to}: {self.subject}"
+
+
+class RelaySlot(models.Model):
+    """One of a relay's ``max_connections`` connections, leased by a worker.
+
+    Workers on any host hold a slot for each session they keep open to a capped relay,
+    so the cap holds across all of them; a dead worker's slots expire with their lease.
+    """
+
+    relay = models.CharField(max_length=300)
+    slot = models.IntegerField()
+    holder = models.CharField(max_length=64, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["relay", "slot"],
+                                               name="unique_relay_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.relay}#{self.slot}: {self.holder or 'free'}"
+
+
+class RateBucket(models.Model):
+    """A shared rate limit (per delivery, per recipient domain): the theoretical
+    arrival time of the next message under the generic cell rate algorithm."""
+
+    key = models.CharField(max_length=300, unique=True)
+    next_free_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.next_free_at}"

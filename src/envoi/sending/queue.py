@@ -72,11 +72,21 @@ WHERE id = %s AND status = 'pending'
 """
 
 
-def sending_delivery_ids() -> list[int]:
-    """Deliveries in progress that have rows: a running recurring delivery sends
-    through its executions, never itself."""
+def sending_deliveries() -> list[tuple[int, int]]:
+    """(id, rate limit) of the deliveries in progress that have rows: a running
+    recurring delivery sends through its executions, never itself."""
     return list(Delivery.objects.filter(status=Status.IN_PROGRESS, recurrence__isnull=True)
-                .order_by("id").values_list("id", flat=True))
+                .order_by("id").values_list("id", "rate_limit"))
+
+
+def defer(row_ids: list[int]) -> None:
+    """Give back claimed rows unsent (over a rate limit): no attempt is counted."""
+    if row_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE sending_sendinglog SET lease_until = NULL, claimed_by = '', "
+                "attempts = attempts - 1 WHERE status = 'pending' AND id IN ("
+                + ", ".join(["%s"] * len(row_ids)) + ")", row_ids)
 
 
 def claim(delivery_id: int, worker_id: str, limit: int, now: datetime,

@@ -58,6 +58,9 @@ class SmtpOutcome:
     code: int
     enhanced: str
     text: str
+    # The relay itself failed (refused the connection, broke off the session opening, or
+    # timed out), not this message: a relay pool sends it through another relay.
+    relay_fault: bool = False
 
     @property
     def ok(self) -> bool:
@@ -69,8 +72,9 @@ class SmtpOutcome:
         return cls(code, enhanced_status(line), line)
 
     @classmethod
-    def transport_failure(cls, error: BaseException) -> SmtpOutcome:
-        return cls(0, "", f"{type(error).__name__}: {error}"[:MAX_REPLY_TEXT])
+    def transport_failure(cls, error: BaseException, *, opening: bool = False) -> SmtpOutcome:
+        relay_fault = opening or isinstance(error, TimeoutError)
+        return cls(0, "", f"{type(error).__name__}: {error}"[:MAX_REPLY_TEXT], relay_fault)
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,10 @@ class SmtpConnection:
             return refusal
         try:
             client = self._connected()
+        except (OSError, smtplib.SMTPException) as error:
+            self._drop()
+            return SmtpOutcome.transport_failure(error, opening=True)
+        try:
             payload = data + b".\r\n" if transparent else dot_stuffed(data)
             outcome = self._transaction(client, mail_from, rcpt_to, data, payload)
         except (OSError, smtplib.SMTPException) as error:

@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,14 +24,15 @@ from django.db import InterfaceError, OperationalError, connection
 from envoi import clock as envoi_clock
 from envoi.bounces.qualification import is_transient, qualify
 from envoi.bounces.quarantine import note_sending_results
-from envoi.config import SmtpConfig, smtp_from_url
+from envoi.config import relays_from_url
 from envoi.deliveries import lifecycle
 from envoi.deliveries.models import Delivery
 from envoi.reporting.jobs import JobRunner
-from envoi.sending import queue
+from envoi.sending import queue, ratelimit
 from envoi.sending.queue import VALIDITY_EXPIRED, ClaimedRow, Outcome
+from envoi.sending.relays import Lanes, RelayPool, SlotLedger
 from envoi.sending.render import DeliveryRenderer, OutgoingMessage
-from envoi.sending.smtp import SmtpConnection, SmtpOutcome
+from envoi.sending.smtp import SmtpOutcome
 
 log = logging.getLogger("envoi.worker")
 
@@ -43,43 +43,17 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 10000}"
 
 
-class ConnectionPool:
-    """One reused SMTP connection per sending thread."""
-
-    def __init__(self, config: SmtpConfig):
-        self.config = config
-        self.local = threading.local()
-        self.opened: list[SmtpConnection] = []
-        self.lock = threading.Lock()
-
-    def connection(self) -> SmtpConnection:
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = self.local.conn = SmtpConnection.from_config(self.config)
-            with self.lock:
-                self.opened.append(conn)
-        return conn
-
-    def send(self, message: OutgoingMessage) -> SmtpOutcome:
-        return self.connection().send(message.mail_from, message.rcpt_to, message.data,
-                                      transparent=True)
-
-    def close(self) -> None:
-        with self.lock:
-            for conn in self.opened:
-                conn.close()
-            self.opened.clear()
-
-
 class Worker:
     def __init__(self, *, worker_id: str | None = None, batch_size: int | None = None,
                  smtp_url: str | None = None, clock: Clock = envoi_clock.now):
         self.worker_id = worker_id or default_worker_id()
         self.batch_size = batch_size or settings.ENVOI_BATCH_SIZE
         self.lease = timedelta(seconds=settings.ENVOI_LEASE_SECONDS)
-        self.smtp = smtp_from_url(smtp_url or settings.ENVOI_SMTP_URL)
-        self.pool = ConnectionPool(self.smtp)
-        self.threads = ThreadPoolExecutor(self.smtp.pool_size, thread_name_prefix="smtp")
+        relays = relays_from_url(smtp_url or settings.ENVOI_SMTP_URL)
+        self.relays = RelayPool(relays, lanes=relays[0].pool_size)
+        self.slots = SlotLedger(self.relays, self.worker_id, self.lease)
+        self.lanes = Lanes(self.relays)
+        self.domain_limits = ratelimit.domain_limits()
         self.clock = clock
         self.renderers: dict[int, tuple[str, DeliveryRenderer]] = {}
         self.stopping = threading.Event()
@@ -99,6 +73,7 @@ class Worker:
                 try:
                     self.jobs.tick(self.clock())
                     done = self.run_once()
+                    idle = not done and not self.has_work()
                 except (OperationalError, InterfaceError):
                     # The database went away (restart, failover): reconnect and go on;
                     # leases guarantee nobody else lost or doubled our rows meanwhile.
@@ -109,12 +84,16 @@ class Worker:
                 processed += done
                 if done:
                     continue
-                if until_idle and not queue.has_due_work(self.clock()):
+                if until_idle and idle:
                     break
                 self.stopping.wait(poll_seconds)
         finally:
             self.close()
         return processed
+
+    def has_work(self) -> bool:
+        """Rows this worker could send now: due ones, and a relay to send them through."""
+        return queue.has_due_work(self.clock()) and self.relays.any_relay()
 
     def run_once(self) -> int:
         """Claim, send and record one batch per delivery in progress."""
@@ -123,19 +102,26 @@ class Worker:
         lifecycle.start_due(now)
         for delivery_id in queue.expire_overdue(now):
             lifecycle.finish_if_done(delivery_id)
+        self.slots.refresh(now)
+        if not self.relays.any_relay():
+            return 0  # every relay is down or at its cap: leave the rows to others, or later
         processed = 0
-        for delivery_id in queue.sending_delivery_ids():
-            rows = queue.claim(delivery_id, self.worker_id, self.batch_size, now, self.lease)
+        for delivery_id, rate in queue.sending_deliveries():
+            size = ratelimit.claim_size(self.batch_size, rate)
+            rows = queue.claim(delivery_id, self.worker_id, size, now, self.lease)
             if rows:
-                queue.record(self.send_rows(delivery_id, rows), self.clock())
-                note_sending_results(rows, self.clock())  # quarantine (SPEC §8)
-                processed += len(rows)
+                outcomes = self.send_rows(delivery_id, rows)
+                queue.record(outcomes, self.clock())
+                recorded = {outcome.row_id for outcome in outcomes}
+                sent = [row for row in rows if row.id in recorded]
+                note_sending_results(sent, self.clock())  # quarantine (SPEC §8)
+                processed += len(sent)
             lifecycle.finish_if_done(delivery_id)
         return processed
 
     def close(self) -> None:
-        self.threads.shutdown(wait=True)
-        self.pool.close()
+        self.lanes.close()
+        self.slots.release()
 
     # -- stages -----------------------------------------------------------------------
 
@@ -144,13 +130,35 @@ class Worker:
         if self.expired(delivery, self.clock()):
             return [Outcome(row.id, "failed", "soft", VALIDITY_EXPIRED) for row in rows]
         renderer = self.renderer(delivery)
+        rows, send_at = self.pace(delivery, rows)
         profiles = load_profiles(row.profile_id for row in rows)
         in_flight = []
         for row in rows:  # each message leaves while the next one renders
             message = renderer.render(row.id, row.address, profiles.get(row.profile_id, {}))
-            in_flight.append((row, message, self.threads.submit(self.pool.send, message)))
+            if send_at:
+                self.wait_until(send_at[row.id])
+            in_flight.append((row, message, self.lanes.submit(message)))
         return [self.outcome(delivery, row, message, reply.result())
                 for row, message, reply in in_flight]
+
+    def pace(self, delivery: Delivery, rows: list[ClaimedRow]
+             ) -> tuple[list[ClaimedRow], dict[int, datetime]]:
+        """The rows to send now, in order, and when each may leave under the rate
+        limits (none: at once); rows over a domain's limit go back to the queue."""
+        if not (delivery.rate_limit or self.domain_limits):
+            return rows, {}
+        plan = ratelimit.plan_batch(delivery.pk, delivery.rate_limit,
+                                    [(row.id, row.address) for row in rows], self.clock(),
+                                    self.domain_limits)
+        queue.defer(plan.deferred)
+        kept = sorted((row for row in rows if row.id in plan.send_at),
+                      key=lambda row: plan.send_at[row.id])
+        return kept, plan.send_at
+
+    def wait_until(self, moment: datetime) -> None:
+        delay = (moment - self.clock()).total_seconds()
+        if delay > 0:
+            time.sleep(delay)
 
     def renderer(self, delivery: Delivery) -> DeliveryRenderer:
         cached = self.renderers.get(delivery.pk)
