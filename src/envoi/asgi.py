@@ -1,7 +1,10 @@
 """The ASGI application ``envoi serve`` and ``envoi demo`` run under uvicorn.
 
 In front of Django, :class:`envoi.tracking.views.FastPaths` answers the open pixel and
-click redirects (the hot path) without Django's per-request machinery.
+click redirects (the hot path) without Django's per-request machinery, and Django's
+static-files handler serves the console's own assets (``/static/``: stylesheet, script,
+the vendored htmx) from the installed package, so no CDN and no ``collectstatic`` step
+are needed.
 
 Django itself does not speak the ASGI lifespan protocol; :class:`ServerLifespan` does:
 
@@ -20,6 +23,7 @@ import gc
 import os
 from typing import Any
 
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "envoi.settings")
@@ -51,7 +55,7 @@ class ServerLifespan:
 def _application() -> ServerLifespan:
     from envoi.tracking.views import FastPaths
 
-    return ServerLifespan(FastPaths(django_application))
+    return ServerLifespan(FastPaths(ASGIStaticFilesHandler(django_application)))
 
 
 application = _application()

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "envoi.accounts",
     "envoi.audiences",
     "envoi.deliveries",
@@ -60,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "envoi.web.middleware.BrowserTimeZone",
 ]
 
 ROOT_URLCONF = "envoi.urls"
@@ -97,6 +99,13 @@ TIME_ZONE = "UTC"
 
 STATIC_URL = "static/"
 STATIC_ROOT = config.data_dir() / "static"
+
+# The console: session login, and where a signed-out visitor is sent.
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:deliveries"
+LOGOUT_REDIRECT_URL = "web:login"
+SESSION_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_NAME = "envoi_language"
 
 LOGGING = {
     "version": 1,

@@ -22,6 +22,18 @@ def create_audience(user: Actor, name: str, filter_text: str = "",
     return audience
 
 
+def update_audience(user: Actor, audience: Audience, name: str, filter_text: str = "") -> Audience:
+    """Rename an audience and, for a saved filter, change its filter."""
+    require(user, "audience.edit")
+    if audience.kind == Audience.FILTER:
+        check_filter(filter_text)
+        audience.filter = filter_text
+    audience.name = name
+    audience.save(update_fields=["name", "filter", "updated_at"])
+    audit(user, "audience.edit", audience=audience.pk, name=name)
+    return audience
+
+
 class AudienceError(ValueError):
     """An audience used in a way its kind does not allow."""
 
@@ -44,6 +56,13 @@ def count_audience(audience: Audience) -> int:
         cursor.execute(f"SELECT COUNT(*) FROM audiences_profile p "  # noqa: S608
                        f"WHERE NOT p.is_test AND ({compiled.sql})", compiled.params)
         return cursor.fetchone()[0]
+
+
+def count_filter(filter_text: str) -> int:
+    """Profiles a filter would select now (test profiles left out); raises
+    :class:`~envoi.audiences.filters.FilterError` for a filter with a mistake."""
+    check_filter(filter_text)
+    return count_audience(Audience(kind=Audience.FILTER, filter=filter_text))
 
 
 def import_csv(user: Actor, stream: TextIO, list_name: str | None = None,

@@ -31,6 +31,20 @@ def delivery_kpis(user: Actor, delivery: Delivery) -> dict[str, Any]:
     return _answer(delivery)
 
 
+def stored_kpis(user: Actor, delivery: Delivery) -> tuple[dict[str, Any], Any]:
+    """(KPIs, computed_at) as stored, without the live counts: what the console shows
+    once a delivery is no longer sending. Figures computed before sending ended (by an
+    hourly run during the send) would show a send still under way, so they are
+    refreshed once, as a delivery never computed before is."""
+    require(user, "delivery.view", delivery_id=delivery.pk)
+    stored = DeliveryKpis.objects.filter(delivery_id=delivery.pk).first()
+    ended = delivery.finished_at
+    if stored is None or (ended is not None and stored.computed_at < ended):
+        kpis.refresh(delivery.pk)
+        stored = DeliveryKpis.objects.get(delivery_id=delivery.pk)
+    return stored.values, stored.computed_at
+
+
 def _answer(delivery: Delivery) -> dict[str, Any]:
     stored = DeliveryKpis.objects.get(delivery_id=delivery.pk)
     return {"delivery_id": delivery.pk, "computed_at": stored.computed_at,

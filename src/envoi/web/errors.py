@@ -1,0 +1,86 @@
+"""Core refusals, said in the reader's language.
+
+The core raises exceptions whose English message is the API's answer. The console shows
+the same refusal translated: permission refusals by their action (the sentence of the
+seed page for sending actions), lifecycle refusals by the delivery's status, and the
+known delivery messages by their text. A message the console has no translation for
+(a detail naming a field, line and column) is shown as the core wrote it.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from envoi.accounts.services import PermissionDenied
+from envoi.deliveries.lifecycle import InvalidTransition
+from envoi.deliveries.services import DeliveryError
+from envoi.sending.proofs import NoTestProfiles
+from envoi.web.labels import STATUS_LABELS, label
+
+DENIALS = {
+    "delivery.view": gettext_lazy("Your permissions do not allow you to view deliveries."),
+    "delivery.create": gettext_lazy("Your permissions do not allow you to create deliveries."),
+    "delivery.edit": gettext_lazy("Your permissions do not allow you to edit deliveries."),
+    "delivery.delete": gettext_lazy("Your permissions do not allow you to delete deliveries."),
+    "delivery.prepare": gettext_lazy(
+        "Your permissions do not allow you to prepare deliveries."),
+    "delivery.proof": gettext_lazy("Your permissions do not allow you to send proofs."),
+    "delivery.approve": gettext_lazy(
+        "Your permissions do not allow you to approve deliveries."),
+    "delivery.reject": gettext_lazy("Your permissions do not allow you to reject deliveries."),
+    "delivery.confirm": gettext_lazy(
+        "Your permissions do not allow you to confirm a delivery."),
+    "delivery.pause": gettext_lazy("Your permissions do not allow you to pause a delivery."),
+    "delivery.resume": gettext_lazy("Your permissions do not allow you to resume a delivery."),
+    "delivery.stop": gettext_lazy("Your permissions do not allow you to stop a delivery."),
+    "delivery.activate": gettext_lazy(
+        "Your permissions do not allow you to activate deliveries."),
+    "profile.view": gettext_lazy("Your permissions do not allow you to view profiles."),
+    "profile.import": gettext_lazy("Your permissions do not allow you to import profiles."),
+    "audience.edit": gettext_lazy("Your permissions do not allow you to edit audiences."),
+    "logs.view": gettext_lazy("Your permissions do not allow you to view logs."),
+    "logs.export": gettext_lazy("Your permissions do not allow you to export logs."),
+    "outbox.view": gettext_lazy("Your permissions do not allow you to view the outbox."),
+    "users.manage": gettext_lazy("Your permissions do not allow you to manage users."),
+    "quarantine.manage": gettext_lazy(
+        "Your permissions do not allow you to manage the quarantine."),
+    "quarantine.view": gettext_lazy("Your permissions do not allow you to view the quarantine."),
+    "qualification.manage": gettext_lazy(
+        "Your permissions do not allow you to manage qualification rules."),
+    "bounces.view": gettext_lazy("Your permissions do not allow you to view received bounces."),
+}
+
+KNOWN_DELIVERY_ERRORS = {
+    "The delivery changed since it was prepared: prepare it again.": gettext_lazy(
+        "The delivery changed since it was prepared: prepare it again."),
+    "The delivery changed since it was approved: approve it again.": gettext_lazy(
+        "The delivery changed since it was approved: approve it again."),
+}
+
+
+def denial(action: str) -> str:
+    """The refusal of ``action``, translated (the core's English if it is new)."""
+    from envoi.accounts.roles import denial_message
+
+    found = DENIALS.get(action)
+    return str(found) if found is not None else denial_message(action)
+
+
+def message_of(error: Exception) -> str:
+    """What to tell the user about a refusal raised by a core service."""
+    if isinstance(error, PermissionDenied):
+        return denial(error.action)
+    if isinstance(error, InvalidTransition):
+        return _("This action is not possible while the delivery is “%(status)s”.") % {
+            "status": label(STATUS_LABELS, error.status)}
+    if isinstance(error, NoTestProfiles):
+        return _("There is no test profile to send a proof to.")
+    if isinstance(error, DeliveryError):
+        known = KNOWN_DELIVERY_ERRORS.get(str(error))
+        return str(known) if known is not None else str(error)
+    return str(error)
+
+
+# The refusals every console view turns into a message instead of an error page.
+REFUSALS = (PermissionDenied, InvalidTransition, NoTestProfiles, DeliveryError)

@@ -1,0 +1,109 @@
+"""Formatting for the console's templates: dates, numbers and codes, for the locale."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.template.defaultfilters import floatformat
+from django.utils import formats, timezone
+from django.utils.html import format_html
+
+from envoi.web import labels
+
+register = template.Library()
+
+
+@register.filter
+def when(moment: datetime | None) -> str:
+    """A time in the reader's zone, formatted for their language, with the zone named."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    text = formats.date_format(local, "SHORT_DATETIME_FORMAT")
+    return format_html('<time datetime="{}">{} <abbr class="tz">{}</abbr></time>',
+                       local.isoformat(), text, local.tzname() or "")
+
+
+@register.filter
+def num(value: int | None) -> str:
+    """An integer with the locale's digit grouping."""
+    return intcomma(value or 0)
+
+
+@register.filter
+def percent(rate: float | None) -> str:
+    """A rate in [0, 1] as a percentage with one decimal, for the locale."""
+    return f"{floatformat((rate or 0.0) * 100, 1)} %"
+
+
+@register.filter
+def status_label(code: str) -> str:
+    return labels.label(labels.STATUS_LABELS, code)
+
+
+@register.filter
+def status_tone(code: str) -> str:
+    return labels.STATUS_TONES.get(code, "neutral")  # type: ignore[call-overload]
+
+
+@register.filter
+def send_status(code: str) -> str:
+    return labels.label(labels.SEND_STATUS_LABELS, code)
+
+
+@register.filter
+def reason(code: str) -> str:
+    return labels.label(labels.REASON_LABELS, code) if code else ""
+
+
+@register.filter
+def failure_type(code: str) -> str:
+    return labels.label(labels.FAILURE_TYPE_LABELS, code) if code else ""
+
+
+@register.filter
+def event(code: str) -> str:
+    return labels.label(labels.EVENT_LABELS, code)
+
+
+@register.filter
+def role(code: str) -> str:
+    return labels.label(labels.ROLE_LABELS, code)
+
+
+@register.filter
+def channel(code: str) -> str:
+    return labels.label(labels.CHANNEL_LABELS, code)
+
+
+@register.filter
+def level(code: str) -> str:
+    return labels.label(labels.LEVEL_LABELS, code)
+
+
+@register.simple_tag(takes_context=True)
+def page_url(context: template.Context, page: int) -> str:
+    """The current URL with its ``page`` parameter set to ``page``."""
+    query = context["request"].GET.copy()
+    query["page"] = str(page)
+    return "?" + query.urlencode()
+
+
+@register.simple_tag(takes_context=True)
+def may(context: template.Context, action: str) -> bool:
+    """Whether the signed-in user's roles allow ``action`` (for showing links)."""
+    from envoi.web.views.common import may as request_may
+
+    return request_may(context["request"], action)
+
+
+@register.filter
+def finding_label(code: str) -> str:
+    return labels.label(labels.FINDING_LABELS, code) if code in labels.FINDING_LABELS else ""
+
+
+@register.filter
+def finding_detailed(code: str) -> bool:
+    return code in labels.FINDINGS_WITH_DETAIL or code not in labels.FINDING_LABELS

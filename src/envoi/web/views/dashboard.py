@@ -1,0 +1,219 @@
+"""The delivery dashboard: action bar, blocks, live deployment, charts and log tabs.
+
+The dashboard is a list of blocks (:data:`BLOCKS`), each a template given the same
+context; a new block (the Schedule block) is one more entry. The *live* part — status,
+action bar and Deployment block — is one fragment that the page asks for again every
+second while the delivery is being prepared or sent (htmx polling), and that stops
+asking by itself once there is nothing left to watch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from envoi.accounts.services import Actor
+from envoi.deliveries import lifecycle, services
+from envoi.deliveries.models import Delivery, Status
+from envoi.preparation.models import ExclusionReason
+from envoi.reporting import kpis as kpi_rules
+from envoi.reporting import services as reporting
+from envoi.sending.models import SendStatus
+from envoi.tracking.models import EventKind
+from envoi.web import charts, queries
+from envoi.web.labels import EVENT_LABELS, REASON_LABELS, SEND_STATUS_LABELS, label
+from envoi.web.views.common import act, console, get_or_404, may, requires
+
+StrOrPromise = str | Promise
+
+# The dashboard's blocks, top to bottom, under the action bar.
+BLOCKS = ["web/blocks/summary.html"]
+TABS = {
+    "sending": gettext_lazy("Sending log"),
+    "exclusions": gettext_lazy("Exclusion log"),
+    "tracking": gettext_lazy("Tracking log"),
+    "preparation": gettext_lazy("Preparation log"),
+}
+WATCHED = {Status.PREPARING, *lifecycle.SENDING_STATES}
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    label: StrOrPromise
+    permission: str
+    style: str = ""
+
+
+ACTIONS = [
+    Action("prepare", gettext_lazy("Prepare"), "delivery.prepare"),
+    Action("proof", gettext_lazy("Send proof"), "delivery.proof"),
+    Action("approve", gettext_lazy("Approve"), "delivery.approve", "primary"),
+    Action("reject", gettext_lazy("Reject"), "delivery.reject", "danger"),
+    Action("confirm", gettext_lazy("Confirm send"), "delivery.confirm", "primary"),
+    Action("pause", gettext_lazy("Pause"), "delivery.pause"),
+    Action("resume", gettext_lazy("Resume"), "delivery.resume"),
+    Action("stop", gettext_lazy("Stop"), "delivery.stop", "danger"),
+]
+DONE = {
+    "prepare": gettext_lazy("The delivery was prepared."),
+    "proof": gettext_lazy("The proof was sent to the test profiles."),
+    "approve": gettext_lazy("The delivery was approved."),
+    "reject": gettext_lazy("The delivery was rejected: it is back in editing."),
+    "confirm": gettext_lazy("The send is confirmed: messages are being sent."),
+    "pause": gettext_lazy("Sending is paused."),
+    "resume": gettext_lazy("Sending has resumed."),
+    "stop": gettext_lazy("Sending was stopped."),
+}
+CALLS = {"prepare": services.prepare, "proof": services.send_proof,
+         "approve": services.approve, "reject": services.reject,
+         "confirm": services.confirm, "pause": services.pause,
+         "resume": services.resume, "stop": services.stop}
+
+
+def _status_allows(delivery: Delivery, action: str) -> bool:
+    if action == "proof":
+        return delivery.status in lifecycle.PREPARED_STATES
+    return action in lifecycle.allowed_moves(delivery.status)
+
+
+def action_bar(request: HttpRequest, delivery: Delivery) -> dict[str, Any]:
+    """The buttons the status allows and the user may use, and the banner that tells
+    a user why the Confirm send button is not there for them."""
+    shown = [a for a in ACTIONS if _status_allows(delivery, a.name) and may(request, a.permission)]
+    awaiting_start = delivery.status in lifecycle.PREPARED_STATES
+    return {
+        "actions": shown,
+        "confirm_banner": awaiting_start and not may(request, "delivery.confirm"),
+        "may_edit": delivery.status in lifecycle.EDITABLE_STATES
+        and may(request, "delivery.edit"),
+        "may_delete": delivery.status not in lifecycle.SENDING_STATES
+        and may(request, "delivery.delete"),
+    }
+
+
+def deployment(user: Actor, delivery: Delivery) -> dict[str, Any]:
+    """Before sending: targeted and to deliver. While sending: live progress, read from
+    the sending log. After: the KPIs as last computed (with their time) — the hourly
+    job and Compute stats recompute them from the logs."""
+    if delivery.started_at is None:
+        return {"phase": "before"}
+    if delivery.status not in lifecycle.SENDING_STATES:
+        figures, computed_at = reporting.stored_kpis(user, delivery)
+        return {"phase": "after", "kpis": figures, "computed_at": computed_at}
+    counts = kpi_rules.Counts(to_deliver=delivery.to_deliver)
+    kpi_rules.add_sending_counts({delivery.pk: counts})  # one index-only query
+    processed = counts.sent + counts.ignored
+    progress = kpi_rules.ratio(processed, counts.to_deliver)
+    seconds = max((timezone.now() - delivery.started_at).total_seconds(), 1.0)
+    return {"phase": "sending", "counts": counts, "processed": processed,
+            "progress": progress, "progress_width": round(min(progress, 1.0) * 100),
+            "rate": round(counts.sent / seconds, 1)}
+
+
+def _live_context(request: HttpRequest, delivery: Delivery) -> dict[str, Any]:
+    return {"delivery": delivery, "watch": delivery.status in WATCHED,
+            "deployment": deployment(request.user, delivery),
+            **action_bar(request, delivery)}
+
+
+def _default_tab(delivery: Delivery) -> str:
+    if delivery.started_at is not None:
+        return "sending"
+    return "preparation" if delivery.prepared_at else "exclusions"
+
+
+@requires("delivery.view")
+def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = get_or_404(Delivery, pk)
+    tab = request.GET.get("tab", "")
+    tab = tab if tab in TABS else _default_tab(delivery)
+    return render(request, "web/dashboard.html", {
+        **_live_context(request, delivery), "blocks": BLOCKS, "tabs": TABS,
+        "log": log_context(request, delivery, tab)})
+
+
+@requires("delivery.view")
+def live(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = get_or_404(Delivery, pk)
+    return render(request, "web/live.html", _live_context(request, delivery))
+
+
+@require_POST
+@console
+def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    if name not in CALLS:
+        raise Http404
+    delivery = get_or_404(Delivery, pk)
+    return act(request, lambda: CALLS[name](request.user, delivery), str(DONE[name]),
+               "web:delivery", pk)
+
+
+@require_POST
+@console
+def compute_stats(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = get_or_404(Delivery, pk)
+    return act(request, lambda: reporting.compute_stats(request.user, delivery),
+               _("The statistics were computed from the logs."), "web:delivery", pk)
+
+
+@requires("delivery.view")
+def delivery_charts(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = get_or_404(Delivery, pk)
+    step, engagement = queries.engagement_over_time(delivery)
+    opens_clicks = charts.over_time(_("Opens and clicks over time"), step, engagement,
+                                    {"opens": _("Opens"), "clicks": _("Clicks")})
+    step, sent = queries.throughput(delivery)
+    throughput = charts.over_time(_("Throughput over time"), step, sent,
+                                  {"sent": _("Messages sent")})
+    by_reason = charts.by_category(_("Failures by reason"), [
+        (label(REASON_LABELS, reason or kind), count)
+        for kind, reason, count in queries.failures_by_reason(delivery.pk)])
+    return render(request, "web/charts.html",
+                  {"charts": [opens_clicks, throughput, by_reason], "delivery": delivery})
+
+
+# Log tabs -----------------------------------------------------------------------------
+
+
+def log_context(request: HttpRequest, delivery: Delivery, tab: str) -> dict[str, Any]:
+    """One page of one log, filtered as the tab's form asks."""
+    number = queries.page_number(request.GET.get("page"))
+    status = request.GET.get("status", "")
+    reason = request.GET.get("reason", "")[:64]
+    kind = request.GET.get("kind", "")
+    found: dict[str, Any] = {"tab": tab, "delivery": delivery, "status": status,
+                             "reason": reason, "kind": kind}
+    if tab == "sending":
+        status = status if status in SendStatus.values else ""
+        found["page"] = queries.page_of(queries.sending_log(delivery.pk, status, reason), number)
+        found["statuses"] = list(SEND_STATUS_LABELS.items())
+    elif tab == "exclusions":
+        reason = reason if reason in ExclusionReason.values else ""
+        found["page"] = queries.page_of(queries.exclusion_log(delivery.pk, reason), number)
+        found["reasons"] = [(code, REASON_LABELS[code]) for code in ExclusionReason.values]
+    elif tab == "tracking":
+        kind = kind if kind in EventKind.values else ""
+        found["page"] = queries.page_of(queries.tracking_log(delivery.pk, kind), number)
+        found["kinds"] = list(EVENT_LABELS.items())
+    else:
+        found["findings"] = queries.preparation_log(delivery.pk)
+    return found
+
+
+@requires("logs.view")
+def log_tab(request: HttpRequest, pk: int, tab: str) -> HttpResponse:
+    if tab not in TABS:
+        raise Http404
+    delivery = get_or_404(Delivery, pk)
+    return render(request, "web/logs.html",
+                  {"log": log_context(request, delivery, tab), "tabs": TABS,
+                   "delivery": delivery})

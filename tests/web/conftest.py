@@ -1,0 +1,27 @@
+"""Console tests: pages through Django's test client, and the browser tests' fixtures.
+
+Playwright's sync API runs an event loop in the test's thread; the ORM calls the tests
+make between browser steps are still plain synchronous calls, hence
+``DJANGO_ALLOW_ASYNC_UNSAFE``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.test import Client
+
+from envoi.accounts.services import create_user
+from tests.web.browser import browser, people  # noqa: F401  (Chromium, and its users)
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "correct horse battery"
+
+
+def signed_in(username: str, *roles: str, language: str = "en") -> Client:
+    create_user(username, roles, PASSWORD)
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    assert client.login(username=username, password=PASSWORD)
+    return client
+
