@@ -157,7 +157,8 @@ def prepared_delivery(user, count: int):
 
 
 def rendered_size(delivery) -> int:
-    """Bytes of one real message (the first row's), as the worker would hand it over."""
+    """Bytes of one real message (the first row's), as the worker hands it to a relay
+    that offers 8BITMIME (smtp-sink does)."""
     from envoi.sending.models import SendingLog
     from envoi.sending.render import DeliveryRenderer
     from envoi.sending.worker import load_profiles
@@ -165,7 +166,7 @@ def rendered_size(delivery) -> int:
     row = SendingLog.objects.filter(delivery=delivery).order_by("id").first()
     assert row is not None
     profile = load_profiles([row.profile_id])[row.profile_id]
-    return len(DeliveryRenderer(delivery).render(row.id, row.address, profile).data)
+    return len(DeliveryRenderer(delivery).render(row.id, row.address, profile).data_8bit)
 
 
 # Workers --------------------------------------------------------------------------------

@@ -186,8 +186,7 @@ class Lanes:
                 if session is None or session[0] is not relay:
                     self._close(session)
                     session = (relay, SmtpConnection.from_config(relay.config))
-                outcome = session[1].send(job.message.mail_from, job.message.rcpt_to,
-                                          job.message.data, transparent=True)
+                outcome = self._send(session[1], job.message)
                 if outcome.relay_fault:
                     self.pool.failed(relay)
                     self._close(session)
@@ -199,6 +198,12 @@ class Lanes:
                 job.future.set_result(outcome)
         finally:
             self._close(session)
+
+    @staticmethod
+    def _send(connection: SmtpConnection, message: OutgoingMessage) -> SmtpOutcome:
+        """The 8bit form, or the 7-bit one if this relay lacks 8BITMIME."""
+        return connection.send(message.mail_from, message.rcpt_to, message.data_8bit,
+                               transparent=True, seven_bit=message.build_7bit)
 
     def _wait_for_relay(self, lane: int) -> None:
         """A lane without a relay (over this worker's slots) sleeps until it gets one.

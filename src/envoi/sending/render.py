@@ -21,13 +21,16 @@ from __future__ import annotations
 import html
 import re
 import secrets
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache, partial
 from typing import Any
 
 from django.conf import settings
 from liquid import BoundTemplate
 from liquid.builtin.content import ContentNode
+from liquid.builtin.output import OutputNode
+from liquid.exceptions import LiquidError
 
 from envoi.deliveries.content import PROFILE_FIELDS, compile_content, environment
 from envoi.deliveries.models import Delivery
@@ -40,11 +43,21 @@ PROOF_ROW = 0
 
 @dataclass(frozen=True)
 class OutgoingMessage:
+    """One recipient's message in two forms: ``data_8bit``, with the bodies unencoded
+    where they allow it (for a relay that offers 8BITMIME), and :attr:`data`, 7-bit
+    clean for any relay, built only when asked for."""
+
     row_id: int
     mail_from: str
     rcpt_to: str
-    data: bytes
     message_id: str
+    data_8bit: bytes
+    build_7bit: Callable[[], bytes] = field(repr=False, compare=False)
+
+    @cached_property
+    def data(self) -> bytes:
+        """The message with base64 bodies (an ASCII ``data_8bit`` already is 7-bit)."""
+        return self.data_8bit if self.data_8bit.isascii() else self.build_7bit()
 
 
 def profile_context(profile: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +108,7 @@ class SlottedHtml:
     """
 
     template: BoundTemplate
+    source: str
     in_order: bool
 
     def fill(self, rendered: str, slots: Slots) -> str:
@@ -116,14 +130,43 @@ class SlottedHtml:
 def slotted_html(html_source: str) -> SlottedHtml:
     """The delivery's HTML template with its slots, parsed once per process."""
     rewritten = links.rewrite_html(html_source)
-    plain = environment.from_string(rewritten.source(lambda slot: _SLOT))
+    plain_source = rewritten.source(lambda slot: _SLOT)
+    plain = environment.from_string(plain_source)
     slots = [piece for piece in rewritten.pieces if isinstance(piece, int)]
     top_level = sum(node.text.count(_SLOT) for node in plain.nodes
                     if isinstance(node, ContentNode))
     if slots == sorted(slots) and top_level == len(slots):
-        return SlottedHtml(plain, in_order=True)
-    keyed = environment.from_string(rewritten.source(lambda slot: f"{_SLOT}{slot};"))
-    return SlottedHtml(keyed, in_order=False)
+        return SlottedHtml(plain, plain_source, in_order=True)
+    keyed_source = rewritten.source(lambda slot: f"{_SLOT}{slot};")
+    return SlottedHtml(environment.from_string(keyed_source), keyed_source, in_order=False)
+
+
+_PART = f"\x00{secrets.randbelow(10 ** 9)}|"
+"""Separates subject, text and HTML in a combined render; a per-process nonce, like
+the slot marker."""
+
+
+@lru_cache(maxsize=64)
+def combined_template(subject: str, text: str, html: str) -> BoundTemplate | None:
+    """Subject, text and (slotted) HTML as one template, joined by :data:`_PART`.
+
+    One Liquid render per message instead of three: each render sets up a context
+    and a buffer, ~10 µs, whatever the template's size (measured: the benchmark's
+    subject alone takes 10 µs). Only when the subject and text hold nothing but text
+    and ``{{ outputs }}``: a tag there (``{% assign %}``, ``{% cycle %}``) could change
+    what the later parts see, which separate renders never do. ``None`` otherwise.
+    """
+    if not (_outputs_only(subject) and _outputs_only(text)):
+        return None
+    return environment.from_string(_PART.join((subject, text, html)))
+
+
+def _outputs_only(source: str) -> bool:
+    try:
+        nodes = environment.from_string(source).nodes
+    except LiquidError:
+        return False
+    return all(isinstance(node, ContentNode | OutputNode) for node in nodes)
 
 
 class DeliveryRenderer:
@@ -138,6 +181,8 @@ class DeliveryRenderer:
             for link in self.links if link.personalized)
         self.html = slotted_html(delivery.html_body) if delivery.html_body else None
         self.content = compile_content(delivery.subject, "", delivery.text_body)
+        self.combined = combined_template(delivery.subject, delivery.text_body,
+                                          self.html.source if self.html else "")
         self.skeleton = MessageSkeleton(
             sender=delivery.sender, reply_to=delivery.reply_to,
             has_html=self.html is not None, has_text=self.content.text is not None,
@@ -148,22 +193,24 @@ class DeliveryRenderer:
                unsubscribe_url: str | None = None,
                message_key: str | None = None) -> OutgoingMessage:
         context, slots = self.context(row_id, profile, unsubscribe_url)
-        content = self.content
+        subject, text, html_part = self.parts(context, slots)
         # One Message-ID per sending-log row, stable across a crash-induced resend.
         message_id = make_message_id(message_key or f"{self.delivery_id}.{row_id}.envoi",
                                      settings.ENVOI_BOUNCE_DOMAIN)
-        data = self.skeleton.build(
+        build = partial(
+            self.skeleton.build,
             to_addr=address,
             to_name=" ".join(filter(None, [context["first_name"], context["last_name"]])),
-            subject=self.subject_prefix + content.subject.render(**context),
-            html=self.html_part(context, slots),
-            text=content.text.render(**context) if content.text else "",
+            subject=self.subject_prefix + subject,
+            html=html_part,
+            text=text,
             message_id=message_id,
             date=format_date(),
             list_unsubscribe=f"<{context['unsubscribe_url']}>",
         )
         return OutgoingMessage(row_id=row_id, mail_from=tokens.return_path(row_id),
-                               rcpt_to=address, data=data, message_id=message_id)
+                               rcpt_to=address, message_id=message_id,
+                               data_8bit=build(eight_bit=True), build_7bit=build)
 
     def mirror_html(self, row_id: int, profile: dict[str, Any]) -> str:
         """The HTML part as this recipient received it, minus the open pixel: viewing
@@ -174,6 +221,16 @@ class DeliveryRenderer:
             return self.html_part(context, slots)
         text = self.content.text.render(**context) if self.content.text else ""
         return f"<pre>{html.escape(text)}</pre>"
+
+    def parts(self, context: dict[str, Any], slots: Slots) -> tuple[str, str, str]:
+        """The rendered subject, text part and HTML part."""
+        if self.combined is not None:
+            subject, text, html_part = self.combined.render(**context).split(_PART, 2)
+            return subject, text, self.html.fill(html_part, slots) if self.html else ""
+        content = self.content
+        return (content.subject.render(**context),
+                content.text.render(**context) if content.text else "",
+                self.html_part(context, slots))
 
     def html_part(self, context: dict[str, Any], slots: Slots) -> str:
         if self.html is None:
