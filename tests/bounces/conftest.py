@@ -7,9 +7,19 @@ from collections.abc import Iterator
 import pytest
 
 from envoi.bounces.listener import BounceListener
+from envoi.bounces.qualification import admin_rules
 from tests.support.smtpd import free_port
 
 BOUNCE_DOMAIN = "bounces.shop.example.com"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_admin_rules() -> Iterator[None]:
+    """Each process keeps the administrators' rules for a while; a test's rules are
+    rolled back with its database, so none may outlive it in that cache."""
+    admin_rules.invalidate()
+    yield
+    admin_rules.invalidate()
 
 
 @pytest.fixture

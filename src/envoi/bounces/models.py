@@ -123,9 +123,16 @@ class QualificationRule(models.Model):
     """A rule an administrator added; these are tried before the built-in table.
 
     A rule matches a reply when every condition it sets holds: the basic reply code
-    (0: any), the enhanced status code (an exact code such as ``5.1.1``, or a class or
-    subject ending in a dot such as ``5.7.``), and a regular expression searched in the
-    reply text (case-insensitive). A rule sets at least one condition.
+    (0: any), the enhanced status code (an exact code such as ``5.1.1``, a subject
+    ending in a dot such as ``5.7.``, or a class alone such as ``4.``, which matches
+    every reply of that class, with or without an enhanced code), and a regular
+    expression searched in the reply text (case-insensitive). A rule sets at least one
+    condition.
+
+    A hard rule applies to a transient reply (4xx, or a 4.x.x status) only if it names
+    a transient code itself (``smtp_code`` 4xx, or ``enhanced`` starting with ``4.``);
+    it is then honoured as written, and the failure is final
+    (:mod:`envoi.bounces.qualification`).
     """
 
     smtp_code = models.IntegerField(default=0)

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
 from envoi import clock as envoi_clock
-from envoi.bounces.qualification import is_transient, qualify
+from envoi.bounces.qualification import HARD, is_transient, qualify
 from envoi.bounces.quarantine import note_sending_results
 from envoi.config import relays_from_url
 from envoi.deliveries import lifecycle
@@ -177,7 +177,10 @@ class Worker:
         if reply.ok:
             return Outcome(row.id, "sent", smtp_reply=reply_text, message_id=message.message_id)
         failure = qualify(reply.code, reply.enhanced, reply.text)
-        if is_transient(reply.code) and row.attempts <= delivery.max_retries:
+        # A hard failure is final even on a 4xx: only an administrator's rule written
+        # for that reply types it hard, and the address is quarantined at once.
+        retry = is_transient(reply.code) and failure.failure_type != HARD
+        if retry and row.attempts <= delivery.max_retries:
             retry_at = self.clock() + timedelta(seconds=delivery.retry_delay_seconds)
             if self.expired(delivery, retry_at):  # the retry would come too late
                 return Outcome(row.id, "failed", "soft", VALIDITY_EXPIRED, reply_text)
