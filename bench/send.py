@@ -135,14 +135,14 @@ def seed_profiles(count: int) -> float:
     return elapsed
 
 
-def prepared_delivery(user, count: int):
+def prepared_delivery(user, count: int, label: str = "Spring sale"):
     """A delivery to every seeded profile, prepared and approved through the services."""
     from envoi.audiences.services import create_audience
     from envoi.deliveries import services
 
-    audience = create_audience(user, "Spring members", 'language = "ko" or language = "en"')
+    audience = create_audience(user, f"{label} members", 'language = "ko" or language = "en"')
     delivery = services.create(
-        user, label="Spring sale", sender=content.SENDER, subject=content.SUBJECT,
+        user, label=label, sender=content.SENDER, subject=content.SUBJECT,
         html_body=content.html_body(), text_body=content.text_body(), audience=audience,
     )
     started = time.perf_counter()

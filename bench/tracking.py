@@ -8,11 +8,17 @@ takes one click link from each, so every request names a different message; star
 ``envoi serve`` as deployed (uvicorn, ``--workers``), and points ``wrk`` at those links.
 After SIGTERM (the server's normal stop), it counts the click events stored: every
 redirect wrk saw answered must be in the tracking log.
+
+With ``--during-send``, a second delivery to the same profiles is confirmed once the
+server is warm, and ``--send-workers`` real ``envoi worker`` processes send it into
+Postfix's ``smtp-sink`` while wrk runs: the redirects' rate and latency while a send
+shares the machine, and the send's own rate in the same window.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import random
 import re
@@ -26,7 +32,7 @@ from pathlib import Path
 
 import common
 from common import note
-from send import prepared_delivery, seed_profiles
+from send import Sink, prepared_delivery, seed_profiles, start_workers, wait_workers
 
 BENCH = Path(__file__).resolve().parent
 WRK = "wrk"
@@ -131,6 +137,54 @@ def stored_clicks(delivery_id: int) -> int:
     return TrackingEvent.objects.filter(delivery_id=delivery_id, kind="click").count()
 
 
+class SendAlongside:
+    """A second delivery sent by real workers while wrk runs (``--during-send``)."""
+
+    def __init__(self, user, count: int, workers: int, sink_port: int, log_dir: str):
+        self.delivery = prepared_delivery(user, count, label="Autumn sale")
+        self.user, self.count, self.sink_port, self.log_dir = user, count, sink_port, log_dir
+        self.options = argparse.Namespace(workers=workers, profile=None, py_spy=None)
+        self.runs: list = []
+        self.window: tuple[dt.datetime, dt.datetime] | None = None
+
+    def start(self) -> None:
+        from django.db import connection
+
+        from envoi.deliveries import services
+
+        self.sink = Sink(self.sink_port)
+        services.confirm(self.user, self.delivery)
+        connection.close()
+        self.runs = start_workers(self.options, self.log_dir)
+        deadline = time.monotonic() + 20
+        while self.sent() == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def sent(self, start: dt.datetime | None = None, end: dt.datetime | None = None) -> int:
+        from envoi.sending.models import SendingLog
+
+        rows = SendingLog.objects.filter(delivery=self.delivery, status="sent")
+        if start and end:
+            rows = rows.filter(sent_at__gte=start, sent_at__lt=end)
+        return rows.count()
+
+    def finish(self, seconds: float) -> str:
+        """Wait for the workers; the send's figures during wrk's window."""
+        assert self.window is not None
+        wait_workers(self.runs, timeout=600)
+        received = self.sink.wait_for(self.count)
+        self.sink.stop()
+        in_window = self.sent(*self.window)
+        total = self.sent()
+        if total != self.count or received != self.count:
+            common.fail(f"send: {total} rows sent, sink counted {received}, of {self.count}")
+        note(f"send during wrk: {in_window} messages in {seconds:.0f} s; all {total} rows "
+             f"sent, the sink counted {received}; worker peak RSS "
+             f"{max(r.max_rss_kb for r in self.runs) / 1024:.0f} MB")
+        return (f"; during a send: {in_window / seconds:.0f} msg/s by "
+                f"{self.options.workers} workers")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
@@ -141,11 +195,16 @@ def main() -> int:
                         help="offer about this many requests/s (0: as fast as served)")
     parser.add_argument("--warmup", type=int, default=3,
                         help="seconds of load before the measured run")
+    parser.add_argument("--during-send", action="store_true",
+                        help="send a second delivery to the same profiles meanwhile")
+    parser.add_argument("--send-workers", type=int, default=2)
     parser.add_argument("--db-name", default="envoi_bench_tracking")
     args = parser.parse_args()
 
     data_dir = common.temp_dir("envoi-bench-tracking-")
-    common.configure(common.reset_postgres(args.db_name), data_dir)
+    sink_port = free_port()
+    common.configure(common.reset_postgres(args.db_name), data_dir,
+                     f"smtp://127.0.0.1:{sink_port}?pool=4")
     port = free_port()
     os.environ["ENVOI_BASE_URL"] = base_url = f"http://127.0.0.1:{port}"
     common.setup_django(migrate=True)
@@ -157,6 +216,8 @@ def main() -> int:
     paths_file = Path(data_dir) / "paths.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     note(f"{len(paths)} click links, one per message, e.g. {paths[0]}")
+    alongside = (SendAlongside(common.all_roles_user(), args.messages, args.send_workers,
+                               sink_port, data_dir) if args.during_send else None)
 
     server = start_server(port, args.server_workers)
     warm: dict = {"requests": 0}
@@ -166,10 +227,16 @@ def main() -> int:
                            show=False)
             note(f"warm-up: {warm['requests']} requests in {args.warmup} s (not counted "
                  f"in the rate; their events are in the stored count)")
+        if alongside:
+            alongside.start()
+        started = dt.datetime.now(dt.UTC)
         result = run_wrk(port, paths_file, args.seconds, args.connections, args.rate)
+        if alongside:
+            alongside.window = (started, dt.datetime.now(dt.UTC))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
+    during = alongside.finish(args.seconds) if alongside else ""
     stored = stored_clicks(delivery.pk) - warm["requests"]
     answered = result["requests"] - result["errors"]
     lost = max(answered - stored, 0)
@@ -178,7 +245,7 @@ def main() -> int:
           f"req/s, p99 {result['p99_ms']:.1f} ms; events stored {stored} / answered "
           f"{answered} ({lost} lost) ({args.server_workers} server workers, postgresql, "
           f"{'offered ' + str(args.rate) + '/s' if args.rate else 'closed loop'}, "
-          f"{args.connections} connections)")
+          f"{args.connections} connections){during}")
     common.drop_postgres(args.db_name)
     return 1 if lost or result["errors"] else 0
 
