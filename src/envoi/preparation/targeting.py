@@ -14,11 +14,12 @@ and counts an address already there as a duplicate.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from envoi.audiences.filters import compile_filter
 from envoi.audiences.models import Audience
@@ -26,6 +27,10 @@ from envoi.bounces.models import QuarantineStatus
 from envoi.preparation.models import ExclusionReason
 
 R = ExclusionReason
+log = logging.getLogger("envoi.preparation")
+
+# Rows added at once past which PostgreSQL's statistics of the sending log are refreshed.
+ANALYZE_AFTER_ROWS = 1000
 
 # A pragmatic address syntax check, evaluated by the database (PostgreSQL `~`, SQLite
 # REGEXP through Django's registered function). Internationalized addresses are refused.
@@ -143,9 +148,31 @@ def build_target(delivery_id: int, audience: Audience, *, row_time: RowTime | No
         cursor.execute("DROP TABLE prep_target")
         cursor.execute("DROP TABLE IF EXISTS prep_due")
     to_deliver = counts.pop(None, 0)
+    if keep_rows and to_deliver >= ANALYZE_AFTER_ROWS:
+        transaction.on_commit(refresh_planner_statistics)
     return TargetCounts(targeted=to_deliver + sum(counts.values()), to_deliver=to_deliver,
                         exclusions=counts, first_due=min(due, default=None),
                         last_due=max(due, default=None))
+
+
+def refresh_planner_statistics() -> None:
+    """ANALYZE the sending log after a large preparation (PostgreSQL).
+
+    Until autovacuum gets to it, the planner believes the statistics of before the
+    bulk insert: a handful of pending rows. Then recording a batch by id (``UPDATE …
+    FROM unnest(ids)``) is planned as a hash join over *every* pending row through the
+    queue index instead of one primary-key lookup per row — a cost that grows with the
+    delivery, measured at 35 ms per batch of 200 among 100,000 pending rows, against
+    well under 1 ms once analyzed. Sampling takes a fraction of a second, after the
+    preparation has committed.
+    """
+    if connection.vendor != "postgresql":
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE sending_sendinglog")
+    except DatabaseError:  # statistics are an optimization: autovacuum catches up
+        log.exception("could not analyze the sending log")
 
 
 def _due_times(cursor, row_time: RowTime) -> list[datetime]:

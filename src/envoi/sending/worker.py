@@ -56,6 +56,7 @@ class Worker:
         self.domain_limits = ratelimit.domain_limits()
         self.clock = clock
         self.renderers: dict[int, tuple[str, DeliveryRenderer]] = {}
+        self.cursor = queue.ClaimCursor()
         self.stopping = threading.Event()
         self.jobs = JobRunner(self.worker_id)
 
@@ -108,7 +109,7 @@ class Worker:
         processed = 0
         for delivery_id, rate in queue.sending_deliveries():
             size = ratelimit.claim_size(self.batch_size, rate)
-            rows = queue.claim(delivery_id, self.worker_id, size, now, self.lease)
+            rows = self.cursor.claim(delivery_id, self.worker_id, size, now, self.lease)
             if rows:
                 outcomes = self.send_rows(delivery_id, rows)
                 queue.record(outcomes, self.clock())
@@ -116,7 +117,8 @@ class Worker:
                 sent = [row for row in rows if row.id in recorded]
                 note_sending_results(sent, self.clock())  # quarantine (SPEC §8)
                 processed += len(sent)
-            lifecycle.finish_if_done(delivery_id)
+            if len(rows) < size:  # the end of its log: maybe nothing is left pending
+                lifecycle.finish_if_done(delivery_id)
         return processed
 
     def close(self) -> None:
