@@ -58,6 +58,14 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def screenshot_of(locator, name: str) -> Path:
+    """A screenshot of one element (a dashboard block), under ``artifacts/``."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    locator.screenshot(path=str(path))
+    return path
+
+
 @dataclass
 class Person:
     page: object

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from django.test import Client
 
 from envoi.accounts.services import create_user
+from envoi.sending.outbox import CaptureServer
+from tests.support.smtpd import free_port
 from tests.web.browser import browser, people  # noqa: F401  (Chromium, and its users)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -25,3 +28,15 @@ def signed_in(username: str, *roles: str, language: str = "en") -> Client:
     assert client.login(username=username, password=PASSWORD)
     return client
 
+
+@pytest.fixture
+def outbox(settings):
+    """The embedded shape's capture server, as the relay: sent messages land in the
+    console's outbox."""
+    server = CaptureServer("127.0.0.1", free_port())
+    server.start()
+    settings.ENVOI_SMTP_URL = f"smtp://127.0.0.1:{server.port}"
+    try:
+        yield server
+    finally:
+        server.stop()

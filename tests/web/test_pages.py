@@ -4,13 +4,15 @@ left in the Korean and Japanese pages.
 The crawler signs in as a user holding every role, starts at the deliveries list and
 follows every same-site link it finds (anchors, htmx fragments, frames, stylesheets,
 scripts, GET forms), on a database holding deliveries in several states, a sent one
-with opens and clicks, profiles, audiences, users and captured messages.
+with opens and clicks, a scheduled one, recurring ones with executions, profiles,
+audiences, users, captured messages and addresses in quarantine with their history.
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -22,8 +24,10 @@ from django.test import Client
 from envoi.accounts.models import AuditEntry
 from envoi.audiences.models import Audience, Profile
 from envoi.audiences.services import create_audience
+from envoi.bounces import quarantine
+from envoi.bounces.models import Quarantine, QuarantineEvent
 from envoi.deliveries import services
-from envoi.deliveries.models import Delivery, PreparationMessage
+from envoi.deliveries.models import Delivery, PreparationMessage, Recurrence
 from envoi.sending.models import OutboxMessage, SendingLog
 from envoi.sending.outbox import CaptureServer
 from envoi.sending.worker import Worker
@@ -33,10 +37,11 @@ from tests.support.deliveries import boss, delivery_in
 from tests.support.scenario import parse
 from tests.support.smtpd import free_port
 from tests.web.conftest import PASSWORD
+from tests.web.schedules import fire_runs, recurring_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MAX_PAGES = 400
-ALLOWED_WORDS = {"Envoi", "SMS", "HTML", "UTC"}
+ALLOWED_WORDS = {"Envoi", "SMS", "HTML", "UTC", "cron"}
 WORD = re.compile(r"[A-Za-z]{3,}")
 ADDRESS = re.compile(r"\S+@[\w.-]+|https?://\S+")
 NOT_PROSE = {"code", "pre", "script", "style", "abbr", "textarea", "option"}
@@ -74,6 +79,32 @@ def crowded(sent_delivery):
     assert PreparationMessage.objects.filter(delivery=broken).exists()
     create_audience(boss(), "Korean speakers", 'language = "ko"')
     return sent_delivery
+
+
+@pytest.fixture
+def scheduled(monkeypatch):
+    """A delivery waiting for its contact date (sent at each recipient's time of day);
+    a running recurring delivery with one execution waiting and one confirmed; another,
+    on a cron expression and aggregated by week, in editing; addresses in quarantine,
+    one of them released by hand."""
+    # The dashboard then lists fewer executions than there are: the full list is linked.
+    monkeypatch.setattr("envoi.web.views.schedule.EXECUTIONS_ON_DASHBOARD", 1)
+    waiting = delivery_in("approved", label="Scheduled", time_zone="Asia/Seoul",
+                          contact_date=datetime(2031, 3, 8, 9, 0), recipient_time_zone=True)
+    services.confirm(boss(), waiting)
+    parent = recurring_in("in_progress", label="Daily news")
+    first, _ = fire_runs(parent, 2)
+    services.confirm(boss(), first)
+    recurring_in("editing", label="Weekdays", time_zone="Asia/Tokyo", every=None,
+                 at=None, cron="30 8 * * 1-5", aggregation="week",
+                 ends_at="2031-12-31T18:00")
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    quarantine.note_failures([
+        quarantine.Failure("gone@example.com", "hard", "user_unknown", "bounce"),
+        quarantine.Failure("full@example.com", "soft", "mailbox_full", "sending"),
+        quarantine.Failure("fixed@example.com", "hard", "invalid_domain", "sending")], now)
+    quarantine.denylist("angry@example.com", "complaint", now)
+    quarantine.release(boss(), "fixed@example.com", "checked with the customer")
 
 
 class Page(HTMLParser):
@@ -119,6 +150,8 @@ def data_values() -> list[str]:
         (Profile, ["email", "first_name", "last_name", "language", "timezone"]),
         (SendingLog, ["address", "smtp_reply"]), (TrackingEvent, ["url"]),
         (OutboxMessage, ["subject", "mail_from"]), (AuditEntry, ["action", "actor_name"]),
+        (Delivery, ["time_zone", "period"]), (Recurrence, ["cron"]),
+        (Quarantine, ["address"]), (QuarantineEvent, ["actor", "note"]),
     ]:
         for row in model.objects.values_list(*fields):
             values.update(str(value) for value in row if value)
@@ -159,7 +192,16 @@ def crawl(client: Client, language: str) -> dict[str, list[str]]:
                 seen.add(target)
                 queue.append(target)
     assert len(seen) > 40, sorted(seen)  # the crawl reached the whole console
+    reached = {path for path in seen if path.startswith(("/quarantine/", "/deliveries/"))}
+    assert {"/quarantine/", *quarantine_pages()} <= reached, sorted(seen)
+    assert any(path.endswith("/executions/") for path in seen), sorted(seen)
     return problems
+
+
+def quarantine_pages() -> set[str]:
+    """The addresses the quarantine page lists by default (valid ones only on a filter)."""
+    listed = Quarantine.objects.exclude(status="valid").values_list("pk", flat=True)
+    return {f"/quarantine/{pk}/" for pk in listed}
 
 
 class Visit:
@@ -206,7 +248,7 @@ def same_site(base: str, link: str) -> str | None:
 
 
 @pytest.mark.parametrize("language", ["en", "ko", "ja"])
-def test_every_page_answers_and_is_translated(crowded, language):
+def test_every_page_answers_and_is_translated(crowded, scheduled, language):
     from envoi.accounts.roles import Role
     from envoi.accounts.services import create_user
 

@@ -22,28 +22,13 @@ from envoi.audiences.importer import create_profiles
 from envoi.audiences.models import Audience, Profile
 from envoi.deliveries.models import Delivery
 from envoi.sending.models import OutboxMessage, SendingLog, SendStatus
-from envoi.sending.outbox import CaptureServer
 from envoi.sending.worker import Worker
 from envoi.tracking.models import TrackingEvent
 from tests.support.scenario import HTML, RECIPIENTS, TEXT, profile_rows, quarantine_bounced
-from tests.support.smtpd import free_port
 from tests.web.browser import Person, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SUBJECT = "{{ first_name }}님, 봄맞이 쿠폰 · 春のクーポン"
-
-
-@pytest.fixture
-def outbox(settings):
-    """The embedded shape's capture server, as the relay: sent messages land in the
-    console's outbox."""
-    server = CaptureServer("127.0.0.1", free_port())
-    server.start()
-    settings.ENVOI_SMTP_URL = f"smtp://127.0.0.1:{server.port}"
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def seed_audience() -> Audience:

@@ -9,6 +9,7 @@ known delivery messages by their text. A message the console has no translation 
 
 from __future__ import annotations
 
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -56,7 +57,33 @@ KNOWN_DELIVERY_ERRORS = {
         "The delivery changed since it was prepared: prepare it again."),
     "The delivery changed since it was approved: approve it again.": gettext_lazy(
         "The delivery changed since it was approved: approve it again."),
+    "The recurring delivery has no confirmation to withdraw.": gettext_lazy(
+        "The recurring delivery has no confirmation to withdraw."),
+    "Only a recurring delivery is activated; confirm this one.": gettext_lazy(
+        "Only a recurring delivery is activated; confirm this one."),
 }
+
+# Schedule refusals the console can say in the reader's language: (the field the core
+# names, a fragment of its sentence, the translation). Others (a cron expression's
+# faults, which quote it) are shown as the core wrote them.
+SCHEDULE_DETAILS = [
+    ("contact_date", "a recurring delivery runs on its schedule", gettext_lazy(
+        "A recurring delivery runs on its schedule: give either a contact date or a "
+        "recurring schedule, not both.")),
+    ("recurrence", "cannot have a schedule of its own", gettext_lazy(
+        "An execution of a recurring delivery cannot have a schedule of its own.")),
+    ("recurrence", "give either 'cron' or 'every'", gettext_lazy(
+        "Give a cron expression, or choose how often the delivery recurs.")),
+    ("time_zone", "unknown time zone", gettext_lazy(
+        "Unknown time zone: choose a name from the list.")),
+    ("recurrence.at", "is not a time of day", gettext_lazy(
+        "Give a time of day, in hours and minutes.")),
+    ("cron", "never occurs", gettext_lazy("This schedule never occurs.")),
+    ("contact_date", "is outside the years", gettext_lazy(
+        "This date is too far in the past or in the future.")),
+    ("recurrence.ends_at", "is outside the years", gettext_lazy(
+        "This date is too far in the past or in the future.")),
+]
 
 
 def denial(action: str) -> str:
@@ -65,6 +92,15 @@ def denial(action: str) -> str:
 
     found = DENIALS.get(action)
     return str(found) if found is not None else denial_message(action)
+
+
+def refusal_detail(field: str, detail: str) -> str:
+    """What the core said about ``field``, translated when the console knows the
+    sentence, else as written (in English, and marked so)."""
+    for named, fragment, translation in SCHEDULE_DETAILS:
+        if named == field and fragment in detail:
+            return str(translation)
+    return format_html('<span lang="en">{}</span>', detail)
 
 
 def message_of(error: Exception) -> str:

@@ -97,6 +97,41 @@ CHANNEL_LABELS = {"email": _("Email"), "sms": _("SMS")}
 
 LEVEL_LABELS = {"error": _("Error"), "warning": _("Warning")}
 
+AGGREGATION_LABELS = {
+    "none": pgettext_lazy("aggregation period", "None"),
+    "day": pgettext_lazy("aggregation period", "Day"),
+    "week": pgettext_lazy("aggregation period", "Week"),
+    "month": pgettext_lazy("aggregation period", "Month"),
+}
+
+QUARANTINE_STATUS_LABELS = {
+    "valid": _("Valid"),
+    "erroneous": _("Erroneous"),
+    "quarantined": _("Quarantined"),
+    "denylisted": _("Denylisted"),
+    "allowlisted": _("Allowlisted"),
+}
+
+# Why an address changed standing: a failure's reason, or what released it (SPEC §8).
+QUARANTINE_REASON_LABELS = {
+    **{code: REASON_LABELS[code] for code in (
+        "user_unknown", "invalid_domain", "mailbox_full", "refused", "unreachable",
+        "account_disabled", "not_defined")},
+    "complaint": _("Spam complaint"),
+    "success": _("Message accepted"),
+    "manual": _("Released by hand"),
+    "no_error_10_days": _("10 days without error"),
+    "no_error_30_days": _("30 days without error"),
+}
+
+QUARANTINE_SOURCE_LABELS = {
+    "sending": _("Reply to the sending"),
+    "bounce": _("Bounce message"),
+    "complaint": _("Spam complaint"),
+    "auto_release": _("Automatic release"),
+    "manual": _("By hand"),
+}
+
 
 def label(table: dict, code: str) -> str:
     """The label of ``code`` in ``table``, or the code itself when it has none."""

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from envoi.accounts.models import AuditEntry
 from envoi.audiences.models import Profile
+from envoi.bounces.models import Quarantine, QuarantineStatus
 from envoi.deliveries.lifecycle import SENDING_STATES
 from envoi.deliveries.models import Delivery, PreparationMessage, Status
 from envoi.preparation.models import ExclusionLog
@@ -230,3 +231,31 @@ def audit_actions() -> list[str]:
 def outbox_messages() -> QuerySet:
     return OutboxMessage.objects.order_by("-id").values(
         "id", "received_at", "mail_from", "rcpt_to", "subject")
+
+
+# Quarantine ---------------------------------------------------------------------------
+
+
+def quarantine_entries(status: str = "", reason: str = "", search: str = "") -> QuerySet:
+    """Addresses by latest change, as the API lists them: those with a standing other
+    than valid, or those of ``status``. A search by address finds an address whatever
+    its standing (an exact address first: the unique index answers it)."""
+    rows = Quarantine.objects.all()
+    if status:
+        rows = rows.filter(status=status)
+    elif not search:
+        rows = rows.exclude(status=QuarantineStatus.VALID)
+    if reason:
+        rows = rows.filter(reason=reason)
+    search = search.strip().lower()
+    if search:
+        exact = rows.filter(channel="email", address=search)
+        rows = exact if "@" in search and exact.exists() else rows.filter(
+            address__contains=search)
+    return rows.order_by("-updated_at", "-id")
+
+
+def deliveries_of_rows(row_ids: list[int]) -> dict[int, int]:
+    """The delivery of each sending-log row named (rows of deleted deliveries are gone)."""
+    found = SendingLog.objects.filter(id__in=[row for row in row_ids if row])
+    return dict(found.values_list("id", "delivery_id"))

@@ -5,7 +5,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from envoi.web.views import admin, audiences, dashboard, deliveries, outbox, profiles
+from envoi.web.views import (
+    admin,
+    audiences,
+    dashboard,
+    deliveries,
+    outbox,
+    profiles,
+    quarantine,
+    schedule,
+)
 
 app_name = "web"
 
@@ -26,6 +35,9 @@ urlpatterns = [
          name="delivery_compute_stats"),
     path("deliveries/<int:pk>/logs/<slug:tab>/", dashboard.log_tab, name="delivery_log"),
     path("deliveries/<int:pk>/do/<slug:name>/", dashboard.action, name="delivery_action"),
+    path("deliveries/<int:pk>/executions/", schedule.executions, name="delivery_executions"),
+    path("deliveries/<int:pk>/schedule/request-confirmation/", schedule.request_confirmation,
+         name="delivery_request_confirmation"),
     path("profiles/", profiles.profile_list, name="profiles"),
     path("profiles/<int:pk>/", profiles.profile_detail, name="profile"),
     path("audiences/", audiences.audience_list, name="audiences"),
@@ -35,6 +47,10 @@ urlpatterns = [
     path("admin/users/", admin.user_list, name="users"),
     path("admin/users/<int:pk>/", admin.user_roles, name="user_roles"),
     path("admin/audit/", admin.audit_log, name="audit"),
+    path("quarantine/", quarantine.quarantine_list, name="quarantine"),
+    path("quarantine/<int:pk>/", quarantine.quarantine_address, name="quarantine_address"),
+    path("quarantine/<int:pk>/release/", quarantine.quarantine_release,
+         name="quarantine_release"),
     path("outbox/", outbox.outbox_list, name="outbox"),
     path("outbox/<int:pk>/", outbox.outbox_message, name="outbox_message"),
     path("outbox/<int:pk>/body/", outbox.outbox_body, name="outbox_body"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
@@ -11,6 +11,7 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from envoi.web import labels
+from envoi.web.middleware import zone_named
 
 register = template.Library()
 
@@ -20,7 +21,19 @@ def when(moment: datetime | None) -> str:
     """A time in the reader's zone, formatted for their language, with the zone named."""
     if moment is None:
         return "—"
-    local = timezone.localtime(moment)
+    return _time(timezone.localtime(moment))
+
+
+@register.filter
+def when_in(moment: datetime | None, zone_name: str) -> str:
+    """A time in the zone a schedule is set in (``zone_name``, an IANA name), formatted
+    for the reader's language, with the zone named."""
+    if moment is None:
+        return "—"
+    return _time(moment.astimezone(zone_named(zone_name) or UTC))
+
+
+def _time(local: datetime) -> str:
     text = formats.date_format(local, "SHORT_DATETIME_FORMAT")
     return format_html('<time datetime="{}">{} <abbr class="tz">{}</abbr></time>',
                        local.isoformat(), text, local.tzname() or "")
@@ -81,6 +94,28 @@ def channel(code: str) -> str:
 @register.filter
 def level(code: str) -> str:
     return labels.label(labels.LEVEL_LABELS, code)
+
+
+@register.filter
+def aggregation(code: str) -> str:
+    return labels.label(labels.AGGREGATION_LABELS, code)
+
+
+@register.filter
+def address_status(code: str) -> str:
+    return labels.label(labels.QUARANTINE_STATUS_LABELS, code)
+
+
+@register.filter
+def address_reason(code: str) -> str:
+    if code in labels.QUARANTINE_REASON_LABELS:
+        return labels.label(labels.QUARANTINE_REASON_LABELS, code)
+    return labels.label(labels.REASON_LABELS, code) if code else ""
+
+
+@register.filter
+def address_source(code: str) -> str:
+    return labels.label(labels.QUARANTINE_SOURCE_LABELS, code)
 
 
 @register.simple_tag(takes_context=True)

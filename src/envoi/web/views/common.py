@@ -66,13 +66,14 @@ def get_or_404(model: type[M], pk: int) -> M:
     return found
 
 
-def act(request: HttpRequest, call: Callable[[], Any], done: str, back: str,
-        *args: Any) -> HttpResponse:
-    """Run a core action; say it worked, or say why it was refused, then go ``back``."""
+def act(request: HttpRequest, call: Callable[[], Any], done: str | Callable[[Any], str],
+        back: str, *args: Any) -> HttpResponse:
+    """Run a core action; say it worked (``done``, or ``done`` of what the action
+    returned), or say why it was refused, then go ``back``."""
     try:
-        call()
+        result = call()
     except REFUSALS as error:
         messages.error(request, message_of(error))
     else:
-        messages.success(request, done)
+        messages.success(request, done(result) if callable(done) else done)
     return redirect(back, *args)

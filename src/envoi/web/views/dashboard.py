@@ -1,10 +1,10 @@
 """The delivery dashboard: action bar, blocks, live deployment, charts and log tabs.
 
 The dashboard is a list of blocks (:data:`BLOCKS`), each a template given the same
-context; a new block (the Schedule block) is one more entry. The *live* part — status,
-action bar and Deployment block — is one fragment that the page asks for again every
-second while the delivery is being prepared or sent (htmx polling), and that stops
-asking by itself once there is nothing left to watch.
+context. The *live* part — status, action bar and Deployment block — is one fragment
+that the page asks for again every second while the delivery is being prepared or sent
+(htmx polling), and that stops asking by itself once there is nothing left to watch. A
+recurring delivery, which runs for days and sends nothing itself, is not watched.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from envoi import clock
 from envoi.accounts.services import Actor
-from envoi.deliveries import lifecycle, services
+from envoi.deliveries import lifecycle, recurring, services
 from envoi.deliveries.models import Delivery, Status
 from envoi.preparation.models import ExclusionReason
 from envoi.reporting import kpis as kpi_rules
@@ -31,11 +32,13 @@ from envoi.tracking.models import EventKind
 from envoi.web import charts, queries
 from envoi.web.labels import EVENT_LABELS, REASON_LABELS, SEND_STATUS_LABELS, label
 from envoi.web.views.common import act, console, get_or_404, may, requires
+from envoi.web.views.schedule import asks_each_run, schedule_context
 
 StrOrPromise = str | Promise
 
 # The dashboard's blocks, top to bottom, under the action bar.
-BLOCKS = ["web/blocks/summary.html"]
+BLOCKS = ["web/blocks/summary.html", "web/blocks/schedule.html",
+          "web/blocks/executions.html"]
 TABS = {
     "sending": gettext_lazy("Sending log"),
     "exclusions": gettext_lazy("Exclusion log"),
@@ -59,6 +62,10 @@ ACTIONS = [
     Action("approve", gettext_lazy("Approve"), "delivery.approve", "primary"),
     Action("reject", gettext_lazy("Reject"), "delivery.reject", "danger"),
     Action("confirm", gettext_lazy("Confirm send"), "delivery.confirm", "primary"),
+    # Recurring deliveries only: run the schedule without letting its runs send by
+    # themselves (the Workflow role may), and take back the confirmation that lets them.
+    Action("activate", gettext_lazy("Activate"), "delivery.activate"),
+    Action("withdraw_confirmation", gettext_lazy("Withdraw confirmation"), "delivery.confirm"),
     Action("pause", gettext_lazy("Pause"), "delivery.pause"),
     Action("resume", gettext_lazy("Resume"), "delivery.resume"),
     Action("stop", gettext_lazy("Stop"), "delivery.stop", "danger"),
@@ -68,7 +75,10 @@ DONE = {
     "proof": gettext_lazy("The proof was sent to the test profiles."),
     "approve": gettext_lazy("The delivery was approved."),
     "reject": gettext_lazy("The delivery was rejected: it is back in editing."),
-    "confirm": gettext_lazy("The send is confirmed: messages are being sent."),
+    "activate": gettext_lazy("The recurring delivery is active: each run will wait for a "
+                             "confirmation before sending."),
+    "withdraw_confirmation": gettext_lazy("The confirmation was withdrawn: each run will "
+                                          "wait for a confirmation before sending."),
     "pause": gettext_lazy("Sending is paused."),
     "resume": gettext_lazy("Sending has resumed."),
     "stop": gettext_lazy("Sending was stopped."),
@@ -76,22 +86,56 @@ DONE = {
 CALLS = {"prepare": services.prepare, "proof": services.send_proof,
          "approve": services.approve, "reject": services.reject,
          "confirm": services.confirm, "pause": services.pause,
-         "resume": services.resume, "stop": services.stop}
+         "resume": services.resume, "stop": services.stop,
+         "activate": services.activate,
+         "withdraw_confirmation": services.withdraw_confirmation}
+RUNNING = frozenset({Status.IN_PROGRESS, Status.PAUSED})
 
 
-def _status_allows(delivery: Delivery, action: str) -> bool:
+def confirmed(delivery: Delivery) -> str:
+    """What Confirm send did: sending, waiting for the contact date, or a schedule."""
+    if delivery.status == Status.START_PENDING:
+        return _("The send is confirmed: messages will be sent at the contact date.")
+    if delivery.is_recurring:
+        return _("The send is confirmed: the recurring delivery runs on its schedule.")
+    return _("The send is confirmed: messages are being sent.")
+
+
+def _status_allows(delivery: Delivery, action: str,
+                   recurrence: dict[str, Any] | None) -> bool:
+    """Whether the status (and, for a recurring delivery, its confirmation) allows
+    ``action``; the core checks again when it is done."""
     if action == "proof":
         return delivery.status in lifecycle.PREPARED_STATES
+    if action == "activate":
+        return recurrence is not None and _startable(delivery)
+    if action == "withdraw_confirmation":
+        return (recurrence is not None and recurrence["confirmed_at"] is not None
+                and delivery.status in RUNNING)
+    if action == "confirm" and recurrence is not None and delivery.status in RUNNING:
+        # A running schedule is confirmed once, and only where runs then send by
+        # themselves (not when each run asks for its own confirmation).
+        return recurrence["confirmed_at"] is None and not asks_each_run(recurrence)
     return action in lifecycle.allowed_moves(delivery.status)
 
 
-def action_bar(request: HttpRequest, delivery: Delivery) -> dict[str, Any]:
+def _startable(delivery: Delivery) -> bool:
+    """Prepared, and approved where it must be: Confirm send (or Activate) may start it."""
+    return delivery.status in lifecycle.MOVES["confirm"].sources
+
+
+def action_bar(request: HttpRequest, delivery: Delivery,
+               recurrence: dict[str, Any] | None) -> dict[str, Any]:
     """The buttons the status allows and the user may use, and the banner that tells
     a user why the Confirm send button is not there for them."""
-    shown = [a for a in ACTIONS if _status_allows(delivery, a.name) and may(request, a.permission)]
+    shown = [a for a in ACTIONS if _status_allows(delivery, a.name, recurrence)
+             and may(request, a.permission)]
     awaiting_start = delivery.status in lifecycle.PREPARED_STATES
     return {
         "actions": shown,
+        "recurrence": recurrence,
+        "asks_each_run": asks_each_run(recurrence),
+        "starts_later": delivery.start_at is not None and delivery.start_at > clock.now(),
         "confirm_banner": awaiting_start and not may(request, "delivery.confirm"),
         "may_edit": delivery.status in lifecycle.EDITABLE_STATES
         and may(request, "delivery.edit"),
@@ -100,13 +144,15 @@ def action_bar(request: HttpRequest, delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def deployment(user: Actor, delivery: Delivery) -> dict[str, Any]:
+def deployment(user: Actor, delivery: Delivery, recurring_parent: bool = False
+               ) -> dict[str, Any]:
     """Before sending: targeted and to deliver. While sending: live progress, read from
     the sending log. After: the KPIs as last computed (with their time) — the hourly
-    job and Compute stats recompute them from the logs."""
+    job and Compute stats recompute them from the logs. A running recurring delivery
+    sends nothing itself: it shows its executions' KPIs, summed, as last computed."""
     if delivery.started_at is None:
         return {"phase": "before"}
-    if delivery.status not in lifecycle.SENDING_STATES:
+    if delivery.status not in lifecycle.SENDING_STATES or recurring_parent:
         figures, computed_at = reporting.stored_kpis(user, delivery)
         return {"phase": "after", "kpis": figures, "computed_at": computed_at}
     counts = kpi_rules.Counts(to_deliver=delivery.to_deliver)
@@ -119,10 +165,12 @@ def deployment(user: Actor, delivery: Delivery) -> dict[str, Any]:
             "rate": round(counts.sent / seconds, 1)}
 
 
-def _live_context(request: HttpRequest, delivery: Delivery) -> dict[str, Any]:
-    return {"delivery": delivery, "watch": delivery.status in WATCHED,
-            "deployment": deployment(request.user, delivery),
-            **action_bar(request, delivery)}
+def _live_context(request: HttpRequest, delivery: Delivery,
+                  recurrence: dict[str, Any] | None) -> dict[str, Any]:
+    return {"delivery": delivery,
+            "watch": delivery.status in WATCHED and recurrence is None,
+            "deployment": deployment(request.user, delivery, recurrence is not None),
+            **action_bar(request, delivery, recurrence)}
 
 
 def _default_tab(delivery: Delivery) -> str:
@@ -136,15 +184,18 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     delivery = get_or_404(Delivery, pk)
     tab = request.GET.get("tab", "")
     tab = tab if tab in TABS else _default_tab(delivery)
+    recurrence = recurring.describe(delivery)
     return render(request, "web/dashboard.html", {
-        **_live_context(request, delivery), "blocks": BLOCKS, "tabs": TABS,
+        **_live_context(request, delivery, recurrence), "blocks": BLOCKS, "tabs": TABS,
+        "schedule": schedule_context(request, delivery, recurrence),
         "log": log_context(request, delivery, tab)})
 
 
 @requires("delivery.view")
 def live(request: HttpRequest, pk: int) -> HttpResponse:
     delivery = get_or_404(Delivery, pk)
-    return render(request, "web/live.html", _live_context(request, delivery))
+    return render(request, "web/live.html",
+                  _live_context(request, delivery, recurring.describe(delivery)))
 
 
 @require_POST
@@ -153,8 +204,8 @@ def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name not in CALLS:
         raise Http404
     delivery = get_or_404(Delivery, pk)
-    return act(request, lambda: CALLS[name](request.user, delivery), str(DONE[name]),
-               "web:delivery", pk)
+    done = confirmed if name == "confirm" else str(DONE[name])
+    return act(request, lambda: CALLS[name](request.user, delivery), done, "web:delivery", pk)
 
 
 @require_POST

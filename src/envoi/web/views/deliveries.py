@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -12,12 +13,9 @@ from envoi.deliveries import services
 from envoi.deliveries.models import Delivery, Status
 from envoi.web import queries
 from envoi.web.errors import REFUSALS, message_of
-from envoi.web.forms import DeliveryForm
+from envoi.web.forms import DeliveryForm, delivery_initial
 from envoi.web.labels import STATUS_LABELS
 from envoi.web.views.common import console, get_or_404, may, requires
-
-FORM_FIELDS = ("label", "sender", "reply_to", "subject", "audience", "html_body",
-               "text_body", "is_marketing", "approval_required")
 
 
 @requires("delivery.view")
@@ -36,8 +34,9 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
 
 
 def _save(request: HttpRequest, form: DeliveryForm, delivery: Delivery | None) -> Delivery | None:
-    """Hand the form to the core; on refusal, put the reason on the form."""
-    fields = {name: form.cleaned_data[name] for name in FORM_FIELDS}
+    """Hand the form to the core — message and schedule, as the API takes them; on
+    refusal, put the reason on the form."""
+    fields = {**form.message(), **form.schedule()}
     try:
         if delivery is None:
             return services.create(request.user, **fields)
@@ -49,7 +48,8 @@ def _save(request: HttpRequest, form: DeliveryForm, delivery: Delivery | None) -
 
 @console
 def delivery_create(request: HttpRequest) -> HttpResponse:
-    form = DeliveryForm(request.POST or None)
+    zone = timezone.get_current_timezone_name()  # the reader's, from the browser
+    form = DeliveryForm(request.POST or None, initial={"time_zone": zone})
     if request.method == "POST" and form.is_valid():
         delivery = _save(request, form, None)
         if delivery is not None:
@@ -62,8 +62,7 @@ def delivery_create(request: HttpRequest) -> HttpResponse:
 @console
 def delivery_edit(request: HttpRequest, pk: int) -> HttpResponse:
     delivery = get_or_404(Delivery, pk)
-    initial = {name: getattr(delivery, name) for name in FORM_FIELDS}
-    form = DeliveryForm(request.POST or None, initial=initial)
+    form = DeliveryForm(request.POST or None, initial=delivery_initial(delivery))
     if request.method == "POST" and form.is_valid() and _save(request, form, delivery):
         messages.success(request, _("The delivery was saved."))
         return redirect("web:delivery", delivery.pk)

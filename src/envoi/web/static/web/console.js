@@ -19,8 +19,27 @@
   });
 
   document.addEventListener("change", function (event) {
-    if (event.target.matches("select[data-autosubmit]")) { event.target.form.submit(); }
+    if (event.target.matches("[data-autosubmit]")) { event.target.form.submit(); }
+    if (event.target.form && event.target.form.hasAttribute("data-schedule-form")) {
+      syncSchedule(event.target.form);
+    }
   });
+
+  // The delivery form: the recurring schedule's fields show once "Recurring delivery" is
+  // ticked, each kind of repeat shows its own fields, and "Request confirmation before
+  // sending" applies only with no aggregation period. The server has the last word.
+  function syncSchedule(form) {
+    var recurring = form.querySelector("#id_recurring");
+    if (!recurring) { return; }
+    var every = form.querySelector("#id_every").value;
+    form.querySelector("[data-recurrence]").hidden = !recurring.checked;
+    form.querySelectorAll("[data-every]").forEach(function (field) {
+      field.hidden = field.getAttribute("data-every").split(" ").indexOf(every) === -1;
+    });
+    form.querySelector("#id_request_confirmation").disabled =
+      form.querySelector("#id_aggregation").value !== "none";
+  }
+  document.querySelectorAll("form[data-schedule-form]").forEach(syncSchedule);
 
   // A live region that is being watched stops being refreshed while a dialog is open.
   document.addEventListener("htmx:beforeRequest", function (event) {
