@@ -219,12 +219,14 @@ def wait_workers(runs: list[WorkerRun], timeout: float) -> None:
                 continue
             run.exit_code = os.waitstatus_to_exitcode(status)
             run.process.returncode = run.exit_code
-            run.max_rss_kb = usage.ru_maxrss
             run.cpu = usage.ru_utime + usage.ru_stime
             run.system_cpu = usage.ru_stime
             run.output = run.log.read_text(errors="replace")
-            found = re.search(r"(\d+) messages processed", run.output)
+            found = re.search(r"(\d+) messages processed, peak memory (\d+) MB", run.output)
             run.processed = int(found.group(1)) if found else 0
+            # The worker's own VmHWM: wait4's ru_maxrss would include this script's
+            # peak, which Linux hands down to the child it forks and execs.
+            run.max_rss_kb = int(found.group(2)) * 1024 if found else usage.ru_maxrss
             waiting.remove(run)
         if waiting and time.monotonic() > deadline:
             for run in waiting:

@@ -140,8 +140,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
     worker = Worker(batch_size=args.batch_size)
     signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
     processed = worker.run(until_idle=args.until_idle)
-    print(f"worker {worker.worker_id}: {processed} messages processed")
+    print(f"worker {worker.worker_id}: {processed} messages processed, "
+          f"peak memory {peak_memory_mb():.0f} MB")
     return 0
+
+
+def peak_memory_mb() -> float:
+    """This process's own peak resident memory (``VmHWM``). ``getrusage``'s figure can be
+    the parent's: Linux carries the peak of the process that forked and exec'd the
+    worker into the worker's, so a large launcher would look like a large worker."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def cmd_bounces_listen(args: argparse.Namespace) -> int:
