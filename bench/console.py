@@ -5,8 +5,9 @@
 
 Seeds PostgreSQL (database ``envoi_bench_console``) in SQL: N profiles, one finished
 delivery with N sending-log rows (1 % hard and 1 % soft failures) and M tracking events
-(as ``bench/kpis.py`` does), 50 more deliveries, a saved-filter audience, a thousand
-audit entries. Then asks each page through Django's test client, signed in as a user
+(as ``bench/kpis.py`` does), 50 more deliveries with a contact date, a saved-filter
+audience, a thousand audit entries, and a quarantine record (with two history events)
+for one profile in 50. Then asks each page through Django's test client, signed in as a user
 holding every role — the whole request path: middleware, session, view, queries and
 template — ``--repeat`` + 1 times, and prints one line per page with the median server
 time of all but the first request, and the first one (cold caches: the database's, and
@@ -52,6 +53,25 @@ FROM generate_series(0, 999) AS i
 """
 
 
+# One address in 50 has a quarantine record (a third quarantined, a third erroneous, a
+# third denylisted), each with two history events.
+SEED_QUARANTINE = """
+INSERT INTO bounces_quarantine (channel, address, status, error_count, reason,
+    first_error_at, last_error_at, status_changed_at, updated_at)
+SELECT 'email', 'member' || i || '@rcpt' || (i %% 97) || '.example.com',
+       (ARRAY['quarantined', 'erroneous', 'denylisted'])[1 + (i / 50) %% 3],
+       1 + i %% 5, (ARRAY['user_unknown', 'mailbox_full', 'complaint'])[1 + (i / 50) %% 3],
+       now() - interval '3 days', now() - (i %% 1000) * interval '1 minute', now(), now()
+FROM generate_series(0, %(profiles)s - 1, 50) AS i;
+INSERT INTO bounces_quarantineevent (channel, address, at, from_status, to_status, reason,
+    source, error_count, row_id, actor, note)
+SELECT q.channel, q.address, q.first_error_at + e * interval '1 hour',
+       CASE WHEN e = 0 THEN 'valid' ELSE 'erroneous' END, q.status, q.reason, 'sending',
+       e + 1, NULL, '', ''
+FROM bounces_quarantine q CROSS JOIN generate_series(0, 1) AS e
+"""
+
+
 def seed(profiles: int, rows: int, events: int) -> int:
     from datetime import timedelta
 
@@ -69,13 +89,15 @@ def seed(profiles: int, rows: int, events: int) -> int:
         started_at=start, finished_at=start + timedelta(hours=3), prepared_at=start)
     Delivery.objects.bulk_create(
         Delivery(label=f"Newsletter {n}", sender="news@shop.example.com", subject="News",
-                 audience=audience) for n in range(50))
+                 audience=audience, contact_date=start + timedelta(days=2 + n),
+                 time_zone="Asia/Seoul") for n in range(50))
     params = {"delivery": delivery.pk, "rows": rows, "events": events, "profiles": profiles,
               "engaged": (rows + 1) // 2, "start": start}
     for what, sql in [(f"{profiles} profiles", SEED_PROFILES),
                       (f"{rows} sending-log rows", SEED_ROWS),
                       (f"{events} tracking events", SEED_EVENTS),
-                      ("1000 audit entries", SEED_AUDIT)]:
+                      ("1000 audit entries", SEED_AUDIT),
+                      (f"{profiles // 50} quarantine records", SEED_QUARANTINE)]:
         started = time.perf_counter()
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -91,10 +113,15 @@ def seed(profiles: int, rows: int, events: int) -> int:
 def pages(delivery_id: int) -> list[tuple[str, str, dict]]:
     """(method, path, POST data) of every console page and fragment."""
     from envoi.audiences.models import Audience, Profile
+    from envoi.bounces.models import Quarantine
+    from envoi.deliveries.models import Delivery
 
     profile = Profile.objects.order_by("pk").values_list("pk", "email").first()
     assert profile is not None
     audience = Audience.objects.get(name="Gold members").pk
+    quarantined = Quarantine.objects.order_by("-pk").values_list("pk", flat=True).first()
+    scheduled = Delivery.objects.filter(contact_date__isnull=False).values_list(
+        "pk", flat=True).first()
     d = f"/deliveries/{delivery_id}"
     return [("GET", path, {}) for path in [
         "/deliveries/", "/deliveries/?q=spring", "/deliveries/?status=finished",
@@ -105,7 +132,9 @@ def pages(delivery_id: int) -> list[tuple[str, str, dict]]:
         "/deliveries/new/",
         f"/profiles/?q={profile[1]}", "/profiles/?q=Emma", "/profiles/",
         f"/profiles/{profile[0]}/", "/audiences/", f"/audiences/{audience}/",
-        "/admin/users/", "/admin/audit/", "/outbox/",
+        "/admin/users/", "/admin/audit/", "/outbox/", f"/deliveries/{scheduled}/",
+        "/quarantine/", "/quarantine/?status=quarantined&reason=user_unknown",
+        "/quarantine/?q=member1000@", "/quarantine/?page=50", f"/quarantine/{quarantined}/",
     ]] + [("POST", "/audiences/check/", {"filter": text}) for text in [
         'language = "en" and attributes.tier = "gold"', 'attributes.tier = "gold"']]
 

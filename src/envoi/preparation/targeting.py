@@ -162,9 +162,9 @@ def refresh_planner_statistics() -> None:
     bulk insert: a handful of pending rows. Then recording a batch by id (``UPDATE …
     FROM unnest(ids)``) is planned as a hash join over *every* pending row through the
     queue index instead of one primary-key lookup per row — a cost that grows with the
-    delivery, measured at 35 ms per batch of 200 among 100,000 pending rows, against
-    well under 1 ms once analyzed. Sampling takes a fraction of a second, after the
-    preparation has committed.
+    delivery: 35 ms per batch of 200 among 100,000 pending rows, and five times the
+    database's CPU per message at 200,000 recipients (``docs/BENCHMARKS.md``). Sampling
+    takes a fraction of a second, after the preparation has committed.
     """
     if connection.vendor != "postgresql":
         return
