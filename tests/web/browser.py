@@ -80,6 +80,18 @@ class Person:
     def status(self) -> str:
         return self.page.get_by_test_id("status").inner_text()
 
+    def start_delivery_form(self, label: str, sender: str, subject: str, audience: str,
+                            html: str, text: str) -> None:
+        """Open the new-delivery form and fill in its message fields."""
+        page = self.page
+        page.get_by_role("link", name=self.t("Create a delivery")).click()
+        page.fill("#id_label", label)
+        page.fill("#id_sender", sender)
+        page.fill("#id_subject", subject)
+        page.select_option("#id_audience", label=audience)
+        page.fill("#id_html_body", html)
+        page.fill("#id_text_body", text)
+
 
 @pytest.fixture
 def people(browser, live_server, settings):

@@ -54,13 +54,9 @@ def test_each_run_waits_for_a_confirmation_before_sending(people, outbox, clock,
 
 def create_and_prepare(preparer: Person, audience: Audience, language: str) -> Delivery:
     page = preparer.page
-    page.get_by_role("link", name=preparer.t("Create a delivery")).click()
-    page.fill("#id_label", f"Daily news ({language})")
-    page.fill("#id_sender", "Envoi News <news@shop.example.com>")
-    page.fill("#id_subject", SUBJECT)
-    page.select_option("#id_audience", label=audience.name)
-    page.fill("#id_html_body", HTML)
-    page.fill("#id_text_body", TEXT)
+    preparer.start_delivery_form(f"Daily news ({language})",
+                                 "Envoi News <news@shop.example.com>", SUBJECT, audience.name,
+                                 HTML, TEXT)
     page.fill("#id_time_zone", "Asia/Seoul")
 
     options = page.locator("[data-recurrence]")

@@ -56,13 +56,9 @@ def test_confirming_the_send(people, outbox, settings, language):
 
 def create_and_prepare(preparer: Person, audience: Audience, language: str) -> Delivery:
     page = preparer.page
-    page.get_by_role("link", name=preparer.t("Create a delivery")).click()
-    page.fill("#id_label", f"Spring sale ({language})")
-    page.fill("#id_sender", "Envoi Shop <news@shop.example.com>")
-    page.fill("#id_subject", SUBJECT)
-    page.select_option("#id_audience", label=audience.name)
-    page.fill("#id_html_body", HTML)
-    page.fill("#id_text_body", TEXT)
+    preparer.start_delivery_form(f"Spring sale ({language})",
+                                 "Envoi Shop <news@shop.example.com>", SUBJECT, audience.name,
+                                 HTML, TEXT)
     preparer.button("Save").click()
     page.wait_for_url(re.compile(r".*/deliveries/\d+/$"))
     delivery = Delivery.objects.get()
