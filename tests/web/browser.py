@@ -80,6 +80,13 @@ class Person:
     def status(self) -> str:
         return self.page.get_by_test_id("status").inner_text()
 
+    def approve(self, delivery_id: int) -> None:
+        """Open the delivery and approve it."""
+        self.page.goto(f"/deliveries/{delivery_id}/")
+        self.button("Approve").click()
+        self.page.wait_for_selector("#live[data-status=approved]")
+        assert self.status() == self.t("Approved")
+
     def start_delivery_form(self, label: str, sender: str, subject: str, audience: str,
                             html: str, text: str) -> None:
         """Open the new-delivery form and fill in its message fields."""

@@ -88,11 +88,7 @@ def create_and_prepare(preparer: Person, audience: Audience, language: str) -> D
 
 
 def approve(approver: Person, parent: Delivery) -> None:
-    page = approver.page
-    page.goto(f"/deliveries/{parent.pk}/")
-    approver.button("Approve").click()
-    page.wait_for_selector("#live[data-status=approved]")
-    assert approver.status() == approver.t("Approved")
+    approver.approve(parent.pk)
 
 
 def confirm_the_schedule(starter: Person, parent: Delivery) -> None:
