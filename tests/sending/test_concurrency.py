@@ -50,3 +50,29 @@ def test_three_workers_send_each_row_once(relay):
     rows = SendingLog.objects.filter(delivery=delivery)
     assert set(rows.values_list("status", flat=True)) == {"sent"}
     assert len(set(rows.values_list("claimed_by", flat=True))) > 1, "the work was shared"
+
+
+class StopsAfterOneBatch(Worker):
+    """A worker whose SIGTERM arrives just after it recorded its first batch."""
+
+    def run_once(self) -> int:
+        processed = super().run_once()
+        self.stopping.set()
+        return processed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_stopped_after_the_last_batch_finishes_the_delivery(relay):
+    create_profiles([{"email": f"f{i}@example.com"} for i in range(20)])
+    audience = Audience.objects.create(name="f", filter="")
+    delivery = services.create(
+        boss(), label="f", sender="a@example.com", subject="s",
+        text_body="{{ unsubscribe_url }}", audience=audience, approval_required=False)
+    services.confirm(boss(), services.prepare(boss(), delivery))
+
+    # A full batch is the whole log, so no claim ever finds its end.
+    worker = StopsAfterOneBatch(batch_size=20, smtp_url=f"smtp://127.0.0.1:{relay.port}")
+    assert worker.run() == 20
+
+    delivery.refresh_from_db()
+    assert delivery.status == "finished"

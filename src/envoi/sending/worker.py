@@ -88,9 +88,24 @@ class Worker:
                 if until_idle and idle:
                     break
                 self.stopping.wait(poll_seconds)
+            self.finish_drained()
         finally:
             self.close()
         return processed
+
+    def finish_drained(self) -> None:
+        """Finish the deliveries with nothing left pending before this worker exits.
+
+        A delivery is marked finished by the first claim that finds the end of its log.
+        A worker stopped just after recording a delivery's last batch never makes that
+        claim; if it was the last worker running, the delivery would stay in progress
+        until another one starts.
+        """
+        try:
+            for delivery_id, _rate in queue.sending_deliveries():
+                lifecycle.finish_if_done(delivery_id)
+        except (OperationalError, InterfaceError):
+            log.warning("database unavailable; deliveries are left for the next worker")
 
     def has_work(self) -> bool:
         """Rows this worker could send now: due ones, and a relay to send them through."""
