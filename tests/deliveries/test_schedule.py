@@ -15,6 +15,7 @@ from envoi.audiences.models import Audience, Profile
 from envoi.deliveries import lifecycle, services
 from envoi.deliveries.models import Delivery
 from envoi.sending.models import SendingLog
+from envoi.sending.worker import Worker
 from tests.support.api import Api
 from tests.support.deliveries import boss
 from tests.support.scenario import HTML, TEXT
@@ -73,6 +74,24 @@ def test_a_scheduled_delivery_waits_in_start_pending_for_its_contact_date(
     assert delivery.status == "finished" and delivery.started_at == instant
     assert set(SendingLog.objects.values_list("sent_at", flat=True)) == {instant}
 
+
+
+def test_a_sending_worker_looks_for_due_deliveries_once_a_second(clock, relay):
+    """Starting due deliveries is housekeeping a worker does at most once a second of
+    its clock, not once per batch: a start can be up to a second late."""
+    instant = utc(2026, 1, 6, 0, 0)
+    clock.set(instant - timedelta(seconds=0.5))
+    worker = Worker(smtp_url=f"smtp://127.0.0.1:{relay.port}")
+    assert worker.run_once() == 0
+    delivery = services.confirm(boss(), scheduled(
+        audience_of({"email": "a@x.test"}), contact_date=instant.replace(tzinfo=None),
+        time_zone="UTC"))
+
+    clock.set(instant)
+    assert worker.run_once() == 0 and relay.messages == [], "due, but looked half a second ago"
+    clock.set(instant + timedelta(seconds=0.5))
+    assert worker.run_once() == 1
+    assert Delivery.objects.get(pk=delivery.pk).started_at == instant + timedelta(seconds=0.5)
 
 def test_a_contact_date_in_the_past_sends_at_once(clock, relay, send_all):
     delivery = scheduled(audience_of({"email": "a@x.test"}),
