@@ -145,3 +145,12 @@ def test_unreachable_relay_is_a_soft_failure(settings):
     Worker(smtp_url="smtp://127.0.0.1:9?timeout=2").run(until_idle=True)
     assert {(r.status, r.failure_reason) for r in SendingLog.objects.filter(
         delivery=delivery)} == {("failed", "unreachable")}
+
+
+def test_a_reply_with_a_nul_is_recorded_without_it(relay):
+    relay.script("bob@example.net", "550 5.1.1 No such\0 user")
+    delivery = delivery_in("in_progress")
+    Worker(smtp_url=f"smtp://127.0.0.1:{relay.port}").run(until_idle=True)
+    row = SendingLog.objects.get(delivery=delivery, address="bob@example.net")
+    assert (row.status, row.failure_type, row.smtp_reply) == (
+        "failed", "hard", "550 5.1.1 No such user")

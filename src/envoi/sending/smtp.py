@@ -70,7 +70,8 @@ class SmtpOutcome:
 
     @classmethod
     def from_reply(cls, code: int, text: str) -> SmtpOutcome:
-        line = " ".join(text.split())[:MAX_REPLY_TEXT]
+        # NUL is the one character a database text column refuses.
+        line = " ".join(text.replace("\0", "").split())[:MAX_REPLY_TEXT]
         return cls(code, enhanced_status(line), line)
 
     @classmethod
