@@ -55,10 +55,10 @@ def test_three_workers_send_each_row_once(relay):
 class StopsAfterOneBatch(Worker):
     """A worker whose SIGTERM arrives just after it recorded its first batch."""
 
-    def run_once(self) -> int:
-        processed = super().run_once()
+    def turn(self) -> int:
+        recorded = super().turn() + self.settle()
         self.stopping.set()
-        return processed
+        return recorded
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,4 +1,5 @@
-"""The sending worker: one loop of claim → render → send → record.
+"""The sending worker: one loop of claim → render → send → record, in which a batch
+renders while the one before it is with the relay.
 
 Any number of workers, on any number of hosts, share the work through the database
 alone. What a crash can cost is bounded: the rows a worker had sent but not yet
@@ -15,6 +16,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +48,19 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 10000}"
 
 
+@dataclass
+class Batch:
+    """Claimed rows on their way: rendered, handed to the relay lanes, then recorded."""
+
+    delivery: Delivery
+    rows: list[ClaimedRow]
+    messages: list[OutgoingMessage]
+    send_at: dict[int, datetime]  # when each row may leave (rate limits); empty: at once
+    replies: list[Future] = field(default_factory=list)
+    expired: list[Outcome] = field(default_factory=list)  # validity over: nothing to send
+    end_of_log: bool = False  # its claim found the end of the delivery's log
+
+
 class Worker:
     def __init__(self, *, worker_id: str | None = None, batch_size: int | None = None,
                  smtp_url: str | None = None, clock: Clock = envoi_clock.now):
@@ -62,6 +78,7 @@ class Worker:
         self.stopping = threading.Event()
         self.jobs = JobRunner(self.worker_id)
         self.housekept_at: datetime | None = None
+        self.in_flight: Batch | None = None
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -76,8 +93,9 @@ class Worker:
             while not self.stopping.is_set():
                 try:
                     self.jobs.tick(self.clock())
-                    done = self.run_once()
-                    idle = not done and not self.has_work()
+                    done = self.turn()
+                    busy = done > 0 or self.in_flight is not None
+                    idle = not busy and not self.has_work()
                 except (OperationalError, InterfaceError):
                     # The database went away (restart, failover): reconnect and go on;
                     # leases guarantee nobody else lost or doubled our rows meanwhile.
@@ -86,11 +104,12 @@ class Worker:
                     self.stopping.wait(poll_seconds * 4)
                     continue
                 processed += done
-                if done:
+                if busy:
                     continue
                 if until_idle and idle:
                     break
                 self.stopping.wait(poll_seconds)
+            processed += self.settle()  # the batch still with the relay: record it
             self.finish_drained()
         finally:
             self.close()
@@ -115,26 +134,36 @@ class Worker:
         return queue.has_due_work(self.clock()) and self.relays.any_relay()
 
     def run_once(self) -> int:
-        """Claim, send and record one batch per delivery in progress."""
+        """One whole turn: claim, send and record a batch per delivery in progress."""
+        return self.turn() + self.settle()
+
+    def turn(self) -> int:
+        """One turn of the pipeline, per delivery in progress: claim and render the next
+        batch while the previous one is still with the relay, then record that one and
+        hand this one over. The rows recorded.
+
+        The overlap keeps the renderer busy while the relay answers, and the relay busy
+        while the database records. What a crash can cost stays one batch: the batch
+        being rendered has not left yet, and its rows go back when their lease ends.
+        """
         now = self.clock()
         self.keep_house(now)
         self.slots.refresh(now)
         if not self.relays.any_relay():
-            return 0  # every relay is down or at its cap: leave the rows to others, or later
-        processed = 0
+            # every relay is down or at its cap: leave the rows to others, or later
+            return self.settle()
+        recorded = 0
         for delivery_id, rate in queue.sending_deliveries():
             size = ratelimit.claim_size(self.batch_size, rate)
             rows = self.cursor.claim(delivery_id, self.worker_id, size, now, self.lease)
-            if rows:
-                outcomes = self.send_rows(delivery_id, rows)
-                queue.record(outcomes, self.clock())
-                recorded = {outcome.row_id for outcome in outcomes}
-                sent = [row for row in rows if row.id in recorded]
-                note_sending_results(sent, self.clock())  # quarantine (SPEC §8)
-                processed += len(sent)
-            if len(rows) < size:  # the end of its log: maybe nothing is left pending
+            batch = self.prepare(delivery_id, rows) if rows else None
+            recorded += self.settle()
+            if batch is not None:
+                batch.end_of_log = len(rows) < size
+                self.dispatch(batch)
+            else:  # the end of its log: maybe nothing is left pending
                 lifecycle.finish_if_done(delivery_id)
-        return processed
+        return recorded
 
     def keep_house(self, now: datetime) -> None:
         """Start due deliveries, end the rows of stopped ones and of expired validity
@@ -156,21 +185,48 @@ class Worker:
 
     # -- stages -----------------------------------------------------------------------
 
-    def send_rows(self, delivery_id: int, rows: list[ClaimedRow]) -> list[Outcome]:
+    def prepare(self, delivery_id: int, rows: list[ClaimedRow]) -> Batch:
+        """The claimed rows' messages, rendered; none when the validity period is over."""
         delivery = Delivery.objects.get(pk=delivery_id)
         if self.expired(delivery, self.clock()):
-            return [Outcome(row.id, "failed", "soft", VALIDITY_EXPIRED) for row in rows]
+            expired = [Outcome(row.id, "failed", "soft", VALIDITY_EXPIRED) for row in rows]
+            return Batch(delivery, rows, [], {}, expired=expired)
         renderer = self.renderer(delivery)
         rows, send_at = self.pace(delivery, rows)
         profiles = load_profiles(row.profile_id for row in rows)
-        in_flight = []
-        for row in rows:  # each message leaves while the next one renders
-            message = renderer.render(row.id, row.address, profiles.get(row.profile_id, {}))
-            if send_at:
-                self.wait_until(send_at[row.id])
-            in_flight.append((row, message, self.lanes.submit(message)))
-        return [self.outcome(delivery, row, message, reply.result())
-                for row, message, reply in in_flight]
+        messages = [renderer.render(row.id, row.address, profiles.get(row.profile_id, {}))
+                    for row in rows]
+        return Batch(delivery, rows, messages, send_at)
+
+    def dispatch(self, batch: Batch) -> None:
+        """Hand the batch to the relay lanes (each message at its time, when paced);
+        it is recorded by the next :meth:`settle`."""
+        if not batch.expired:
+            if self.stopping.is_set():
+                queue.defer([row.id for row in batch.rows])  # stopping: give them back
+                return
+            for row, message in zip(batch.rows, batch.messages, strict=True):
+                if batch.send_at:
+                    self.wait_until(batch.send_at[row.id])
+                batch.replies.append(self.lanes.submit(message))
+        self.in_flight = batch
+
+    def settle(self) -> int:
+        """Wait for the batch with the relay, record its outcomes; the rows recorded."""
+        batch, self.in_flight = self.in_flight, None
+        if batch is None:
+            return 0
+        outcomes = batch.expired or [
+            self.outcome(batch.delivery, row, message, reply.result())
+            for row, message, reply in zip(batch.rows, batch.messages, batch.replies,
+                                           strict=True)]
+        queue.record(outcomes, self.clock())
+        recorded = {outcome.row_id for outcome in outcomes}
+        sent = [row for row in batch.rows if row.id in recorded]
+        note_sending_results(sent, self.clock())  # quarantine (SPEC §8)
+        if batch.end_of_log:  # maybe nothing is left pending
+            lifecycle.finish_if_done(batch.delivery.pk)
+        return len(sent)
 
     def pace(self, delivery: Delivery, rows: list[ClaimedRow]
              ) -> tuple[list[ClaimedRow], dict[int, datetime]]:
