@@ -8,7 +8,13 @@ import time
 import pytest
 
 from envoi.sending.mime import MessageSkeleton, make_message_id
-from envoi.sending.smtp import SmtpConnection, SmtpOutcome, dot_stuffed, enhanced_status
+from envoi.sending.smtp import (
+    SmtpConnection,
+    SmtpOutcome,
+    Submission,
+    dot_stuffed,
+    enhanced_status,
+)
 from tests.support.smtpd import DISCONNECT, SmtpTestServer, free_port
 
 SENDER = "bounce+d1@bounces.envoi.test"
@@ -84,6 +90,53 @@ class TestOutcomes:
         assert connection.send(SENDER, "busy@x.test", message()).ok
         assert server.connections == 2
 
+
+
+class TestNextEnvelopeWithTheData:
+    """``submit(message, then=next)``: with PIPELINING, the next message's envelope goes
+    out in the same write as this one's data; without, nothing changes."""
+
+    @staticmethod
+    def submission(to_addr: str, number: int = 1) -> Submission:
+        return Submission(SENDER, to_addr, message(to_addr, number), transparent=True)
+
+    def test_a_chain_of_messages_arrives_intact_on_one_connection(self, server, connection):
+        chain = [self.submission(f"user{n}@x.test", n) for n in range(20)]
+
+        outcomes = [connection.submit(sub, then=chain[n + 1] if n + 1 < len(chain) else None)
+                    for n, sub in enumerate(chain)]
+
+        assert all(outcome.ok for outcome in outcomes)
+        assert [(m.rcpt_to, m.data) for m in server.messages] == [
+            ((sub.rcpt_to,), sub.data) for sub in chain]
+        assert server.connections == 1
+
+    def test_a_refused_next_envelope_is_that_messages_refusal(self, server, connection):
+        server.script("bad@x.test", "550 5.1.1 User unknown")
+        first, refused, last = (self.submission(to) for to in (
+            "kim@x.test", "bad@x.test", "lee@x.test"))
+
+        assert connection.submit(first, then=refused).ok
+        assert connection.submit(refused, then=last).code == 550
+        assert connection.submit(last).ok
+        assert [m.rcpt_to for m in server.messages] == [("kim@x.test",), ("lee@x.test",)]
+        assert server.connections == 1
+
+    def test_another_message_than_the_one_opened_hangs_up_first(self, server, connection):
+        first, opened, other = (self.submission(to) for to in (
+            "kim@x.test", "lee@x.test", "park@x.test"))
+
+        assert connection.submit(first, then=opened).ok
+        assert connection.submit(other).ok
+        assert [m.rcpt_to for m in server.messages] == [("kim@x.test",), ("park@x.test",)]
+        assert server.connections == 1 + server.pipelining, "a new session, when opened"
+
+    def test_closing_with_a_transaction_open_delivers_nothing_more(self, server):
+        with SmtpConnection(server.host, server.port, timeout=5) as connection:
+            assert connection.submit(self.submission("kim@x.test"),
+                                     then=self.submission("lee@x.test")).ok
+        time.sleep(0.1)
+        assert [m.rcpt_to for m in server.messages] == [("kim@x.test",)]
 
 class TestConnection:
     def test_one_connection_carries_many_messages(self, server, connection):

@@ -25,12 +25,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.db import connection
 
 from envoi.config import SmtpConfig
 from envoi.sending.render import OutgoingMessage
-from envoi.sending.smtp import SmtpConnection, SmtpOutcome
+from envoi.sending.smtp import SmtpConnection, SmtpOutcome, Submission
 
 log = logging.getLogger("envoi.relays")
 
@@ -144,6 +145,13 @@ class _Job:
     future: Future
     tried: set[str] = field(default_factory=set)
 
+    @cached_property
+    def submission(self) -> Submission:
+        """The 8bit form, or the 7-bit one if the relay lacks 8BITMIME."""
+        message = self.message
+        return Submission(message.mail_from, message.rcpt_to, message.data_8bit,
+                          transparent=True, seven_bit=message.build_7bit)
+
 
 class Lanes:
     """The worker's sending threads: ``submit`` returns a future of the SMTP outcome."""
@@ -172,38 +180,52 @@ class Lanes:
             thread.join()
 
     def _run(self, lane: int) -> None:
+        """Send job after job; when the next one is already waiting, its envelope goes
+        out with this one's data (:meth:`SmtpConnection.submit`)."""
         session: tuple[Relay, SmtpConnection] | None = None
+        job: _Job | None = None
         try:
             while True:
-                self._wait_for_relay(lane)
-                job = self.jobs.get()
                 if job is None:
-                    return
+                    self._wait_for_relay(lane)
+                    job = self.jobs.get()
+                    if job is None:
+                        return
                 relay = self.pool.relay_for(lane)  # it may have changed while waiting
                 if relay is None or relay.name in job.tried:
                     self._pass_on(job)
+                    job = None
                     continue
                 if session is None or session[0] is not relay:
                     self._close(session)
                     session = (relay, SmtpConnection.from_config(relay.config))
-                outcome = self._send(session[1], job.message)
+                following = self._waiting_job()
+                then = (following.submission
+                        if following is not None and relay.name not in following.tried
+                        else None)
+                outcome = session[1].submit(job.submission, then=then)
                 if outcome.relay_fault:
                     self.pool.failed(relay)
                     self._close(session)
                     session = None
                     job.tried.add(relay.name)
                     self._pass_on(job, outcome)
-                    continue
-                self.pool.worked(relay)
-                job.future.set_result(outcome)
+                else:
+                    self.pool.worked(relay)
+                    job.future.set_result(outcome)
+                job = following
         finally:
             self._close(session)
 
-    @staticmethod
-    def _send(connection: SmtpConnection, message: OutgoingMessage) -> SmtpOutcome:
-        """The 8bit form, or the 7-bit one if this relay lacks 8BITMIME."""
-        return connection.send(message.mail_from, message.rcpt_to, message.data_8bit,
-                               transparent=True, seven_bit=message.build_7bit)
+    def _waiting_job(self) -> _Job | None:
+        """The next job if one is queued already; a stop sentinel stays queued."""
+        try:
+            job = self.jobs.get_nowait()
+        except queue.Empty:
+            return None
+        if job is None:
+            self.jobs.put(None)
+        return job
 
     def _wait_for_relay(self, lane: int) -> None:
         """A lane without a relay (over this worker's slots) sleeps until it gets one.

@@ -8,6 +8,11 @@ When the server offers PIPELINING (RFC 2920), MAIL FROM, RCPT TO and DATA go out
 one write and their three replies are read together, saving two round trips per
 message; otherwise the commands go one at a time (aiosmtpd, for instance, does not
 offer it). The body is then sent in one write, dot-stuffed with ``bytes.replace``.
+When the caller already holds the next message (``send(..., then=...)``), its envelope
+rides in the same write as this body (RFC 2920 lets commands follow the end of data):
+one write and one wait per message instead of two, which halves the system calls and
+thread wake-ups of a busy sender (measured on loopback with 25 KB messages: 49 against
+83 µs of CPU a message).
 
 ``smtplib`` opens the session (greeting, EHLO, STARTTLS, AUTH); the transaction itself
 is written on the socket directly, because ``SMTP.sendmail`` re-normalizes line
@@ -81,6 +86,36 @@ class SmtpOutcome:
 
 
 @dataclass(frozen=True)
+class Submission:
+    """One message for one recipient (see :meth:`SmtpConnection.send`)."""
+
+    mail_from: str
+    rcpt_to: str
+    data: bytes
+    transparent: bool = False
+    seven_bit: Callable[[], bytes] | None = None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A submission as it goes on the wire: its data, DATA payload and envelope."""
+
+    data: bytes
+    payload: bytes
+    commands: list[bytes]
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """A transaction whose envelope went out behind the previous message's data: the
+    server waits for its data (after DATA, only the data or a hang-up may follow)."""
+
+    submission: Submission
+    prepared: _Prepared
+    replies: list[_Reply]
+
+
+@dataclass(frozen=True)
 class _Reply:
     code: int
     text: str
@@ -133,6 +168,7 @@ class SmtpConnection:
         self._local_hostname = local_hostname
         self._client: smtplib.SMTP | None = None
         self._sock: socket.socket | None = None
+        self._opened: _Opened | None = None
         self.connections_opened = 0
 
     @classmethod
@@ -156,19 +192,25 @@ class SmtpConnection:
         ``seven_bit`` builds the same message 7-bit clean: it is sent instead of an
         8-bit ``data`` when the server does not offer 8BITMIME (RFC 6152).
         """
-        refusal = _refuse_envelope(mail_from, rcpt_to)
+        return self.submit(Submission(mail_from, rcpt_to, data, transparent, seven_bit))
+
+    def submit(self, submission: Submission, *, then: Submission | None = None
+               ) -> SmtpOutcome:
+        """Send ``submission``; with ``then``, also open that one's transaction in the
+        same write. The next call must then be ``submit(then)`` on this connection
+        (anything else costs a reconnection: the server is waiting for its data)."""
+        refusal = _refuse_envelope(submission.mail_from, submission.rcpt_to)
         if refusal:
             return refusal
+        if self._opened is not None and self._opened.submission is not submission:
+            self._drop()  # the server waits for another message's data: hang up
         try:
             client = self._connected()
         except (OSError, smtplib.SMTPException) as error:
             self._drop()
             return SmtpOutcome.transport_failure(error, opening=True)
         try:
-            if seven_bit is not None and not _takes_8bit(client, data):
-                data = seven_bit()
-            payload = data + b".\r\n" if transparent else dot_stuffed(data)
-            outcome = self._transaction(client, mail_from, rcpt_to, data, payload)
+            outcome = self._transaction(client, submission, then)
         except (OSError, smtplib.SMTPException) as error:
             self._drop()
             return SmtpOutcome.transport_failure(error)
@@ -181,8 +223,9 @@ class SmtpConnection:
         client = self._client
         if client is None:
             return
-        with contextlib.suppress(OSError, smtplib.SMTPException):
-            client.quit()
+        if self._opened is None:  # mid-DATA, a QUIT would be read as the message
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                client.quit()
         self._drop()
 
     def __enter__(self) -> SmtpConnection:
@@ -232,31 +275,57 @@ class SmtpConnection:
             self._client.close()
         self._client = None
         self._sock = None
+        self._opened = None
 
     # -- transaction ---------------------------------------------------------------
 
-    def _transaction(
-        self, client: smtplib.SMTP, mail_from: str, rcpt_to: str, data: bytes, payload: bytes
-    ) -> SmtpOutcome:
-        smtputf8 = not (mail_from.isascii() and rcpt_to.isascii())
-        if smtputf8 and not client.has_extn("smtputf8"):
-            return SmtpOutcome(553, "5.6.7", "non-ASCII address, but the server lacks SMTPUTF8")
-        commands = [
-            _mail_command(client, mail_from, len(payload), data.isascii(), smtputf8),
-            f"RCPT TO:<{rcpt_to}>\r\n".encode(),
-            b"DATA\r\n",
-        ]
-        replies = self._exchange(client, commands)
+    def _transaction(self, client: smtplib.SMTP, submission: Submission,
+                     then: Submission | None) -> SmtpOutcome:
+        opened, self._opened = self._opened, None  # ``submit`` checked it is this one's
+        if opened is None:
+            prepared = _prepare(client, submission)
+            if isinstance(prepared, SmtpOutcome):
+                return prepared
+            replies = self._exchange(client, prepared.commands)
+        else:
+            prepared, replies = opened.prepared, opened.replies
         refusal = _first_refusal(replies)
         if refusal is None:
-            self._write(payload)
-            return self._read_outcome(client)
+            return self._data(client, prepared.payload, then)
         if len(replies) == 3 and replies[2].code == 354:
             self._write(b".\r\n")  # DATA was accepted anyway (RFC 2920 3.1): end it empty
             self._read_reply(client)
         if refusal.code != 421:
             self._reset(client)
         return SmtpOutcome.from_reply(refusal.code, refusal.text)
+
+    def _data(self, client: smtplib.SMTP, payload: bytes, then: Submission | None
+              ) -> SmtpOutcome:
+        """Send the message data, with ``then``'s envelope behind it when pipelining."""
+        following = self._following(client, then)
+        if following is None:
+            self._write(payload)
+            return self._read_outcome(client)
+        assert then is not None
+        self._write(payload + b"".join(following.commands))
+        outcome = self._read_outcome(client)
+        try:
+            replies = [self._read_reply(client) for _ in following.commands]
+        except (OSError, smtplib.SMTPException):
+            self._drop()  # this message went through; ``then`` starts afresh
+            return outcome
+        self._opened = _Opened(then, following, replies)
+        return outcome
+
+    @staticmethod
+    def _following(client: smtplib.SMTP, then: Submission | None) -> _Prepared | None:
+        """``then`` ready to be opened behind this message, if it can be."""
+        if then is None or not client.has_extn("pipelining"):
+            return None
+        if _refuse_envelope(then.mail_from, then.rcpt_to):
+            return None
+        prepared = _prepare(client, then)
+        return None if isinstance(prepared, SmtpOutcome) else prepared
 
     def _exchange(self, client: smtplib.SMTP, commands: list[bytes]) -> list[_Reply]:
         """Send the envelope: in one write when pipelining, else stop at the first refusal."""
@@ -309,6 +378,25 @@ def _refuse_envelope(mail_from: str, rcpt_to: str) -> SmtpOutcome | None:
     if not rcpt_to or _UNSAFE_ADDRESS.search(rcpt_to):
         return SmtpOutcome(553, "5.1.3", f"unusable recipient address {rcpt_to!r}")
     return None
+
+
+def _prepare(client: smtplib.SMTP, submission: Submission) -> _Prepared | SmtpOutcome:
+    """The submission's wire form for this server, or the refusal it gets before any
+    command goes out."""
+    mail_from, rcpt_to = submission.mail_from, submission.rcpt_to
+    smtputf8 = not (mail_from.isascii() and rcpt_to.isascii())
+    if smtputf8 and not client.has_extn("smtputf8"):
+        return SmtpOutcome(553, "5.6.7", "non-ASCII address, but the server lacks SMTPUTF8")
+    data = submission.data
+    if submission.seven_bit is not None and not _takes_8bit(client, data):
+        data = submission.seven_bit()
+    payload = data + b".\r\n" if submission.transparent else dot_stuffed(data)
+    commands = [
+        _mail_command(client, mail_from, len(payload), data.isascii(), smtputf8),
+        f"RCPT TO:<{rcpt_to}>\r\n".encode(),
+        b"DATA\r\n",
+    ]
+    return _Prepared(data, payload, commands)
 
 
 def _takes_8bit(client: smtplib.SMTP, data: bytes) -> bool:
