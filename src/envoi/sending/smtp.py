@@ -237,7 +237,9 @@ class SmtpConnection:
     # -- session -------------------------------------------------------------------
 
     def _connected(self) -> smtplib.SMTP:
-        if self._client is not None and self._sock is not None and _idle(self._sock):
+        # An opened transaction was answered a moment ago: no need to ask the socket.
+        if self._client is not None and self._sock is not None and (
+                self._opened is not None or _idle(self._sock)):
             return self._client
         self._drop()
         self._client = self._open()

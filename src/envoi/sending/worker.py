@@ -10,13 +10,13 @@ Message-ID, so receiving systems that deduplicate on it show the message once.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +33,7 @@ from envoi.deliveries.models import Delivery
 from envoi.reporting.jobs import JobRunner
 from envoi.sending import queue, ratelimit
 from envoi.sending.queue import VALIDITY_EXPIRED, ClaimedRow, Outcome
-from envoi.sending.relays import Lanes, RelayPool, SlotLedger
+from envoi.sending.relays import Lanes, RelayPool, Replies, SlotLedger
 from envoi.sending.render import DeliveryRenderer, OutgoingMessage
 from envoi.sending.smtp import SmtpOutcome
 
@@ -56,7 +56,7 @@ class Batch:
     rows: list[ClaimedRow]
     messages: list[OutgoingMessage]
     send_at: dict[int, datetime]  # when each row may leave (rate limits); empty: at once
-    replies: list[Future] = field(default_factory=list)
+    replies: Replies = field(default_factory=lambda: Replies(0))
     expired: list[Outcome] = field(default_factory=list)  # validity over: nothing to send
     end_of_log: bool = False  # its claim found the end of the delivery's log
 
@@ -205,10 +205,12 @@ class Worker:
             if self.stopping.is_set():
                 queue.defer([row.id for row in batch.rows])  # stopping: give them back
                 return
-            for row, message in zip(batch.rows, batch.messages, strict=True):
+            batch.replies = Replies(len(batch.messages))
+            for index, (row, message) in enumerate(zip(batch.rows, batch.messages,
+                                                       strict=True)):
                 if batch.send_at:
                     self.wait_until(batch.send_at[row.id])
-                batch.replies.append(self.lanes.submit(message))
+                self.lanes.submit(message, batch.replies, index)
         self.in_flight = batch
 
     def settle(self) -> int:
@@ -217,8 +219,8 @@ class Worker:
         if batch is None:
             return 0
         outcomes = batch.expired or [
-            self.outcome(batch.delivery, row, message, reply.result())
-            for row, message, reply in zip(batch.rows, batch.messages, batch.replies,
+            self.outcome(batch.delivery, row, message, reply)
+            for row, message, reply in zip(batch.rows, batch.messages, batch.replies.wait(),
                                            strict=True)]
         queue.record(outcomes, self.clock())
         recorded = {outcome.row_id for outcome in outcomes}
@@ -276,12 +278,31 @@ class Worker:
         return Outcome(row.id, "failed", failure.failure_type, failure.reason, reply_text)
 
 
+PROFILE_COLUMNS = ("id", "email", "phone", "first_name", "last_name", "language", "timezone",
+                   "attributes")
+
+
 def load_profiles(profile_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The batch's profiles by id, in one query. Plain SQL: the ORM's per-row work
+    costs a busy worker ~2 % of its CPU for the same rows."""
     from envoi.audiences.models import Profile
 
-    fields = ("id", "email", "phone", "first_name", "last_name", "language", "timezone",
-              "attributes")
-    return {p["id"]: p for p in Profile.objects.filter(pk__in=list(profile_ids)).values(*fields)}
+    ids = list(profile_ids)
+    if not ids:
+        return {}
+    sql = (f"SELECT {', '.join(PROFILE_COLUMNS)} FROM {Profile._meta.db_table} "
+           f"WHERE id IN ({', '.join(['%s'] * len(ids))})")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids)
+        rows = cursor.fetchall()
+    profiles = {}
+    for row in rows:
+        profile = dict(zip(PROFILE_COLUMNS, row, strict=True))
+        attributes = profile["attributes"]
+        profile["attributes"] = json.loads(attributes) if isinstance(attributes, str) else (
+            attributes or {})
+        profiles[profile["id"]] = profile
+    return profiles
 
 
 def run_in_thread(stop: threading.Event, poll_seconds: float = 0.5) -> threading.Thread:
