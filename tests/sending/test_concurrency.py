@@ -7,11 +7,12 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from envoi.audiences.importer import create_profiles
 from envoi.audiences.models import Audience
 from envoi.deliveries import services
+from envoi.sending import queue
 from envoi.sending.models import SendingLog
 from envoi.sending.worker import Worker
 from tests.support.deliveries import boss
@@ -76,3 +77,35 @@ def test_a_worker_stopped_after_the_last_batch_finishes_the_delivery(relay):
 
     delivery.refresh_from_db()
     assert delivery.status == "finished"
+
+
+class StopsWithABatchInFlight(Worker):
+    """A worker whose SIGTERM arrives while its batch is still with the relay."""
+
+    def turn(self) -> int:
+        recorded = super().turn()
+        self.stopping.set()
+        return recorded
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_exits_cleanly_when_its_last_batch_cannot_be_recorded(relay, monkeypatch):
+    create_profiles([{"email": f"g{i}@example.com"} for i in range(20)])
+    audience = Audience.objects.create(name="g", filter="")
+    delivery = services.create(
+        boss(), label="g", sender="a@example.com", subject="s",
+        text_body="{{ unsubscribe_url }}", audience=audience, approval_required=False)
+    services.confirm(boss(), services.prepare(boss(), delivery))
+
+    def database_gone(outcomes, now):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(queue, "record", database_gone)
+    worker = StopsWithABatchInFlight(batch_size=20,
+                                     smtp_url=f"smtp://127.0.0.1:{relay.port}")
+    assert worker.run() == 0
+
+    # Sent, not recorded: the rows wait for their lease to end, then go again (a crash's cost).
+    assert len(relay.messages) == 20
+    assert set(SendingLog.objects.values_list("status", flat=True)) == {"pending"}
+    assert SendingLog.objects.filter(lease_until__isnull=True).count() == 0

@@ -109,11 +109,20 @@ class Worker:
                 if until_idle and idle:
                     break
                 self.stopping.wait(poll_seconds)
-            processed += self.settle()  # the batch still with the relay: record it
+            processed += self.settle_last()
             self.finish_drained()
         finally:
             self.close()
         return processed
+
+    def settle_last(self) -> int:
+        """Record the batch still with the relay before exiting. Without a database,
+        its rows are sent again once their lease ends, as after a crash."""
+        try:
+            return self.settle()
+        except (OperationalError, InterfaceError):
+            log.exception("database unavailable; the last batch's outcomes are not recorded")
+            return 0
 
     def finish_drained(self) -> None:
         """Finish the deliveries with nothing left pending before this worker exits.
