@@ -273,8 +273,7 @@ class Lanes:
         if untried and self.pool.any_relay():
             self.jobs.put(job)
             return
-        job.answer(outcome or SmtpOutcome(0, "", "no relay available",
-                                                      relay_fault=True))
+        job.answer(outcome or SmtpOutcome(0, "", "no relay available", relay_fault=True))
 
     @staticmethod
     def _close(session: tuple[Relay, SmtpConnection] | None) -> None:

@@ -8,7 +8,7 @@ When the server offers PIPELINING (RFC 2920), MAIL FROM, RCPT TO and DATA go out
 one write and their three replies are read together, saving two round trips per
 message; otherwise the commands go one at a time (aiosmtpd, for instance, does not
 offer it). The body is then sent in one write, dot-stuffed with ``bytes.replace``.
-When the caller already holds the next message (``send(..., then=...)``), its envelope
+When the caller already holds the next message (``submit(..., then=...)``), its envelope
 rides in the same write as this body (RFC 2920 lets commands follow the end of data):
 one write and one wait per message instead of two, which halves the system calls and
 thread wake-ups of a busy sender (measured on loopback with 25 KB messages: 49 against
