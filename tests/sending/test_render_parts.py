@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from envoi.sending.render import DeliveryRenderer
+from envoi.deliveries.content import environment
+from envoi.sending.render import DeliveryRenderer, PlainTemplate
 from tests.support.deliveries import delivery_in
 from tests.support.scenario import parse
 
@@ -65,3 +66,37 @@ def test_8bit_and_7bit_forms_carry_the_same_message():
     for kind in ("plain", "html"):
         assert (eight.get_body((kind,)).get_content()
                 == seven.get_body((kind,)).get_content().replace("\n", "\r\n"))
+
+
+PLAIN_HTML = ('<html><body><p>{{ first_name }}님 {{- last_name }}</p>'
+              '<a href="https://shop.example.com/p/1">보기</a>'
+              '<a href="{{ unsubscribe_url }}">수신 거부</a>{{ mirror_url }}</body></html>\n')
+
+
+@pytest.mark.parametrize("subject, text", [
+    ("{{ first_name }}님, 봄 소식", "{{ first_name }} {{ last_name }}\n{{ mirror_url }}\n"),
+    ("Hi {{ first_name -}}", "{{- last_name }} and  spaces  \n"),
+    ("no personalization", ""),
+])
+def test_text_and_bare_outputs_are_joined_into_what_liquid_renders(subject, text):
+    renderer, combined, separate = both_ways(subject=subject, text_body=text,
+                                             html_body=PLAIN_HTML)
+    assert renderer.plain is not None
+    assert combined == separate
+    assert "민준님김" in combined[2] and "/c/" in combined[2]
+
+
+@pytest.mark.parametrize("source", [
+    "{{ first_name | upcase }}", "{{ attributes.tier }}", "{% if x %}y{% endif %}",
+    "{{ 'literal' }}", "{{ items[0] }}",
+])
+def test_anything_but_bare_outputs_is_left_to_liquid(source):
+    assert PlainTemplate.of(environment.from_string(source)) is None
+
+
+def test_a_value_that_is_not_a_string_is_left_to_liquid():
+    plain = PlainTemplate.of(environment.from_string("{{ first_name }}: {{ points }}"))
+    assert plain is not None
+    assert plain.render({"first_name": "A", "points": "12"}) == "A: 12"
+    assert plain.render({"first_name": "A", "points": 12}) is None
+    assert plain.render({"first_name": "A"}) is None  # unknown: Liquid decides
