@@ -12,6 +12,7 @@ from django.db import OperationalError, connection
 from envoi.audiences.importer import create_profiles
 from envoi.audiences.models import Audience
 from envoi.deliveries import services
+from envoi.deliveries.models import Delivery
 from envoi.sending import queue
 from envoi.sending.models import SendingLog
 from envoi.sending.worker import Worker
@@ -20,14 +21,18 @@ from tests.support.deliveries import boss
 RECIPIENTS = 600
 
 
+def delivery_in_progress(name: str, recipients: int) -> Delivery:
+    create_profiles([{"email": f"{name}{i}@example.com"} for i in range(recipients)])
+    audience = Audience.objects.create(name=name, filter="")
+    delivery = services.create(
+        boss(), label=name, sender="a@example.com", subject="s",
+        text_body="{{ unsubscribe_url }}", audience=audience, approval_required=False)
+    return services.confirm(boss(), services.prepare(boss(), delivery))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_three_workers_send_each_row_once(relay):
-    create_profiles([{"email": f"c{i}@example.com"} for i in range(RECIPIENTS)])
-    audience = Audience.objects.create(name="c", filter="")
-    delivery = services.create(
-        boss(), label="c", sender="a@example.com", subject="s",
-        text_body="{{ unsubscribe_url }}", audience=audience, approval_required=False)
-    services.confirm(boss(), services.prepare(boss(), delivery))
+    delivery = delivery_in_progress("c", RECIPIENTS)
 
     errors: list[BaseException] = []
 
@@ -64,12 +69,7 @@ class StopsAfterOneBatch(Worker):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_stopped_after_the_last_batch_finishes_the_delivery(relay):
-    create_profiles([{"email": f"f{i}@example.com"} for i in range(20)])
-    audience = Audience.objects.create(name="f", filter="")
-    delivery = services.create(
-        boss(), label="f", sender="a@example.com", subject="s",
-        text_body="{{ unsubscribe_url }}", audience=audience, approval_required=False)
-    services.confirm(boss(), services.prepare(boss(), delivery))
+    delivery = delivery_in_progress("f", 20)
 
     # A full batch is the whole log, so no claim ever finds its end.
     worker = StopsAfterOneBatch(batch_size=20, smtp_url=f"smtp://127.0.0.1:{relay.port}")
@@ -90,12 +90,7 @@ class StopsWithABatchInFlight(Worker):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_exits_cleanly_when_its_last_batch_cannot_be_recorded(relay, monkeypatch):
-    create_profiles([{"email": f"g{i}@example.com"} for i in range(20)])
-    audience = Audience.objects.create(name="g", filter="")
-    delivery = services.create(
-        boss(), label="g", sender="a@example.com", subject="s",
-        text_body="{{ unsubscribe_url }}", audience=audience, approval_required=False)
-    services.confirm(boss(), services.prepare(boss(), delivery))
+    delivery_in_progress("g", 20)
 
     def database_gone(outcomes, now):
         raise OperationalError("the database went away")
