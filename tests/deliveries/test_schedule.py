@@ -75,7 +75,6 @@ def test_a_scheduled_delivery_waits_in_start_pending_for_its_contact_date(
     assert set(SendingLog.objects.values_list("sent_at", flat=True)) == {instant}
 
 
-
 def test_a_sending_worker_looks_for_due_deliveries_once_a_second(clock, relay):
     """Starting due deliveries is housekeeping a worker does at most once a second of
     its clock, not once per batch: a start can be up to a second late."""
@@ -92,6 +91,7 @@ def test_a_sending_worker_looks_for_due_deliveries_once_a_second(clock, relay):
     clock.set(instant + timedelta(seconds=0.5))
     assert worker.run_once() == 1
     assert Delivery.objects.get(pk=delivery.pk).started_at == instant + timedelta(seconds=0.5)
+
 
 def test_a_contact_date_in_the_past_sends_at_once(clock, relay, send_all):
     delivery = scheduled(audience_of({"email": "a@x.test"}),
