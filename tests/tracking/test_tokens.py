@@ -139,3 +139,24 @@ def test_a_link_field_with_leading_zeros_is_refused():
     assert tokens.read_click(token).link_index == 1
     with pytest.raises(BadToken):
         tokens.read_click(".".join([delivery, row, day, "0" + link, mac]))
+
+
+def test_tokens_are_the_documented_hmac_sha256_so_issued_ones_stay_valid(settings):
+    """Written out with the one-shot ``hmac.digest``: a change in how the MAC is computed
+    must not change a single token already in a mailbox."""
+    import base64
+    import hashlib
+    import hmac
+
+    secret = settings.SECRET_KEY.encode()
+    token_key = hashlib.sha256(b"envoi-token:" + secret).digest()
+    mac = base64.b32encode(hmac.digest(token_key, b"bounce:16", "sha256")[:15])
+    assert tokens.return_path(42) == (
+        f"b-16.{mac.decode()[:20].lower()}@{settings.ENVOI_BOUNCE_DOMAIN}")
+
+    tracking_key = hashlib.sha256(b"envoi-tracking:" + secret).digest()
+    message_key = hmac.digest(tracking_key, b"7.1e240.5000.", "sha256")
+    stream = hashlib.shake_128(message_key + b"slots").digest(3 * tokens.MAC_BYTES)
+    urls = MessageTokens(7, 123_456, day=0x5000).urls(BASE, 1)
+    assert urls.open == f"{BASE}/o/7.1e240.5000.{stream[:10].hex()}"
+    assert urls.clicks == [f"{BASE}/c/7.1e240.5000.0.{stream[20:].hex()}"]
