@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.utils import format_datetime
 from functools import lru_cache
+from typing import Protocol
 
 CRLF = b"\r\n"
 MAX_LINE = 78
@@ -342,6 +343,20 @@ def _transport_may_alter(lines: list[bytes]) -> bool:
                                                      for line in lines))
 
 
+class PreparedBody(Protocol):
+    """A body that knows its unencoded form already (:mod:`envoi.sending.layout`)."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def unencoded(self) -> bytes | None:
+        """What :func:`eight_bit_body` gives for :attr:`text`."""
+
+
+Body = str | PreparedBody
+
+
 def _header(name: str, value: str) -> bytes:
     return f"{name}: {value}\r\n".encode("ascii")
 
@@ -414,8 +429,8 @@ class MessageSkeleton:
         to_addr: str,
         to_name: str,
         subject: str,
-        html: str,
-        text: str,
+        html: Body,
+        text: Body,
         message_id: str,
         date: str,
         list_unsubscribe: str,
@@ -479,13 +494,13 @@ class MessageSkeleton:
         return header
 
 
-def _encode_body(text: str, eight_bit: bool, boundary: bytes) -> tuple[str, bytes]:
+def _encode_body(body: Body, eight_bit: bool, boundary: bytes) -> tuple[str, bytes]:
     """(Content-Transfer-Encoding, body bytes): unencoded when allowed and possible."""
     if eight_bit:
-        body = eight_bit_body(text)
-        if body is not None and boundary not in body:
-            return ("7bit" if body.isascii() else "8bit"), body
-    return "base64", base64_body(text)
+        unencoded = eight_bit_body(body) if isinstance(body, str) else body.unencoded
+        if unencoded is not None and boundary not in unencoded:
+            return ("7bit" if unencoded.isascii() else "8bit"), unencoded
+    return "base64", base64_body(body if isinstance(body, str) else body.text)
 
 
 def _is_whole_lines(encoding: str, body: bytes) -> bool:

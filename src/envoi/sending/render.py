@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -36,7 +37,8 @@ from liquid.exceptions import LiquidError
 
 from envoi.deliveries.content import PROFILE_FIELDS, compile_content, environment
 from envoi.deliveries.models import Delivery
-from envoi.sending.mime import MessageSkeleton, format_date, make_message_id
+from envoi.sending.layout import AssembledPart, PartLayout
+from envoi.sending.mime import Body, MessageSkeleton, format_date, make_message_id
 from envoi.tracking import links, tokens
 
 PROOF_ROW = 0
@@ -211,6 +213,105 @@ def _bare_output(node: object) -> str | None:
     return path.path[0]
 
 
+@dataclass(frozen=True)
+class PlainParts:
+    """Subject, text and HTML of a :class:`PlainTemplate` whose HTML slots are in order,
+    as :class:`~envoi.sending.layout.PartLayout`: the text and HTML parts are each fixed
+    text with gaps, which the recipient's values and slot texts fill. That spares the
+    splits of a combined render, and the layouts know once per delivery most of what
+    decides whether a body may travel unencoded.
+
+    A gap names an index into the *sources* of one message: the values of
+    :attr:`names`, then the slots' heads, fields and MACs (a slot is three gaps).
+    """
+
+    names: tuple[str, ...]
+    subject: PlainTemplate
+    text: PartLayout
+    html: PartLayout
+    text_gaps: Callable[[list[str]], tuple[str, ...]]
+    html_gaps: Callable[[list[str]], tuple[str, ...]]
+
+    @classmethod
+    def of(cls, plain: PlainTemplate, slots: int) -> PlainParts | None:
+        """``None`` unless ``plain`` holds three parts and its HTML exactly ``slots``
+        slot markers."""
+        names = tuple(dict.fromkeys(plain.pieces[1::2]))
+        parts = _split_parts(plain.pieces, {name: i for i, name in enumerate(names)})
+        if len(parts) != 3:
+            return None
+        subject, (text_fixed, text_gaps), html = parts
+        html_fixed, html_gaps = _with_slots(*html, first=len(names), slots=slots)
+        if len(html_gaps) != len(html[1]) + 3 * slots:
+            return None
+        return cls(names, _template_of(subject, names),
+                   PartLayout.of(text_fixed), PartLayout.of(html_fixed),
+                   _picker(text_gaps), _picker(html_gaps))
+
+    def assemble(self, context: dict[str, Any], slots: Slots,
+                 ) -> tuple[str, AssembledPart, AssembledPart] | None:
+        """The message's parts, or ``None`` when a value is not a string (which Liquid
+        prints its own way)."""
+        values: list[Any] = [context.get(name) for name in self.names]
+        if not all(isinstance(value, str) for value in values):
+            return None
+        sources = [*values, *slots.heads, *slots.fields, *slots.macs]
+        return (self.subject.render(context) or "",
+                self.text.assemble(self.text_gaps(sources)),
+                self.html.assemble(self.html_gaps(sources)))
+
+
+Gaps = tuple[list[str], list[int]]
+"""A part being split: its fixed pieces, and the source index of each gap between."""
+
+
+def _split_parts(pieces: tuple[str, ...], name_index: dict[str, int]) -> list[Gaps]:
+    """The pieces of a combined template (text, name, text, …) cut at :data:`_PART`."""
+    parts: list[Gaps] = [([""], [])]
+    for position, piece in enumerate(pieces):
+        fixed, gaps = parts[-1]
+        if position % 2:
+            gaps.append(name_index[piece])
+            fixed.append("")
+            continue
+        first, *rest = piece.split(_PART)
+        fixed[-1] += first
+        parts += [([chunk], []) for chunk in rest]
+    return parts
+
+
+def _with_slots(fixed: list[str], gaps: list[int], first: int, slots: int) -> Gaps:
+    """The HTML part with each slot marker turned into three gaps: the slot's head,
+    field and MAC, which come after the ``first`` name values among the sources."""
+    out_fixed, out_gaps, slot = [""], [], 0
+    for position, piece in enumerate(fixed):
+        head, *after_markers = piece.split(_SLOT)
+        out_fixed[-1] += head
+        for chunk in after_markers:
+            out_gaps += [first + slot, first + slots + slot, first + 2 * slots + slot]
+            out_fixed += ["", "", chunk]
+            slot += 1
+        if position < len(gaps):
+            out_gaps.append(gaps[position])
+            out_fixed.append("")
+    return out_fixed, out_gaps
+
+
+def _template_of(part: Gaps, names: tuple[str, ...]) -> PlainTemplate:
+    fixed, gaps = part
+    pieces = [fixed[0]]
+    for gap, text in zip(gaps, fixed[1:], strict=True):
+        pieces += [names[gap], text]
+    return PlainTemplate(tuple(pieces))
+
+
+def _picker(indices: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """``sources -> tuple(sources[i] for i in indices)``, in C where it can be."""
+    if len(indices) > 1:
+        return itemgetter(*indices)
+    return lambda sources: tuple(sources[i] for i in indices)
+
+
 def _outputs_only(source: str) -> bool:
     try:
         nodes = environment.from_string(source).nodes
@@ -234,6 +335,8 @@ class DeliveryRenderer:
         self.combined = combined_template(delivery.subject, delivery.text_body,
                                           self.html.source if self.html else "")
         self.plain = PlainTemplate.of(self.combined) if self.combined is not None else None
+        self.layouts = (PlainParts.of(self.plain, len(self.links) + 1)
+                        if self.plain is not None and self.html and self.html.in_order else None)
         self.skeleton = MessageSkeleton(
             sender=delivery.sender, reply_to=delivery.reply_to,
             has_html=self.html is not None, has_text=self.content.text is not None,
@@ -244,7 +347,7 @@ class DeliveryRenderer:
                unsubscribe_url: str | None = None,
                message_key: str | None = None) -> OutgoingMessage:
         context, slots = self.context(row_id, profile, unsubscribe_url)
-        subject, text, html_part = self.parts(context, slots)
+        subject, text, html_part = self.message_parts(context, slots)
         # One Message-ID per sending-log row, stable across a crash-induced resend.
         message_id = make_message_id(message_key or f"{self.delivery_id}.{row_id}.envoi",
                                      settings.ENVOI_BOUNCE_DOMAIN)
@@ -272,6 +375,15 @@ class DeliveryRenderer:
             return self.html_part(context, slots)
         text = self.content.text.render(**context) if self.content.text else ""
         return f"<pre>{html.escape(text)}</pre>"
+
+    def message_parts(self, context: dict[str, Any], slots: Slots) -> tuple[str, Body, Body]:
+        """The subject, text part and HTML part, assembled from the delivery's layouts
+        where they allow it (:class:`PlainParts`), rendered otherwise."""
+        if self.layouts is not None:
+            assembled = self.layouts.assemble(context, slots)
+            if assembled is not None:
+                return assembled
+        return self.parts(context, slots)
 
     def parts(self, context: dict[str, Any], slots: Slots) -> tuple[str, str, str]:
         """The rendered subject, text part and HTML part."""
