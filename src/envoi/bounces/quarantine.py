@@ -35,6 +35,7 @@ from envoi.accounts.services import Actor, audit, require
 from envoi.bounces.models import Quarantine, QuarantineEvent
 from envoi.bounces.models import QuarantineStatus as S
 from envoi.bounces.qualification import HARD, SOFT, Reason
+from envoi.sql import among
 
 SOFT_ERRORS_TO_QUARANTINE = 5
 RELEASE_AFTER = timedelta(days=10)
@@ -64,7 +65,7 @@ _BATCH_CONCERNS = """
 SELECT s.id, s.address, s.failure_type, s.failure_reason, q.status
 FROM sending_sendinglog s
 LEFT JOIN bounces_quarantine q ON q.channel = 'email' AND q.address = LOWER(s.address)
-WHERE s.id IN ({ids})
+WHERE {ids}
   AND (s.failure_type IN ('hard', 'soft') OR (s.status = 'sent' AND q.status = 'erroneous'))
 """
 
@@ -76,7 +77,8 @@ def note_sending_results(rows: Iterable, now: datetime) -> None:
     if not ids:
         return
     with connection.cursor() as cursor:
-        cursor.execute(_BATCH_CONCERNS.format(ids=", ".join(["%s"] * len(ids))), ids)
+        condition, params = among("s.id", ids)
+        cursor.execute(_BATCH_CONCERNS.format(ids=condition), params)
         concerns = cursor.fetchall()
     failures = [Failure(address, failure_type, reason, "sending", row_id)
                 for row_id, address, failure_type, reason, _ in concerns

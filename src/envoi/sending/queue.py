@@ -16,6 +16,7 @@ from django.db import connection, transaction
 
 from envoi.deliveries.models import Delivery, Status
 from envoi.sending.models import SendStatus
+from envoi.sql import among
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,11 @@ def sending_deliveries() -> list[tuple[int, int]]:
 def defer(row_ids: list[int]) -> None:
     """Give back claimed rows unsent (over a rate limit): no attempt is counted."""
     if row_ids:
+        condition, params = among("id", row_ids)
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE sending_sendinglog SET lease_until = NULL, claimed_by = '', "
-                "attempts = attempts - 1 WHERE status = 'pending' AND id IN ("
-                + ", ".join(["%s"] * len(row_ids)) + ")", row_ids)
+                f"attempts = attempts - 1 WHERE status = 'pending' AND {condition}", params)
 
 
 def claim(delivery_id: int, worker_id: str, limit: int, now: datetime,

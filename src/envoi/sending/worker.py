@@ -36,6 +36,7 @@ from envoi.sending.queue import VALIDITY_EXPIRED, ClaimedRow, Outcome
 from envoi.sending.relays import Lanes, RelayPool, Replies, SlotLedger
 from envoi.sending.render import DeliveryRenderer, OutgoingMessage
 from envoi.sending.smtp import SmtpOutcome
+from envoi.sql import among
 
 log = logging.getLogger("envoi.worker")
 
@@ -299,10 +300,10 @@ def load_profiles(profile_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     ids = list(profile_ids)
     if not ids:
         return {}
-    sql = (f"SELECT {', '.join(PROFILE_COLUMNS)} FROM {Profile._meta.db_table} "
-           f"WHERE id IN ({', '.join(['%s'] * len(ids))})")
+    condition, params = among("id", ids)
+    sql = f"SELECT {', '.join(PROFILE_COLUMNS)} FROM {Profile._meta.db_table} WHERE {condition}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, ids)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     profiles = {}
     for row in rows:
