@@ -65,6 +65,10 @@ class Sink:
         assert self.process.stdout is not None
         tail = b""
         while True:
+            # smtp-sink writes its counter on every event: reading each write as it
+            # comes cost this script ~4 % of the machine during a send. At most 20 ms
+            # of counters (~15 KB at 10,000 msg/s) wait in the 64 KB pipe instead.
+            time.sleep(0.02)
             chunk = self.process.stdout.read1(65536)
             if not chunk:
                 return
