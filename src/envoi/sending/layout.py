@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TypeVar
 
 from envoi.sending.mime import CRLF, MAX_8BIT_LINE, eight_bit_body
@@ -94,19 +93,25 @@ def _line_starts(probe: str) -> tuple[LineStart, ...]:
     return tuple(starts)
 
 
-@dataclass(frozen=True)
 class AssembledPart:
     """A part with its gaps filled: its text, and its unencoded form as
-    :func:`eight_bit_body` gives it (``None``: it must be base64)."""
+    :func:`eight_bit_body` gives it (``None``: it must be base64).
 
-    layout: PartLayout
-    values: Sequence[str]
+    A plain class: one is made per part of every message, and a frozen dataclass or
+    a ``cached_property`` costs ~1 µs each. Each form is asked for once.
+    """
 
-    @cached_property
+    __slots__ = ("layout", "values")
+
+    def __init__(self, layout: PartLayout, values: Sequence[str]):
+        self.layout = layout
+        self.values = values
+
+    @property
     def text(self) -> str:
         return "".join(_interleave(self.layout.fixed, self.values, ""))
 
-    @cached_property
+    @property
     def unencoded(self) -> bytes | None:
         layout, values = self.layout, self.values
         if layout.fixed_8bit is None:

@@ -34,7 +34,7 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -96,8 +96,9 @@ class Submission:
     seven_bit: Callable[[], bytes] | None = None
 
 
-@dataclass(frozen=True)
-class _Prepared:
+# The per-message records below are named tuples: a frozen dataclass costs ~1 µs more
+# to create, and a message makes several.
+class _Prepared(NamedTuple):
     """A submission as it goes on the wire: its data, DATA payload and envelope."""
 
     data: bytes
@@ -105,8 +106,7 @@ class _Prepared:
     commands: list[bytes]
 
 
-@dataclass(frozen=True)
-class _Opened:
+class _Opened(NamedTuple):
     """A transaction whose envelope went out behind the previous message's data: the
     server waits for its data (after DATA, only the data or a hang-up may follow)."""
 
@@ -115,8 +115,7 @@ class _Opened:
     replies: list[_Reply]
 
 
-@dataclass(frozen=True)
-class _Reply:
+class _Reply(NamedTuple):
     code: int
     text: str
 

@@ -33,7 +33,6 @@ Nothing in a token is secret, only unforgeable.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -76,8 +75,16 @@ def _hmac(label: bytes, message: bytes) -> bytes:
 
 
 def _mac(purpose: str, payload: str) -> str:
-    digest = _hmac(b"envoi-token:", f"{purpose}:{payload}".encode())[:15]
-    return base64.b32encode(digest).decode()[:20].lower()
+    """100 bits of the HMAC in lower-case base32 (RFC 4648 alphabet): the first 20
+    characters of ``base64.b32encode``, which is pure Python and ~3 µs a call, twice
+    a message; ten bits at a time from a table, ~1.5 µs."""
+    bits = int.from_bytes(_hmac(b"envoi-token:", f"{purpose}:{payload}".encode())[:13]) >> 4
+    return "".join([_BASE32_PAIRS[(bits >> shift) & 1023] for shift in _TEN_BIT_SHIFTS])
+
+
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+_BASE32_PAIRS = tuple(first + second for first in _BASE32 for second in _BASE32)
+_TEN_BIT_SHIFTS = tuple(range(90, -1, -10))
 
 
 def _base36(value: int) -> str:
