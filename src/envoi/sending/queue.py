@@ -9,8 +9,8 @@ lets any number of workers claim side by side; SQLite serializes writers anyway.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db import connection, transaction
 
@@ -19,8 +19,8 @@ from envoi.sending.models import SendStatus
 from envoi.sql import among
 
 
-@dataclass(frozen=True)
-class ClaimedRow:
+# Named tuples, not frozen dataclasses: a worker makes two of these per message.
+class ClaimedRow(NamedTuple):
     id: int
     delivery_id: int
     profile_id: int
@@ -28,8 +28,7 @@ class ClaimedRow:
     attempts: int
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     row_id: int
     status: str  # sent, failed, or pending (to be retried at next_attempt_at)
     failure_type: str = ""
