@@ -85,8 +85,7 @@ class SmtpOutcome:
         return cls(0, "", f"{type(error).__name__}: {error}"[:MAX_REPLY_TEXT], relay_fault)
 
 
-@dataclass(frozen=True)
-class Submission:
+class Submission(NamedTuple):
     """One message for one recipient (see :meth:`SmtpConnection.send`)."""
 
     mail_from: str
