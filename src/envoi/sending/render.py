@@ -3,7 +3,9 @@
 A :class:`DeliveryRenderer` is built once per delivery: parsed templates, the tracked
 links (:mod:`envoi.tracking.links`) and the MIME skeleton are reused for every
 recipient, so the per-message work is one set of tracking tokens, the Liquid render of
-the personalized parts and one concatenation.
+the personalized parts and one concatenation. Parts made only of text and bare
+``{{ name }}`` outputs skip Liquid: they are fixed text with gaps (:class:`PlainParts`,
+:mod:`envoi.sending.layout`).
 
 Tracking lives in the HTML part only: its links become signed click redirects and an
 open pixel goes before ``</body>``. The text part keeps its URLs as written, because
