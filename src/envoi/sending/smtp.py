@@ -98,9 +98,8 @@ class Submission(NamedTuple):
 # The per-message records below are named tuples: a frozen dataclass costs ~1 µs more
 # to create, and a message makes several.
 class _Prepared(NamedTuple):
-    """A submission as it goes on the wire: its data, DATA payload and envelope."""
+    """A submission as it goes on the wire: its DATA payload and envelope."""
 
-    data: bytes
     payload: bytes
     commands: list[bytes]
 
@@ -396,7 +395,7 @@ def _prepare(client: smtplib.SMTP, submission: Submission) -> _Prepared | SmtpOu
         f"RCPT TO:<{rcpt_to}>\r\n".encode(),
         b"DATA\r\n",
     ]
-    return _Prepared(data, payload, commands)
+    return _Prepared(payload, commands)
 
 
 def _takes_8bit(client: smtplib.SMTP, data: bytes) -> bool:
