@@ -143,6 +143,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # What is loaded by now (Django, the apps, their modules) lives as long as the
     # process: the cyclic collector's full passes need not walk it again and again.
     gc.freeze()
+    print(f"worker {worker.worker_id}: started", flush=True)
     processed = worker.run(until_idle=args.until_idle)
     print(f"worker {worker.worker_id}: {processed} messages processed, "
           f"peak memory {peak_memory_mb():.0f} MB")

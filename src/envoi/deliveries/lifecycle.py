@@ -15,6 +15,7 @@ from django.db.models import Exists, Max, OuterRef
 
 from envoi import clock
 from envoi.deliveries.models import Delivery, Status
+from envoi.sending import wakeup
 
 S = Status
 
@@ -71,6 +72,8 @@ def apply(delivery: Delivery, move: str, **fields: Any) -> Delivery:
     if not changed:
         current = Delivery.objects.filter(pk=delivery.pk).values_list("status", flat=True)
         raise InvalidTransition(delivery.pk, move, current.first() or "deleted")
+    if rule.target == S.IN_PROGRESS:
+        wakeup.announce()  # idle workers start on it now rather than at their next look
     delivery.refresh_from_db()
     return delivery
 

@@ -36,6 +36,7 @@ from envoi.sending.queue import VALIDITY_EXPIRED, ClaimedRow, Outcome
 from envoi.sending.relays import Lanes, RelayPool, Replies, SlotLedger
 from envoi.sending.render import DeliveryRenderer, OutgoingMessage
 from envoi.sending.smtp import SmtpOutcome
+from envoi.sending.wakeup import Waiter
 from envoi.sql import among
 
 log = logging.getLogger("envoi.worker")
@@ -77,6 +78,7 @@ class Worker:
         self.renderers: dict[int, tuple[str, DeliveryRenderer]] = {}
         self.cursor = queue.ClaimCursor()
         self.stopping = threading.Event()
+        self.waiter = Waiter()
         self.jobs = JobRunner(self.worker_id)
         self.housekept_at: datetime | None = None
         self.in_flight: Batch | None = None
@@ -95,21 +97,18 @@ class Worker:
                 try:
                     self.jobs.tick(self.clock())
                     done = self.turn()
-                    busy = done > 0 or self.in_flight is not None
-                    idle = not busy and not self.has_work()
+                    processed += done
+                    if done or self.in_flight is not None:
+                        continue
+                    if until_idle and not self.has_work():
+                        break
+                    self.waiter.wait(poll_seconds, self.stopping)
                 except (OperationalError, InterfaceError):
                     # The database went away (restart, failover): reconnect and go on;
                     # leases guarantee nobody else lost or doubled our rows meanwhile.
                     log.exception("database unavailable; retrying")
                     connection.close()
                     self.stopping.wait(poll_seconds * 4)
-                    continue
-                processed += done
-                if busy:
-                    continue
-                if until_idle and idle:
-                    break
-                self.stopping.wait(poll_seconds)
             processed += self.settle_last()
             self.finish_drained()
         finally:
