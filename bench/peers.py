@@ -5,7 +5,10 @@
 Runs, one after the other:
 
 1. ``bench/send.py``: Envoi's real workers (PostgreSQL) into Postfix's ``smtp-sink``,
-   followed by ``smtp-source -d -s 16`` into the same sink (the raw limit);
+   followed by ``smtp-source -d -s 16`` into the same sink (the raw limit). The workers
+   are running when the delivery is confirmed, as post_office's are forked from a
+   process that has already loaded Django: neither side's start-up is timed
+   (``--cold-start`` times Envoi's);
 2. the peer harness ``../shared/peers/post_office/run.sh`` with ``DB=postgres``: its own
    ``smtp-sink``, ``smtp-source`` raw limit, then post_office's documented
    ``send_queued_mail --processes 2`` on the same campaign (20 KB Korean HTML with 45
@@ -30,6 +33,8 @@ PEER = HERE.parent.parent / "shared" / "peers" / "post_office"
 ENVOI_LINE = re.compile(r"= (\d+) msg/s .*smtp-source -d -s 16: (\d+) msg/s")
 PEER_LINE = re.compile(r"post_office: \d+ sent in [\d.]+ s = ([\d.]+) msg/s")
 RAW_LINE = re.compile(r"raw smtp-source: ([\d.]+) msg/s")
+SEND_ONLY = re.compile(r"send-only rate ([\d.]+) msg/s")
+PREPARE = re.compile(r"# prepare: ([\d.]+) s")
 
 
 def run(command: list[str], env: dict[str, str] | None = None) -> str:
@@ -47,12 +52,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cold-start", action="store_true",
+                        help="time Envoi's worker start-up too (bench/send.py --cold-start)")
     args = parser.parse_args()
     if not (PEER / "run.sh").exists():
         raise SystemExit(f"peer harness not found at {PEER}")
 
     envoi_out = run([sys.executable, str(HERE / "send.py"), "--recipients",
-                     str(args.recipients), "--workers", str(args.workers)])
+                     str(args.recipients), "--workers", str(args.workers),
+                     *(["--cold-start"] if args.cold_start else [])])
     envoi = ENVOI_LINE.search(envoi_out.splitlines()[-1])
     run(["bash", str(PEER / "setup.sh")])
     peer_env = dict(os.environ, N=str(args.recipients), DB="postgres")
@@ -62,6 +70,14 @@ def main() -> int:
         raise SystemExit("could not read the result lines (see the # lines above)")
     envoi_rate, envoi_raw = float(envoi.group(1)), float(envoi.group(2))
     peer_rate, peer_raw = float(peer.group(1)), float(raw.group(1))
+    send_only, prepare = SEND_ONLY.search(peer_out), PREPARE.search(envoi_out)
+    if send_only and prepare:
+        # The peer's rate counts its queueing; Envoi's preparation comes before approval.
+        with_prepare = args.recipients / (args.recipients / envoi_rate + float(prepare.group(1)))
+        print(f"# post_office without its queueing: {float(send_only.group(1)):.0f} msg/s "
+              f"(envoi/post_office {envoi_rate / float(send_only.group(1)):.1f}x); envoi "
+              f"with its preparation: {with_prepare:.0f} msg/s "
+              f"(envoi/post_office {with_prepare / peer_rate:.1f}x)", flush=True)
     print(f"peers: {args.recipients} msgs on postgresql: envoi {envoi_rate:.0f} msg/s "
           f"({args.workers} workers, {envoi_rate / envoi_raw:.2f} of smtp-source "
           f"{envoi_raw:.0f}), post_office {peer_rate:.0f} msg/s ({peer_rate / peer_raw:.2f} "
