@@ -45,7 +45,11 @@ def run(command: list[str], env: dict[str, str] | None = None) -> str:
     if done.returncode:
         print(done.stderr[-3000:], file=sys.stderr)
         raise SystemExit(f"{command[0]} exited {done.returncode}")
-    return done.stdout
+    # The peer harness writes its detail lines (the send-only rate) to stderr.
+    details = [line for line in done.stderr.splitlines() if line.startswith("#")]
+    for line in details:
+        print(line, flush=True)
+    return done.stdout + "\n".join(details)
 
 
 def main() -> int:
@@ -61,7 +65,7 @@ def main() -> int:
     envoi_out = run([sys.executable, str(HERE / "send.py"), "--recipients",
                      str(args.recipients), "--workers", str(args.workers),
                      *(["--cold-start"] if args.cold_start else [])])
-    envoi = ENVOI_LINE.search(envoi_out.splitlines()[-1])
+    envoi = ENVOI_LINE.search(envoi_out)
     run(["bash", str(PEER / "setup.sh")])
     peer_env = dict(os.environ, N=str(args.recipients), DB="postgres")
     peer_out = run(["bash", str(PEER / "run.sh")], env=peer_env)
