@@ -13,11 +13,9 @@ from collections import Counter
 import pytest
 from django.conf import settings
 
-from envoi.audiences.importer import create_profiles
-from envoi.audiences.models import Audience
 from envoi.deliveries import services
 from envoi.sending.models import SendingLog
-from tests.support.deliveries import boss
+from tests.support.deliveries import boss, prepared_delivery
 from tests.support.processes import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,12 +30,7 @@ def worker_command(relay, *args: str) -> subprocess.Popen:
 
 
 def test_two_processes_share_a_delivery(relay):
-    create_profiles([{"email": f"p{i}@example.com"} for i in range(400)])
-    audience = Audience.objects.create(name="all", filter="")
-    delivery = services.create(boss(), label="p", sender="a@example.com", subject="s",
-                               text_body="{{ unsubscribe_url }}", audience=audience,
-                               approval_required=False)
-    services.confirm(boss(), services.prepare(boss(), delivery))
+    delivery = services.confirm(boss(), prepared_delivery("p", 400))
     command = worker_command(relay, "--processes", "2", "--until-idle")
     output = command.communicate(timeout=120)[0]
     assert command.returncode == 0, output

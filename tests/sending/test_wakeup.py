@@ -9,11 +9,9 @@ import time
 import pytest
 from django.db import connection
 
-from envoi.audiences.importer import create_profiles
-from envoi.audiences.models import Audience
 from envoi.deliveries import services
 from envoi.sending.worker import Worker
-from tests.support.deliveries import boss
+from tests.support.deliveries import boss, prepared_delivery
 
 LONG_POLL = 60.0  # seconds: far longer than the test may take, so only a wake-up helps
 
@@ -62,12 +60,7 @@ def test_an_idle_worker_stops_within_a_fraction_of_a_second(relay):
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_a_confirmed_delivery_wakes_an_idle_worker_at_once(relay):
-    create_profiles([{"email": f"w{i}@example.com"} for i in range(30)])
-    audience = Audience.objects.create(name="wake", filter="")
-    delivery = services.create(boss(), label="wake", sender="a@example.com", subject="s",
-                               text_body="Hello {{ unsubscribe_url }}", audience=audience,
-                               approval_required=False)
-    delivery = services.prepare(boss(), delivery)
+    delivery = prepared_delivery("wake", 30)
     idle = IdleWorker(relay.port)
     idle.settle_into_waiting()
 

@@ -45,3 +45,14 @@ def delivery_in(state: str, **overrides) -> Delivery:
     assert delivery.status == state, (delivery.status, list(
         delivery.preparation_messages.values("message")))
     return delivery
+
+
+def prepared_delivery(name: str, recipients: int) -> Delivery:
+    """A delivery to ``recipients`` new profiles (``{name}{i}@example.com``), prepared
+    and needing no approval: one confirm away from sending."""
+    create_profiles([{"email": f"{name}{i}@example.com"} for i in range(recipients)])
+    audience = Audience.objects.create(name=name, filter="")
+    delivery = services.create(boss(), label=name, sender="a@example.com", subject="s",
+                               text_body="Hello {{ unsubscribe_url }}", audience=audience,
+                               approval_required=False)
+    return services.prepare(boss(), delivery)
