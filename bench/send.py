@@ -227,18 +227,26 @@ def wait_started(runs: list[WorkerRun], timeout: float = 60) -> None:
             time.sleep(0.05)
 
 
-def wait_finished(delivery_id: int, timeout: float) -> None:
-    """Until the delivery is finished: its last row is terminal."""
+def wait_finished(delivery_id: int, runs: list[WorkerRun], timeout: float) -> None:
+    """Until the delivery is finished (its last row is terminal), or a worker exits."""
     from django.db import connection
 
     from envoi.deliveries.models import Delivery
 
     deadline = time.monotonic() + timeout
     while Delivery.objects.get(pk=delivery_id).status != "finished":
+        if any(has_exited(run) for run in runs):
+            break  # reaped and reported as a failure below
         if time.monotonic() > deadline:
             raise TimeoutError(f"the delivery did not finish within {timeout:.0f} s")
         time.sleep(0.05)
     connection.close()
+
+
+def has_exited(run: WorkerRun) -> bool:
+    """Without reaping it: :func:`wait_workers` needs its wait4 figures."""
+    return os.waitid(os.P_PID, run.process.pid,
+                     os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
 def stop_workers(runs: list[WorkerRun]) -> None:
@@ -414,7 +422,7 @@ def main() -> int:
         if args.cold_start:
             runs = start_workers(args, data_dir)
         else:
-            wait_finished(delivery.pk, args.timeout)
+            wait_finished(delivery.pk, runs, args.timeout)
             stop_workers(runs)
         wait_workers(runs, args.timeout)
         exited = time.time() - t0
