@@ -9,25 +9,18 @@ from collections import Counter
 import pytest
 from django.db import OperationalError, connection
 
-from envoi.audiences.importer import create_profiles
-from envoi.audiences.models import Audience
 from envoi.deliveries import services
 from envoi.deliveries.models import Delivery
 from envoi.sending import queue
 from envoi.sending.models import SendingLog
 from envoi.sending.worker import Worker
-from tests.support.deliveries import boss
+from tests.support.deliveries import boss, prepared_delivery
 
 RECIPIENTS = 600
 
 
 def delivery_in_progress(name: str, recipients: int) -> Delivery:
-    create_profiles([{"email": f"{name}{i}@example.com"} for i in range(recipients)])
-    audience = Audience.objects.create(name=name, filter="")
-    delivery = services.create(
-        boss(), label=name, sender="a@example.com", subject="s",
-        text_body="{{ unsubscribe_url }}", audience=audience, approval_required=False)
-    return services.confirm(boss(), services.prepare(boss(), delivery))
+    return services.confirm(boss(), prepared_delivery(name, recipients))
 
 
 @pytest.mark.django_db(transaction=True)
