@@ -2,8 +2,9 @@
 visitor, against the role table (``envoi.accounts.roles.ACTION_ROLES``).
 
 What the table allows answers the page (200) or does the action (302). What it refuses
-answers 403, and the refusal is audited as the API audits it: one entry, the action
-refused, against the delivery when the URL names one. A signed-out visitor is sent to
+answers 403 with a page that says what was refused, and the refusal is audited as the
+API audits it: one entry, the action refused, against the delivery when the URL names
+one. A signed-out visitor is sent to
 sign in. Both methods are walked on every URL: a view that takes only POST refuses GET
 (405) whoever asks, and a form page checks its POST as the API twin of the change does.
 
@@ -23,6 +24,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import translation
 
 from envoi.accounts.models import AuditEntry
 from envoi.accounts.roles import ACTION_ROLES, Role
@@ -31,6 +33,7 @@ from envoi.audiences.models import Audience, Profile
 from envoi.bounces.models import Quarantine
 from envoi.deliveries.models import Delivery
 from envoi.sending.models import OutboxMessage
+from envoi.web.errors import denial
 from envoi.web.views import dashboard
 from tests.support.deliveries import delivery_in, seeded_audience
 from tests.support.scenario import HTML, TEXT
@@ -247,9 +250,12 @@ def mismatch(visit: Visit, user: User | None, roles: set[Role]) -> str | None:
         return f"{where}: {status} {refusals}, expected the page (allowed: {actions})"
     refused = next(action for action in actions if not roles & ACTION_ROLES[action])
     expected = [(refused, user.pk, visit.delivery_id)]
-    if status == 403 and refusals == expected:
+    with translation.override("en"):
+        says_why = denial(refused) in response.content.decode()
+    if status == 403 and refusals == expected and says_why:
         return None
-    return f"{where}: {status}, audited {refusals}, expected 403 audited {expected}"
+    return (f"{where}: {status}, audited {refusals}, saying why: {says_why}; expected 403 "
+            f"audited {expected}")
 
 
 def walk(user: User | None, roles: set[Role]) -> list[str]:
