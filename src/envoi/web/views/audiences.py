@@ -8,11 +8,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from envoi.accounts.services import require
 from envoi.audiences import services
 from envoi.audiences.filters import FilterError
 from envoi.audiences.models import Audience
 from envoi.web.forms import AudienceForm
-from envoi.web.views.common import console, get_or_404, requires
+from envoi.web.views.common import console, get_or_404, may, requires
 
 
 @requires("delivery.view")
@@ -58,6 +59,10 @@ def _save(request: HttpRequest, form: AudienceForm, audience: Audience | None) -
 
 @console
 def audience_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """A saved audience (read as the API's GET /audiences/{id} reads it), or the editor
+    for it and for a new one (which needs audience.edit, as its API twin does)."""
+    editing = pk is None or request.method == "POST"
+    require(request.user, "audience.edit" if editing else "delivery.view")
     audience = get_or_404(Audience, pk) if pk is not None else None
     initial = {"name": audience.name, "filter": audience.filter} if audience else {}
     form = AudienceForm(request.POST or None, initial=initial)
@@ -70,6 +75,6 @@ def audience_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if audience is not None and audience.kind == Audience.LIST:
         verdict = {"count": services.count_audience(audience)}
     return render(request, "web/audience_form.html",
-                  {"form": form, "audience": audience, "verdict": verdict},
+                  {"form": form, "audience": audience, "verdict": verdict,
+                   "may_edit": may(request, "audience.edit")},
                   status=400 if form.errors else 200)
-

@@ -1,4 +1,5 @@
-"""What every console view shares: sign-in, refusals shown as messages, one object."""
+"""What every console view shares: sign-in, the permission check the API makes (the
+refusal page, 403, audited), refusals of state shown as messages, one object."""
 
 from __future__ import annotations
 
@@ -12,15 +13,21 @@ from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from envoi.accounts.services import PermissionDenied, permitted_actions
-from envoi.web.errors import REFUSALS, denial, message_of
+from envoi.accounts.services import PermissionDenied, permitted_actions, require
+from envoi.deliveries.models import Delivery
+from envoi.web.errors import REFUSALS, message_of
 
 M = TypeVar("M", bound=Model)
 View = Callable[..., HttpResponse]
 
+# The refusals a view says in a banner or on its form. A permission refusal is not one
+# of them: it answers the refusal page (403), as the API answers 403.
+BANNER_REFUSALS = tuple(error for error in REFUSALS if error is not PermissionDenied)
+
 
 def console(view: View) -> View:
-    """Signed-in users only; a permission refusal renders the refusal page (403)."""
+    """Signed-in users only; a permission refusal, from the view's own check or from
+    the core service it calls, renders the refusal page (403)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -33,21 +40,31 @@ def console(view: View) -> View:
     return login_required(wrapper)
 
 
-def requires(action: str) -> Callable[[View], View]:
-    """Refuse the whole view unless the user may do ``action`` (checked, not audited:
-    reading a page is not an action; the service calls it makes audit themselves)."""
+def requires(*actions: str) -> Callable[[View], View]:
+    """Refuse the whole view unless the user may do every one of ``actions``.
+
+    The check is the API's: :func:`require`, which audits a refusal. A view on one
+    delivery checks with :func:`delivery_for` instead, so that its refusal is audited
+    against the delivery, as the API's is."""
 
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not may(request, action):
-                return render(request, "web/denied.html", {"message": denial(action)},
-                              status=403)
+            for action in actions:
+                require(request.user, action)
             return view(request, *args, **kwargs)
 
         return console(wrapper)
 
     return decorate
+
+
+def delivery_for(request: HttpRequest, pk: int, action: str) -> Delivery:
+    """The delivery ``pk``, once the user may do ``action`` on it. The refusal is
+    audited against the delivery, as the API's is; it comes before the lookup, so that
+    a refused user cannot tell which deliveries exist (403 for all, never 404)."""
+    require(request.user, action, delivery_id=pk if 0 < pk < 2**63 else None)
+    return get_or_404(Delivery, pk)
 
 
 def may(request: HttpRequest, action: str) -> bool:
@@ -69,10 +86,11 @@ def get_or_404(model: type[M], pk: int) -> M:
 def act(request: HttpRequest, call: Callable[[], Any], done: str | Callable[[Any], str],
         back: str, *args: Any) -> HttpResponse:
     """Run a core action; say it worked (``done``, or ``done`` of what the action
-    returned), or say why it was refused, then go ``back``."""
+    returned), or say why the delivery's state refused it, then go ``back``. A
+    permission refusal goes on to :func:`console`, which answers 403."""
     try:
         result = call()
-    except REFUSALS as error:
+    except BANNER_REFUSALS as error:
         messages.error(request, message_of(error))
     else:
         messages.success(request, done(result) if callable(done) else done)

@@ -31,7 +31,7 @@ from envoi.sending.models import SendStatus
 from envoi.tracking.models import EventKind
 from envoi.web import charts, queries
 from envoi.web.labels import EVENT_LABELS, REASON_LABELS, SEND_STATUS_LABELS, label
-from envoi.web.views.common import act, console, get_or_404, may, requires
+from envoi.web.views.common import act, console, delivery_for, may
 from envoi.web.views.schedule import asks_each_run, schedule_context
 
 StrOrPromise = str | Promise
@@ -90,6 +90,8 @@ CALLS = {"prepare": services.prepare, "proof": services.send_proof,
          "activate": services.activate,
          "withdraw_confirmation": services.withdraw_confirmation}
 RUNNING = frozenset({Status.IN_PROGRESS, Status.PAUSED})
+# What each action needs: the permission its core function requires.
+PERMISSIONS = {action.name: action.permission for action in ACTIONS}
 
 
 def confirmed(delivery: Delivery) -> str:
@@ -179,9 +181,9 @@ def _default_tab(delivery: Delivery) -> str:
     return "preparation" if delivery.prepared_at else "exclusions"
 
 
-@requires("delivery.view")
+@console
 def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = get_or_404(Delivery, pk)
+    delivery = delivery_for(request, pk, "delivery.view")
     tab = request.GET.get("tab", "")
     tab = tab if tab in TABS else _default_tab(delivery)
     recurrence = recurring.describe(delivery)
@@ -191,9 +193,9 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         "log": log_context(request, delivery, tab)})
 
 
-@requires("delivery.view")
+@console
 def live(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = get_or_404(Delivery, pk)
+    delivery = delivery_for(request, pk, "delivery.view")
     return render(request, "web/live.html",
                   _live_context(request, delivery, recurring.describe(delivery)))
 
@@ -203,7 +205,7 @@ def live(request: HttpRequest, pk: int) -> HttpResponse:
 def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name not in CALLS:
         raise Http404
-    delivery = get_or_404(Delivery, pk)
+    delivery = delivery_for(request, pk, PERMISSIONS[name])  # the core checks it again
     done = confirmed if name == "confirm" else str(DONE[name])
     return act(request, lambda: CALLS[name](request.user, delivery), done, "web:delivery", pk)
 
@@ -211,14 +213,14 @@ def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 @require_POST
 @console
 def compute_stats(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = get_or_404(Delivery, pk)
+    delivery = delivery_for(request, pk, "delivery.view")
     return act(request, lambda: reporting.compute_stats(request.user, delivery),
                _("The statistics were computed from the logs."), "web:delivery", pk)
 
 
-@requires("delivery.view")
+@console
 def delivery_charts(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = get_or_404(Delivery, pk)
+    delivery = delivery_for(request, pk, "delivery.view")
     step, engagement = queries.engagement_over_time(delivery)
     opens_clicks = charts.over_time(_("Opens and clicks over time"), step, engagement,
                                     {"opens": _("Opens"), "clicks": _("Clicks")})
@@ -260,11 +262,11 @@ def log_context(request: HttpRequest, delivery: Delivery, tab: str) -> dict[str,
     return found
 
 
-@requires("logs.view")
+@console
 def log_tab(request: HttpRequest, pk: int, tab: str) -> HttpResponse:
     if tab not in TABS:
         raise Http404
-    delivery = get_or_404(Delivery, pk)
+    delivery = delivery_for(request, pk, "logs.view")
     return render(request, "web/logs.html",
                   {"log": log_context(request, delivery, tab), "tabs": TABS,
                    "delivery": delivery})

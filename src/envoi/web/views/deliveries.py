@@ -12,10 +12,10 @@ from django.views.decorators.http import require_POST
 from envoi.deliveries import services
 from envoi.deliveries.models import Delivery, Status
 from envoi.web import queries
-from envoi.web.errors import REFUSALS, message_of
+from envoi.web.errors import message_of
 from envoi.web.forms import DeliveryForm, delivery_initial
 from envoi.web.labels import STATUS_LABELS
-from envoi.web.views.common import console, get_or_404, may, requires
+from envoi.web.views.common import BANNER_REFUSALS, console, delivery_for, may, requires
 
 
 @requires("delivery.view")
@@ -41,12 +41,12 @@ def _save(request: HttpRequest, form: DeliveryForm, delivery: Delivery | None) -
         if delivery is None:
             return services.create(request.user, **fields)
         return services.update(request.user, delivery, **fields)
-    except REFUSALS as error:
+    except BANNER_REFUSALS as error:
         form.show_refusal(message_of(error))
         return None
 
 
-@console
+@requires("delivery.create")
 def delivery_create(request: HttpRequest) -> HttpResponse:
     zone = timezone.get_current_timezone_name()  # the reader's, from the browser
     form = DeliveryForm(request.POST or None, initial={"time_zone": zone})
@@ -61,7 +61,9 @@ def delivery_create(request: HttpRequest) -> HttpResponse:
 
 @console
 def delivery_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = get_or_404(Delivery, pk)
+    """The form shows the delivery's content and takes its changes: both need the right
+    to edit it, as the API's PATCH does (reading alone is the dashboard's)."""
+    delivery = delivery_for(request, pk, "delivery.edit")
     form = DeliveryForm(request.POST or None, initial=delivery_initial(delivery))
     if request.method == "POST" and form.is_valid() and _save(request, form, delivery):
         messages.success(request, _("The delivery was saved."))
@@ -73,10 +75,10 @@ def delivery_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @console
 def delivery_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = get_or_404(Delivery, pk)
+    delivery = delivery_for(request, pk, "delivery.delete")
     try:
         services.delete(request.user, delivery)
-    except REFUSALS as error:
+    except BANNER_REFUSALS as error:
         messages.error(request, message_of(error))
         return redirect("web:delivery", pk)
     messages.success(request, _("The delivery was deleted."))

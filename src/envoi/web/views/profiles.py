@@ -19,7 +19,7 @@ def profile_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/profiles.html", {"page": page, "search": search})
 
 
-@requires("profile.view")
+@requires("profile.view", "logs.view")  # the page is the profile's history (SPEC §10)
 def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
     profile = get_or_404(Profile, pk)
     history = profile_history(request.user, profile)

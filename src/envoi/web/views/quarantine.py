@@ -13,7 +13,7 @@ from envoi.bounces import quarantine
 from envoi.bounces.models import Quarantine, QuarantineStatus
 from envoi.web import queries
 from envoi.web.labels import QUARANTINE_REASON_LABELS, QUARANTINE_STATUS_LABELS
-from envoi.web.views.common import act, console, get_or_404, may, requires
+from envoi.web.views.common import act, get_or_404, may, requires
 
 
 @requires("quarantine.view")
@@ -43,10 +43,10 @@ def quarantine_address(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@console
+@requires("quarantine.manage")
 def quarantine_release(request: HttpRequest, pk: int) -> HttpResponse:
-    """Release the address (administrators): it is valid again. The core refuses, and
-    audits, anyone else."""
+    """Release the address (administrators): it is valid again. Anyone else is refused
+    (403, audited) by the check the API makes, before the address is looked up."""
     record = get_or_404(Quarantine, pk)
     note = request.POST.get("note", "").strip()[:500]
     back = request.POST.get("back", "")

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from envoi.deliveries import lifecycle, recurring, services
 from envoi.deliveries.models import Delivery, Status
 from envoi.web import queries, schedule
-from envoi.web.views.common import act, console, get_or_404, may, requires
+from envoi.web.views.common import act, console, delivery_for, may
 
 EXECUTIONS_ON_DASHBOARD = 10
 
@@ -56,9 +56,9 @@ def schedule_context(request: HttpRequest, delivery: Delivery,
     return found
 
 
-@requires("delivery.view")
+@console
 def executions(request: HttpRequest, pk: int) -> HttpResponse:
-    parent = get_or_404(Delivery, pk)
+    parent = delivery_for(request, pk, "delivery.view")
     page = queries.page_of(recurring.executions(parent),
                            queries.page_number(request.GET.get("page")))
     return render(request, "web/executions.html", {
@@ -69,8 +69,8 @@ def executions(request: HttpRequest, pk: int) -> HttpResponse:
 @console
 def request_confirmation(request: HttpRequest, pk: int) -> HttpResponse:
     """Turn *Request confirmation before sending* on or off: the schedule is saved
-    again with only that changed."""
-    delivery = get_or_404(Delivery, pk)
+    again with only that changed (the same right as the API's PATCH, checked first)."""
+    delivery = delivery_for(request, pk, "delivery.edit")
     spec = recurring.spec_of(delivery)
     if spec is None:
         raise Http404
