@@ -107,7 +107,7 @@ def decoded_lines(stream: IO[Any], encoding: str | None) -> tuple[Decoding | Non
     codec = codec_of(encoding)
     sample = _sample(stream)
     if sample.startswith(_UTF16_BOMS):
-        raise CsvFileError(_("The file is UTF-16 or UTF-32 text: save it as UTF-8 (or give "
+        raise CsvFileError(_("The file is UTF-16 or UTF-32 text: save it as UTF-8 (or as "
                              "one of %(choices)s).") % {"choices": ENCODING_CHOICES})
     has_bom = sample.startswith(codecs.BOM_UTF8)
     if has_bom:
