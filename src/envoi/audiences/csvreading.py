@@ -21,7 +21,7 @@ import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
@@ -79,13 +79,10 @@ def codec_of(name: str | None) -> str | None:
 # Lines ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Line:
-    """One physical line: its number, its text, and why its bytes failed to decode."""
+class NotText(str):
+    """A line whose bytes did not decode: its text with U+FFFD for them, and the error."""
 
-    number: int
-    text: str
-    error: UnicodeDecodeError | None = None
+    error: UnicodeDecodeError
 
 
 @dataclass
@@ -99,7 +96,7 @@ class Decoding:
 
 
 def decoded_lines(stream: IO[Any], encoding: str | None) -> tuple[Decoding | None,
-                                                                  Iterator[Line]]:
+                                                                  Iterator[str]]:
     """The stream's lines, decoded one by one; a text stream is taken as decoded."""
     head = stream.read(0)
     if isinstance(head, str):
@@ -120,11 +117,11 @@ def decoded_lines(stream: IO[Any], encoding: str | None) -> tuple[Decoding | Non
     return decoding, _decode(_byte_lines(sample, stream), decoding.codec)
 
 
-def _text_lines(stream: IO[str]) -> Iterator[Line]:
-    number = 0
-    for number, text in enumerate(stream, start=1):  # noqa: B007 (used after the loop)
-        yield Line(number, text.lstrip("\ufeff") if number == 1 else text)
-    # a text stream cannot say which bytes were bad; keep the old, coarser behaviour
+def _text_lines(stream: IO[str]) -> Iterator[str]:
+    first = next(stream, None)
+    if first is not None:
+        yield first.lstrip("\ufeff")
+        yield from stream
 
 
 def _sample(stream: IO[bytes]) -> bytes:
@@ -156,13 +153,14 @@ def _byte_lines(sample: bytes, stream: IO[bytes]) -> Iterator[bytes]:
     yield from stream
 
 
-def _decode(raw_lines: Iterator[bytes], codec: str) -> Iterator[Line]:
-    decode = codecs.getdecoder(codec)
-    for number, raw in enumerate(raw_lines, start=1):
+def _decode(raw_lines: Iterator[bytes], codec: str) -> Iterator[str]:
+    for raw in raw_lines:
         try:
-            yield Line(number, decode(raw)[0])
+            yield raw.decode(codec)
         except UnicodeDecodeError as error:
-            yield Line(number, raw.decode(codec, errors="replace"), error)
+            line = NotText(raw.decode(codec, errors="replace"))
+            line.error = error
+            yield line
 
 
 # Detection ------------------------------------------------------------------------------
@@ -228,15 +226,17 @@ def _japanese_score(char: str) -> int:
 
 
 class _LineFeed:
-    """Feeds lines to ``csv.reader`` and remembers those of the record being read, so a
-    spoilt record can be reported where it went wrong and the lines after re-read."""
+    """Feeds lines to ``csv.reader``, counting them, and keeps those of the record being
+    read, so a spoilt record is reported where it went wrong and the lines after re-read."""
 
-    def __init__(self, lines: Iterator[Line]) -> None:
+    def __init__(self, lines: Iterator[str]) -> None:
         self.lines = lines
-        self.replay: deque[Line] = deque()
-        self.record: list[Line] = []
+        self.replay: deque[str] = deque()
+        self.record: list[str] = []
+        self.record_start = 1  # the number of the record's first line
+        self.next_number = 1
+        self.not_text: int | None = None  # index in the record of a line that did not decode
         self.ran_out = False
-        self.last_number = 0
 
     def __iter__(self) -> _LineFeed:
         return self
@@ -246,18 +246,26 @@ class _LineFeed:
         if line is None:
             self.ran_out = True
             raise StopIteration
-        if not line.text.endswith(("\n", "\r")):
-            line.text += "\n"  # so that only an open quote can end a record at the file's end
+        if type(line) is NotText and self.not_text is None:
+            self.not_text = len(self.record)
         self.record.append(line)
-        self.last_number = line.number
-        return line.text
+        self.next_number += 1
+        # a last line gets its line break, so that only an open quote ends a record at EOF
+        return line if line[-1:] == "\n" else line + "\n"
 
     def start_record(self) -> None:
         self.record = []
+        self.record_start = self.next_number
+        self.not_text = None
         self.ran_out = False
 
+    def read_again(self, first: int) -> None:
+        """Feed the record's lines from index ``first`` on again, then the file's."""
+        self.replay.extendleft(reversed(self.record[first:]))
+        self.next_number = self.record_start + first
 
-@dataclass
+
+@dataclass(slots=True)
 class Record:
     line: int
     fields: list[str]
@@ -305,7 +313,7 @@ class CsvReader:
             except StopIteration:
                 return
             except UnicodeDecodeError:  # only a text stream raises it: no line to skip
-                report(feed.last_number + 1, _("this line is not text in the file's encoding; "
+                report(feed.next_number, _("this line is not text in the file's encoding; "
                                                "it and the rest of the file were not imported"))
                 return
             except csv.Error as error:
@@ -314,11 +322,10 @@ class CsvReader:
             if feed.ran_out and feed.record:
                 self._never_closed(report)
                 continue
-            bad = next((line for line in feed.record if line.error is not None), None)
-            if bad is not None and bad.error is not None and self.decoding is not None:
-                self._not_text(report, bad, bad.error, self.decoding)
+            if feed.not_text is not None and self.decoding is not None:
+                self._not_text(report, feed.not_text, self.decoding)
                 continue
-            yield Record(feed.record[0].number if feed.record else 0, fields)
+            yield Record(feed.record_start, fields)
 
     def _unreadable(self, report: Reporter, detail: str) -> None:
         if "field larger than field limit" in detail:
@@ -330,25 +337,24 @@ class CsvReader:
         else:
             reason = _("unreadable CSV (%(detail)s); the row was not imported") % {
                 "detail": detail}
-        report(self.feed.record[0].number, reason)
+        report(self.feed.record_start, reason)
 
     def _never_closed(self, report: Reporter) -> None:
         """A quote opened and never closed: the row where it opened is refused and the
         lines after it are read again as rows of their own."""
-        record = self.feed.record
-        opened_at, column = _open_quote(record)
-        report(record[opened_at].number,
+        opened_at, column = _open_quote(self.feed.record)
+        report(self.feed.record_start + opened_at,
                _('column "%(column)s": a quote opens here and is never closed; the row was '
                  'not imported (a quote inside a cell is written "")') % {
                    "column": self._column_name(column)})
-        self.feed.replay.extendleft(reversed(record[opened_at + 1 :]))
+        self.feed.read_again(opened_at + 1)
         self.reader = csv.reader(self.feed)
 
-    def _not_text(self, report: Reporter, bad: Line, error: UnicodeDecodeError,
-                  decoding: Decoding) -> None:
+    def _not_text(self, report: Reporter, index: int, decoding: Decoding) -> None:
         """Bytes that are not text: the line is named, and the column the byte falls in."""
         record = self.feed.record
-        before = "".join(line.text for line in record[: record.index(bad)])
+        error = cast(NotText, record[index]).error
+        before = "".join(record[:index])
         prefix = before + error.object[: error.start].decode(decoding.codec, errors="replace")
         column = max(0, len(next(csv.reader(io.StringIO(prefix)), [""])) - 1)
         detail = {"column": self._column_name(column), "position": error.start + 1,
@@ -362,7 +368,7 @@ class CsvReader:
             reason = _('column "%(column)s": byte %(byte)s at position %(position)d is not '
                        "%(encoding)s text (the encoding given); the row was not imported. "
                        "If the file has another encoding, give it: %(choices)s.") % detail
-        report(bad.number, reason)
+        report(self.feed.record_start + index, reason)
 
     def _column_name(self, index: int) -> str:
         if index < len(self.header):
@@ -370,7 +376,7 @@ class CsvReader:
         return f"#{index + 1}"
 
 
-def _open_quote(record: list[Line]) -> tuple[int, int]:
+def _open_quote(record: list[str]) -> tuple[int, int]:
     """(index in ``record``, column index) of the quote left open at the record's end.
 
     Follows the states of Python's ``csv`` module for the default dialect: a cell is
@@ -379,7 +385,7 @@ def _open_quote(record: list[Line]) -> tuple[int, int]:
     opened = (0, 0)
     column, state = 0, "start"
     for index, line in enumerate(record):
-        for char in line.text:
+        for char in line:
             if state == "quoted":
                 state = "quote?" if char == '"' else "quoted"
             elif state == "quote?" and char == '"':
