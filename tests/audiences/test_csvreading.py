@@ -119,8 +119,7 @@ def test_an_unclosed_quote_is_an_error_at_its_line_and_the_other_rows_are_kept(a
     stream = io.BytesIO(UNCLOSED.encode()) if as_bytes else io.StringIO(UNCLOSED)
     report = import_profiles_csv(stream, batch_size=2)
     assert reasons(report) == [(5, 'column "attributes.note": a quote opens here and is never '
-                                   'closed; the row was not imported (a quote inside a cell '
-                                   'is written "")')]
+                                   'closed (a quote inside a cell is written "")')]
     assert dict(Profile.objects.values_list("email", "attributes")) == {
         "a@example.com": {"note": "first"}, "b@example.com": {"note": "two\nlines"},
         "d@example.com": {"note": "after"}, "e@example.com": {"note": "last"}}
@@ -134,8 +133,7 @@ def test_an_unclosed_quote_in_a_big_file_costs_its_own_row_only():
     text += 'open@example.com,"Open,x\n' + rows
     report = import_profiles_csv(io.BytesIO(text.encode()), batch_size=1_000)
     assert reasons(report) == [(3, 'column "first_name": a quote opens here and is never '
-                                   'closed; the row was not imported (a quote inside a cell '
-                                   'is written "")')]
+                                   'closed (a quote inside a cell is written "")')]
     assert report.imported == 3_001 == Profile.objects.count()
     assert not Profile.objects.filter(email="open@example.com").exists()
 
@@ -167,9 +165,9 @@ def test_an_encoding_error_is_reported_at_its_line_and_every_other_line_is_kept(
     report = import_profiles_csv(io.BytesIO(raw), encoding=encoding, batch_size=700)
     how = "detected" if encoding is None else "given"
     assert reasons(report) == [(1_500, f'column "first_name": byte 0xE9 at position 20 is not '
-                                       f"UTF-8 text (the encoding {how}); the row was not "
-                                       f"imported. If the file has another encoding, give it: "
-                                       f"UTF-8, EUC-KR (CP949), Shift_JIS (CP932).")]
+                                       f"UTF-8 text (the encoding {how}). If the file has "
+                                       f"another encoding, give it: UTF-8, EUC-KR (CP949), "
+                                       f"Shift_JIS (CP932).")]
     assert report.imported == 2_999 == Profile.objects.count()
     assert Profile.objects.get(email="u1501@example.com").first_name == "지우1501"
     assert Profile.objects.get(email="u3001@example.com").last_name == "佐藤"
@@ -254,9 +252,9 @@ def test_a_detected_file_whose_first_rows_are_ascii_still_finds_its_encoding():
 
 
 @pytest.mark.parametrize("language, quote, cap, encoding", [
-    ("ko", '"attributes.note" 열: 여기서 연 따옴표가 닫히지 않아', "열 제한 3개",
+    ("ko", '"attributes.note" 열: 여기서 연 따옴표가 닫히지 않았습니다', "열 제한 3개",
      "UTF-8 텍스트가 아닙니다"),
-    ("ja", "「attributes.note」列: ここで開いた引用符が閉じられていない", "上限 3 列",
+    ("ja", "「attributes.note」列: ここで開いた引用符が閉じられていません", "上限 3 列",
      "UTF-8 のテキストではありません"),
 ])  # fmt: skip
 def test_reading_errors_are_translated(language, quote, cap, encoding, monkeypatch):

@@ -332,11 +332,10 @@ class CsvReader:
             if len(self.feed.record) > 1:  # a quoted cell ran on over many lines
                 self._never_closed(report)
                 return
-            reason = _("a cell is longer than %(limit)d characters; the row was not imported") % {
+            reason = _("a cell is longer than %(limit)d characters") % {
                 "limit": csv.field_size_limit()}
         else:
-            reason = _("unreadable CSV (%(detail)s); the row was not imported") % {
-                "detail": detail}
+            reason = _("unreadable CSV (%(detail)s)") % {"detail": detail}
         report(self.feed.record_start, reason)
 
     def _never_closed(self, report: Reporter) -> None:
@@ -344,8 +343,8 @@ class CsvReader:
         lines after it are read again as rows of their own."""
         opened_at, column = _open_quote(self.feed.record)
         report(self.feed.record_start + opened_at,
-               _('column "%(column)s": a quote opens here and is never closed; the row was '
-                 'not imported (a quote inside a cell is written "")') % {
+               _('column "%(column)s": a quote opens here and is never closed (a quote '
+                 'inside a cell is written "")') % {
                    "column": self._column_name(column)})
         self.feed.read_again(opened_at + 1)
         self.reader = csv.reader(self.feed)
@@ -362,12 +361,12 @@ class CsvReader:
                   "choices": ENCODING_CHOICES}
         if decoding.detected:
             reason = _('column "%(column)s": byte %(byte)s at position %(position)d is not '
-                       "%(encoding)s text (the encoding detected); the row was not imported. "
-                       "If the file has another encoding, give it: %(choices)s.") % detail
+                       "%(encoding)s text (the encoding detected). If the file has another "
+                       "encoding, give it: %(choices)s.") % detail
         else:
             reason = _('column "%(column)s": byte %(byte)s at position %(position)d is not '
-                       "%(encoding)s text (the encoding given); the row was not imported. "
-                       "If the file has another encoding, give it: %(choices)s.") % detail
+                       "%(encoding)s text (the encoding given). If the file has another "
+                       "encoding, give it: %(choices)s.") % detail
         report(self.feed.record_start + index, reason)
 
     def _column_name(self, index: int) -> str:
