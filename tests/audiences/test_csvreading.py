@@ -251,13 +251,15 @@ def test_a_detected_file_whose_first_rows_are_ascii_still_finds_its_encoding():
 # Messages in the reader's language ------------------------------------------------------
 
 
-@pytest.mark.parametrize("language, quote, cap, encoding", [
+@pytest.mark.parametrize("language, quote, cap, encoding, row", [
     ("ko", '"attributes.note" 열: 여기서 연 따옴표가 닫히지 않았습니다', "열 제한 3개",
-     "UTF-8 텍스트가 아닙니다"),
+     "UTF-8 텍스트가 아닙니다", 'is_test 값은 true, false, 1, 0, yes, no 중 하나여야 합니다'
+     '(비어 있으면 false). 받은 값: "maybe"'),
     ("ja", "「attributes.note」列: ここで開いた引用符が閉じられていません", "上限 3 列",
-     "UTF-8 のテキストではありません"),
+     "UTF-8 のテキストではありません", "is_test は true、false、1、0、yes、no のいずれかで"
+     'なければなりません（空は false）。値: "maybe"'),
 ])  # fmt: skip
-def test_reading_errors_are_translated(language, quote, cap, encoding, monkeypatch):
+def test_import_errors_are_translated(language, quote, cap, encoding, row, monkeypatch):
     with translation.override(language):
         report = import_profiles_csv(io.BytesIO(UNCLOSED.encode()))
         assert report.errors[0].line == 5 and quote in report.errors[0].reason
@@ -267,6 +269,8 @@ def test_reading_errors_are_translated(language, quote, cap, encoding, monkeypat
         monkeypatch.setenv("ENVOI_IMPORT_MAX_COLUMNS", "3")
         with pytest.raises(ImportFileError, match=cap):
             import_profiles_csv(io.StringIO("email,first_name,last_name,phone\n"))
+        report = import_profiles_csv(io.StringIO("email,is_test\nx@example.com,maybe\n"))
+        assert report.errors[0].line == 2 and report.errors[0].reason == row
 
 
 # The faces: API and CLI -----------------------------------------------------------------

@@ -128,7 +128,8 @@ def validate_profile_row(row: dict) -> dict:
         elif isinstance(name, str) and name.startswith("attributes."):
             dotted.append((_attribute_path(name), value))
         else:
-            raise ValueError(f'unknown field "{name}"; known fields: {_KNOWN_COLUMNS}')
+            raise ValueError(_('unknown field "%(field)s"; known fields: %(known)s')
+                             % {"field": name, "known": _KNOWN_COLUMNS})
     if dotted:
         attributes = dict(attributes)
         for path, value in dotted:
@@ -146,7 +147,7 @@ def _text(name: str, value: Any) -> str:
         return value
     if value is None:
         return ""
-    raise ValueError(f"{name} must be text")
+    raise ValueError(_("%(field)s must be text") % {"field": name})
 
 
 def _clean_contact_text(name: str, value: Any) -> str:
@@ -154,25 +155,29 @@ def _clean_contact_text(name: str, value: Any) -> str:
     text = _text(name, value)
     if found := _UNSAFE_IN_HEADERS.search(text):
         if _UNPAIRED_SURROGATE.match(found.group()):
-            raise ValueError(f"{name} is not valid Unicode text")
-        raise ValueError(f"{name} contains a line break or another control character")
+            raise ValueError(_("%(field)s is not valid Unicode text") % {"field": name})
+        raise ValueError(_("%(field)s contains a line break or another control character")
+                         % {"field": name})
     text = text.strip()
     if len(text) > _TEXT_LIMITS[name]:
-        raise ValueError(f"{name} is longer than {_TEXT_LIMITS[name]} characters")
+        raise ValueError(_("%(field)s is longer than %(limit)d characters")
+                         % {"field": name, "limit": _TEXT_LIMITS[name]})
     return text
 
 
 def _clean_language(name: str, value: Any) -> str:
     text = _text(name, value).strip()
     if text and (len(text) > 16 or not _LANGUAGE_TAG.fullmatch(text)):
-        raise ValueError(f"{name} {_shown(text)} is not a language tag such as en, ko or pt-BR")
+        raise ValueError(_("%(field)s %(value)s is not a language tag such as en, ko or pt-BR")
+                         % {"field": name, "value": _shown(text)})
     return text
 
 
 def _clean_timezone(name: str, value: Any) -> str:
     text = _text(name, value).strip()
     if text and text not in _known_timezones():
-        raise ValueError(f"unknown {name} {_shown(text)}; use an IANA name such as Asia/Seoul")
+        raise ValueError(_("unknown %(field)s %(value)s; use an IANA name such as Asia/Seoul")
+                         % {"field": name, "value": _shown(text)})
     return text
 
 
@@ -181,8 +186,8 @@ def _clean_boolean(name: str, value: Any) -> bool:
         return _BOOLEAN_WORDS[word]
     if value is None or isinstance(value, bool) or (type(value) is int and value in (0, 1)):
         return bool(value)
-    raise ValueError(f"{name} must be true, false, 1, 0, yes or no (empty means false), "
-                     f"not {_shown(value)}")
+    raise ValueError(_("%(field)s must be true, false, 1, 0, yes or no (empty means false), "
+                       "not %(value)s") % {"field": name, "value": _shown(value)})
 
 
 def _clean_attributes(value: Any) -> dict[str, Any]:
@@ -192,16 +197,18 @@ def _clean_attributes(value: Any) -> dict[str, Any]:
         try:
             value = json.loads(value, parse_constant=_reject_constant)
         except json.JSONDecodeError as error:
-            raise ValueError(f"attributes is not valid JSON: {error.msg}") from None
+            raise ValueError(_("attributes is not valid JSON: %(detail)s")
+                             % {"detail": error.msg}) from None
         except RecursionError:
-            raise ValueError("attributes is nested too deeply") from None
+            raise ValueError(_("attributes is nested too deeply")) from None
     if not isinstance(value, dict):
-        raise ValueError('attributes must be a JSON object, such as {"city": "Seoul"}')
+        raise ValueError(_('attributes must be a JSON object, such as {"city": "Seoul"}'))
     return value
 
 
 def _reject_constant(name: str) -> None:
-    raise ValueError(f"attributes cannot hold {name}: JSON has no such number")
+    raise ValueError(_("attributes cannot hold %(name)s: JSON has no such number")
+                     % {"name": name})
 
 
 _CLEANERS: dict[str, Callable[[str, Any], Any]] = {
@@ -223,8 +230,8 @@ def _attribute_path(column: str) -> tuple[str, ...]:
     keys = tuple(column.split(".")[1:])
     for key in keys:
         if not ATTRIBUTE_KEY.fullmatch(key):
-            raise ValueError(f'"{column}": attribute keys start with a letter or _ and hold '
-                             f"only letters, digits, _ and -")
+            raise ValueError(_('"%(column)s": attribute keys start with a letter or _ and '
+                               "hold only letters, digits, _ and -") % {"column": column})
     return keys
 
 
@@ -248,11 +255,12 @@ def _database_values(clean: dict) -> tuple:
     try:
         attributes = _JSON.encode(clean["attributes"]) if clean["attributes"] else "{}"
     except (TypeError, ValueError):
-        raise ValueError("attributes can hold only JSON values (no NaN or Infinity)") from None
+        raise ValueError(_("attributes can hold only JSON values (no NaN or Infinity)")
+                         ) from None
     if "\\u0000" in attributes and _ESCAPED_NUL.search(attributes):
-        raise ValueError("attributes cannot hold the NUL character")
+        raise ValueError(_("attributes cannot hold the NUL character"))
     if _UNPAIRED_SURROGATE.search(attributes):
-        raise ValueError("attributes is not valid Unicode text")
+        raise ValueError(_("%(field)s is not valid Unicode text") % {"field": "attributes"})
     return (*_profile_values(clean), attributes)
 
 
@@ -335,7 +343,7 @@ def _object_rows(rows: list[Any], report: ImportReport) -> Iterator[tuple[int, d
         if isinstance(row, dict):
             yield index, row
         else:
-            report.add_error(index, "expected an object of profile fields")
+            report.add_error(index, _("expected an object of profile fields"))
 
 
 # Writing --------------------------------------------------------------------------------
@@ -432,5 +440,5 @@ def _chunks(rows: list[tuple], size: int) -> Iterator[list[tuple]]:
 
 def _require_static_list(audience: Audience | None) -> None:
     if audience is not None and audience.kind != Audience.LIST:
-        raise ValueError(f'audience "{audience.name}" is a saved filter; only a static list '
-                         f"can receive imported profiles")
+        raise ValueError(_('audience "%(name)s" is a saved filter; only a static list can '
+                           "receive imported profiles") % {"name": audience.name})
