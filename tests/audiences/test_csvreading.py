@@ -138,6 +138,17 @@ def test_an_unclosed_quote_in_a_big_file_costs_its_own_row_only():
     assert not Profile.objects.filter(email="open@example.com").exists()
 
 
+def test_a_cell_past_the_size_limit_costs_its_own_row_only():
+    text = ("email,attributes.note\n"
+            f"long@example.com,{'x' * 200_000}\n"
+            f'quoted@example.com,"{"y" * 200_000}"\n'
+            "after@example.com,fine\n")  # fmt: skip
+    report = import_profiles_csv(io.BytesIO(text.encode()))
+    assert reasons(report) == [(2, "a cell is longer than 131072 characters"),
+                               (3, "a cell is longer than 131072 characters")]
+    assert list(Profile.objects.values_list("email", flat=True)) == ["after@example.com"]
+
+
 def test_an_unclosed_quote_in_the_header_refuses_the_file():
     with pytest.raises(ImportFileError, match=r'^Line 1 \(the header\) cannot be read: column '
                                               r'"#2": a quote opens here and is never closed'):

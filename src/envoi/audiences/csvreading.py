@@ -329,7 +329,7 @@ class CsvReader:
 
     def _unreadable(self, report: Reporter, detail: str) -> None:
         if "field larger than field limit" in detail:
-            if len(self.feed.record) > 1:  # a quoted cell ran on over many lines
+            if _open_quote(self.feed.record) is not None:  # a quoted cell ran on and on
                 self._never_closed(report)
                 return
             reason = _("a cell is longer than %(limit)d characters") % {
@@ -341,7 +341,7 @@ class CsvReader:
     def _never_closed(self, report: Reporter) -> None:
         """A quote opened and never closed: the row where it opened is refused and the
         lines after it are read again as rows of their own."""
-        opened_at, column = _open_quote(self.feed.record)
+        opened_at, column = _open_quote(self.feed.record) or (0, 0)
         report(self.feed.record_start + opened_at,
                _('column "%(column)s": a quote opens here and is never closed (a quote '
                  'inside a cell is written "")') % {
@@ -375,8 +375,9 @@ class CsvReader:
         return f"#{index + 1}"
 
 
-def _open_quote(record: list[str]) -> tuple[int, int]:
-    """(index in ``record``, column index) of the quote left open at the record's end.
+def _open_quote(record: list[str]) -> tuple[int, int] | None:
+    """(index in ``record``, column index) of the quote left open at the record's end,
+    or ``None`` if the record does not end inside a quoted cell.
 
     Follows the states of Python's ``csv`` module for the default dialect: a cell is
     quoted only if it starts with a quote, and ``""`` inside it is an escaped quote.
@@ -397,4 +398,4 @@ def _open_quote(record: list[str]) -> tuple[int, int]:
                 opened, state = (index, column), "quoted"
             else:
                 state = "field"
-    return opened
+    return opened if state == "quoted" else None
