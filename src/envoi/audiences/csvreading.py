@@ -60,8 +60,8 @@ def max_columns() -> int:
     """The configured column cap (``ENVOI_IMPORT_MAX_COLUMNS``)."""
     configured = config.env("ENVOI_IMPORT_MAX_COLUMNS", str(DEFAULT_MAX_COLUMNS))
     if not configured.isdigit() or int(configured) < 1:
-        raise ImproperlyConfigured(f"ENVOI_IMPORT_MAX_COLUMNS must be a whole number of columns, "
-                         f"not {configured!r}")
+        raise ImproperlyConfigured(f"ENVOI_IMPORT_MAX_COLUMNS must be a whole number of "
+                                   f"columns, not {configured!r}")
     return int(configured)
 
 
@@ -109,7 +109,8 @@ def decoded_lines(stream: IO[Any], encoding: str | None) -> tuple[Decoding | Non
     has_bom = sample.startswith(codecs.BOM_UTF8)
     if has_bom:
         sample = sample[len(codecs.BOM_UTF8) :]
-        decoding = Decoding("utf-8", detected=codec is None)  # the mark outranks a guess
+        # the byte order mark can only be UTF-8's: it outranks a guess and a given name
+        decoding = Decoding("utf-8", detected=codec is None)
     elif codec is None:
         decoding = Decoding(detect_encoding(sample), detected=True)
     else:
@@ -221,7 +222,6 @@ def _japanese_score(char: str) -> int:
     return 0
 
 
-
 # Records --------------------------------------------------------------------------------
 
 
@@ -285,13 +285,9 @@ class CsvReader:
 
     def read_header(self) -> list[str]:
         """The header's cells; raises :class:`CsvFileError` if it cannot be read."""
-        problems: list[str] = []
-        for record in self._records(lambda line, reason: problems.append(reason)):
+        for record in self._records(_refuse_header):
             self.header = record.fields
             break
-        if problems:
-            raise CsvFileError(_("Line 1 (the header) cannot be read: %(reason)s") % {
-                "reason": problems[0]})
         if not self.header:
             raise CsvFileError(_("The file is empty: its first line must name the columns."))
         if len(self.header) > self.column_limit:
@@ -373,6 +369,11 @@ class CsvReader:
         if index < len(self.header):
             return self.header[index].strip().lstrip("\ufeff")
         return f"#{index + 1}"
+
+
+def _refuse_header(line: int, reason: str) -> None:
+    """The header's problem refuses the file at once (the lines after it are not read)."""
+    raise CsvFileError(_("Line 1 (the header) cannot be read: %(reason)s") % {"reason": reason})
 
 
 def _open_quote(record: list[str]) -> tuple[int, int] | None:
