@@ -55,12 +55,28 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_profiles_import(args: argparse.Namespace) -> int:
+    from django.utils import translation
+
+    with translation.override(_terminal_language()):
+        return _profiles_import(args)
+
+
+def _terminal_language() -> str:
+    """ko or ja when the terminal's locale says so (as gettext reads it), else en."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if value := os.environ.get(name):
+            return value[:2].lower() if value[:2].lower() in ("ko", "ja") else "en"
+    return "en"
+
+
+def _profiles_import(args: argparse.Namespace) -> int:
     from envoi.audiences.importer import ImportFileError
     from envoi.audiences.services import AudienceError, import_csv
 
     try:
-        with open(args.file, encoding="utf-8-sig", newline="") as stream:
-            report = import_csv(None, stream, args.audience, check_role=False)
+        with open(args.file, "rb") as stream:
+            report = import_csv(None, stream, args.audience, check_role=False,
+                                encoding=args.encoding)
     except (ImportFileError, AudienceError, UnicodeDecodeError, OSError) as error:
         print(f"envoi: {args.file}: {error}", file=sys.stderr)
         return 2
@@ -241,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     load = profiles.add_parser("import", help="import a CSV file of profiles")
     load.add_argument("file")
     load.add_argument("--audience", help="also add them to this static list")
+    load.add_argument("--encoding", help="the file's encoding: utf-8, euc-kr (cp949) or "
+                      "shift_jis (cp932); detected when not given")
     load.set_defaults(handler=cmd_profiles_import)
 
     delivery = commands.add_parser("delivery", help="act on a delivery")

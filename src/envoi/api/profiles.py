@@ -38,9 +38,8 @@ class RequestBody(io.RawIOBase):
         return len(chunk)
 
 
-def body_text(request: HttpRequest) -> io.TextIOWrapper:
-    return io.TextIOWrapper(io.BufferedReader(RequestBody(request), 1 << 16),
-                            encoding="utf-8-sig", newline="")
+def body_bytes(request: HttpRequest) -> io.BufferedReader:
+    return io.BufferedReader(RequestBody(request), 1 << 16)
 
 
 @router.post("", response=ImportOut)
@@ -56,10 +55,16 @@ def create_profiles(request: HttpRequest, payload: list[dict[str, Any]],
 @router.post("/import", response=ImportOut,
              openapi_extra={"requestBody": {"content": {"text/csv": {
                  "schema": {"type": "string"}}}, "required": True}})
-def import_profiles(request: HttpRequest, audience: str | None = None):
-    """Stream a CSV body into profiles; each bad row is reported with its line number."""
+def import_profiles(request: HttpRequest, audience: str | None = None,
+                    encoding: str | None = None):
+    """Stream a CSV body into profiles; each bad row is reported with its line number.
+
+    ``encoding`` is the body's: utf-8, euc-kr (cp949) or shift_jis (cp932); without it the
+    Content-Type's charset is used, else the encoding is detected."""
+    encoding = encoding or (request.content_params or {}).get("charset")
     try:
-        return _report(services.import_csv(request.user, body_text(request), audience))
+        return _report(services.import_csv(request.user, body_bytes(request), audience,
+                                           encoding=encoding))
     except (importer.ImportFileError, UnicodeDecodeError) as error:
         raise BadRequest(f"CSV: {error}") from error
     except services.AudienceError as error:

@@ -12,7 +12,6 @@ them counted where every other exclusion is counted.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import functools
 import json
@@ -22,11 +21,13 @@ import sqlite3
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import IO, Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from envoi.audiences.csvreading import CsvFileError, CsvReader, Record
 from envoi.audiences.filters import ATTRIBUTE_KEY
 from envoi.audiences.models import Audience
 
@@ -50,12 +51,8 @@ _DEFAULTS: dict[str, Any] = {name: "" for name in PROFILE_FIELDS[:6]} | {
 }
 
 
-class ImportFileError(ValueError):
-    """The file as a whole cannot be imported (a bad header, say); nothing was written."""
-
-    def __init__(self, message: str, column: str | None = None) -> None:
-        super().__init__(message)
-        self.column = column
+# The file as a whole cannot be imported (a bad header, say); nothing was written.
+ImportFileError = CsvFileError
 
 
 @dataclass
@@ -83,20 +80,25 @@ class ImportReport:
 # Public entry points --------------------------------------------------------------------
 
 
-def import_profiles_csv(stream: TextIO, *, audience: Audience | None = None,
-                        batch_size: int = DEFAULT_BATCH_SIZE) -> ImportReport:
+def import_profiles_csv(stream: IO[Any], *, audience: Audience | None = None,
+                        batch_size: int = DEFAULT_BATCH_SIZE, encoding: str | None = None,
+                        column_limit: int | None = None) -> ImportReport:
     """Import a CSV whose header names Profile fields and ``attributes.<key>`` columns.
 
-    Memory stays bounded by ``batch_size`` whatever the file's size. When ``audience``
-    (a static list) is given, every imported profile also becomes one of its members.
+    ``stream`` holds bytes in ``encoding`` (UTF-8, EUC-KR/CP949 or Shift_JIS/CP932;
+    detected when not given), or text already decoded. Memory stays bounded by
+    ``batch_size`` whatever the file's size. When ``audience`` (a static list) is given,
+    every imported profile also becomes one of its members. The header may hold at most
+    ``column_limit`` columns (``ENVOI_IMPORT_MAX_COLUMNS`` when not given).
     """
     _require_static_list(audience)
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    reader = csv.reader(stream)
-    columns = _read_header(reader)
     report = ImportReport()
-    _write_in_batches(_csv_rows(reader, columns, report), report, audience, batch_size)
+    reader = CsvReader(stream, report.add_error, encoding=encoding, column_limit=column_limit)
+    columns = _read_header(reader.read_header())
+    _write_in_batches(_csv_rows(reader.records(), columns, report), report, audience,
+                      batch_size)
     return report
 
 
@@ -126,7 +128,8 @@ def validate_profile_row(row: dict) -> dict:
         elif isinstance(name, str) and name.startswith("attributes."):
             dotted.append((_attribute_path(name), value))
         else:
-            raise ValueError(f'unknown field "{name}"; known fields: {_KNOWN_COLUMNS}')
+            raise ValueError(_('unknown field "%(field)s"; known fields: %(known)s')
+                             % {"field": name, "known": _KNOWN_COLUMNS})
     if dotted:
         attributes = dict(attributes)
         for path, value in dotted:
@@ -144,7 +147,7 @@ def _text(name: str, value: Any) -> str:
         return value
     if value is None:
         return ""
-    raise ValueError(f"{name} must be text")
+    raise ValueError(_("%(field)s must be text") % {"field": name})
 
 
 def _clean_contact_text(name: str, value: Any) -> str:
@@ -152,25 +155,29 @@ def _clean_contact_text(name: str, value: Any) -> str:
     text = _text(name, value)
     if found := _UNSAFE_IN_HEADERS.search(text):
         if _UNPAIRED_SURROGATE.match(found.group()):
-            raise ValueError(f"{name} is not valid Unicode text")
-        raise ValueError(f"{name} contains a line break or another control character")
+            raise ValueError(_("%(field)s is not valid Unicode text") % {"field": name})
+        raise ValueError(_("%(field)s contains a line break or another control character")
+                         % {"field": name})
     text = text.strip()
     if len(text) > _TEXT_LIMITS[name]:
-        raise ValueError(f"{name} is longer than {_TEXT_LIMITS[name]} characters")
+        raise ValueError(_("%(field)s is longer than %(limit)d characters")
+                         % {"field": name, "limit": _TEXT_LIMITS[name]})
     return text
 
 
 def _clean_language(name: str, value: Any) -> str:
     text = _text(name, value).strip()
     if text and (len(text) > 16 or not _LANGUAGE_TAG.fullmatch(text)):
-        raise ValueError(f"{name} {_shown(text)} is not a language tag such as en, ko or pt-BR")
+        raise ValueError(_("%(field)s %(value)s is not a language tag such as en, ko or pt-BR")
+                         % {"field": name, "value": _shown(text)})
     return text
 
 
 def _clean_timezone(name: str, value: Any) -> str:
     text = _text(name, value).strip()
     if text and text not in _known_timezones():
-        raise ValueError(f"unknown {name} {_shown(text)}; use an IANA name such as Asia/Seoul")
+        raise ValueError(_("unknown %(field)s %(value)s; use an IANA name such as Asia/Seoul")
+                         % {"field": name, "value": _shown(text)})
     return text
 
 
@@ -179,8 +186,8 @@ def _clean_boolean(name: str, value: Any) -> bool:
         return _BOOLEAN_WORDS[word]
     if value is None or isinstance(value, bool) or (type(value) is int and value in (0, 1)):
         return bool(value)
-    raise ValueError(f"{name} must be true, false, 1, 0, yes or no (empty means false), "
-                     f"not {_shown(value)}")
+    raise ValueError(_("%(field)s must be true, false, 1, 0, yes or no (empty means false), "
+                       "not %(value)s") % {"field": name, "value": _shown(value)})
 
 
 def _clean_attributes(value: Any) -> dict[str, Any]:
@@ -190,16 +197,18 @@ def _clean_attributes(value: Any) -> dict[str, Any]:
         try:
             value = json.loads(value, parse_constant=_reject_constant)
         except json.JSONDecodeError as error:
-            raise ValueError(f"attributes is not valid JSON: {error.msg}") from None
+            raise ValueError(_("attributes is not valid JSON: %(detail)s")
+                             % {"detail": error.msg}) from None
         except RecursionError:
-            raise ValueError("attributes is nested too deeply") from None
+            raise ValueError(_("attributes is nested too deeply")) from None
     if not isinstance(value, dict):
-        raise ValueError('attributes must be a JSON object, such as {"city": "Seoul"}')
+        raise ValueError(_('attributes must be a JSON object, such as {"city": "Seoul"}'))
     return value
 
 
 def _reject_constant(name: str) -> None:
-    raise ValueError(f"attributes cannot hold {name}: JSON has no such number")
+    raise ValueError(_("attributes cannot hold %(name)s: JSON has no such number")
+                     % {"name": name})
 
 
 _CLEANERS: dict[str, Callable[[str, Any], Any]] = {
@@ -221,8 +230,8 @@ def _attribute_path(column: str) -> tuple[str, ...]:
     keys = tuple(column.split(".")[1:])
     for key in keys:
         if not ATTRIBUTE_KEY.fullmatch(key):
-            raise ValueError(f'"{column}": attribute keys start with a letter or _ and hold '
-                             f"only letters, digits, _ and -")
+            raise ValueError(_('"%(column)s": attribute keys start with a letter or _ and '
+                               "hold only letters, digits, _ and -") % {"column": column})
     return keys
 
 
@@ -246,35 +255,46 @@ def _database_values(clean: dict) -> tuple:
     try:
         attributes = _JSON.encode(clean["attributes"]) if clean["attributes"] else "{}"
     except (TypeError, ValueError):
-        raise ValueError("attributes can hold only JSON values (no NaN or Infinity)") from None
+        raise ValueError(_("attributes can hold only JSON values (no NaN or Infinity)")
+                         ) from None
     if "\\u0000" in attributes and _ESCAPED_NUL.search(attributes):
-        raise ValueError("attributes cannot hold the NUL character")
+        raise ValueError(_("attributes cannot hold the NUL character"))
     if _UNPAIRED_SURROGATE.search(attributes):
-        raise ValueError("attributes is not valid Unicode text")
+        raise ValueError(_("%(field)s is not valid Unicode text") % {"field": "attributes"})
     return (*_profile_values(clean), attributes)
 
 
 # Reading --------------------------------------------------------------------------------
 
 
-def _read_header(reader: Any) -> list[str]:
-    try:
-        header = next(reader, None)
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise ImportFileError(f"the header row cannot be read: {error}") from None
-    if not header:
-        raise ImportFileError("the file is empty: its first line must name the columns")
+def _read_header(header: list[str]) -> list[str]:
+    """The header's column names, checked in one pass: each name is looked up among the
+    names and dotted prefixes seen so far, so a wide header costs no more than its length."""
     columns = [_column_name(cell, index) for index, cell in enumerate(header)]
-    for index, name in enumerate(columns):
-        if name in columns[:index]:
-            raise ImportFileError(f'column "{name}" appears twice', column=name)
-        for other in columns[:index]:
-            if "attributes" not in (name, other) and (
-                other.startswith(name + ".") or name.startswith(other + ".")
-            ):
-                raise ImportFileError(f'columns "{other}" and "{name}" both set {other}',
-                                      column=name)
+    seen: set[str] = set()
+    first_with_prefix: dict[str, str] = {}  # "attributes.a" → first "attributes.a.<key>"
+    for name in columns:
+        if name in seen:
+            raise ImportFileError(_('Line 1 (the header): column "%(column)s" appears twice.')
+                                  % {"column": name}, column=name)
+        prefixes = _dotted_prefixes(name)
+        other = next((prefix for prefix in prefixes if prefix in seen), None)
+        other = other or first_with_prefix.get(name)
+        if other is not None:
+            raise ImportFileError(_('Line 1 (the header): columns "%(other)s" and "%(column)s" '
+                                    "both set %(other)s.") % {"other": other, "column": name},
+                                  column=name)
+        seen.add(name)
+        for prefix in prefixes:
+            first_with_prefix.setdefault(prefix, name)
     return columns
+
+
+def _dotted_prefixes(name: str) -> list[str]:
+    """``attributes.a.b.c`` → ``attributes.a``, ``attributes.a.b`` (the bare ``attributes``
+    column may be combined with dotted ones: they are merged into it)."""
+    parts = name.split(".")
+    return [".".join(parts[:end]) for end in range(2, len(parts))]
 
 
 def _column_name(cell: str, index: int) -> str:
@@ -287,39 +307,35 @@ def _column_name(cell: str, index: int) -> str:
         try:
             _attribute_path(name)
         except ValueError as error:
-            raise ImportFileError(str(error), column=name) from None
+            raise ImportFileError(_("Line 1 (the header): %(reason)s") % {"reason": error},
+                                  column=name) from None
         return name
     if not name:
-        raise ImportFileError(f"column {index + 1} has no name")
+        raise ImportFileError(_("Line 1 (the header): column %(number)d has no name.")
+                              % {"number": index + 1})
     close = difflib.get_close_matches(lowered, PROFILE_FIELDS, n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    raise ImportFileError(f'unknown column "{name}"{hint}; known columns: {_KNOWN_COLUMNS}',
-                          column=name)
+    if close:
+        message = _('Line 1 (the header): unknown column "%(column)s" (did you mean '
+                    "%(suggestion)s?); known columns: %(known)s")
+    else:
+        message = _('Line 1 (the header): unknown column "%(column)s"; known columns: '
+                    "%(known)s")
+    raise ImportFileError(message % {"column": name, "suggestion": close[0] if close else "",
+                                     "known": _KNOWN_COLUMNS}, column=name)
 
 
-def _csv_rows(reader: Any, columns: list[str], report: ImportReport) -> Iterator[tuple[int, dict]]:
+def _csv_rows(records: Iterator[Record], columns: list[str],
+              report: ImportReport) -> Iterator[tuple[int, dict]]:
     """Yield (first physical line, row) per record; blank lines are skipped silently."""
-    last_line = reader.line_num
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            report.add_error(last_line + 1, f"unreadable CSV: {error}")
-            last_line = reader.line_num
-            continue
-        except UnicodeDecodeError:
-            report.add_error(last_line + 1, "not UTF-8 text: this line and the rest of the "
-                                            "file were not imported")
-            return
-        line, last_line = last_line + 1, reader.line_num
+    for record in records:
+        fields = record.fields
         if not "".join(fields).strip():
             continue
         if len(fields) != len(columns):
-            report.add_error(line, f"expected {len(columns)} fields, found {len(fields)}")
+            report.add_error(record.line, _("expected %(expected)d fields, found %(found)d")
+                             % {"expected": len(columns), "found": len(fields)})
             continue
-        yield line, dict(zip(columns, fields, strict=True))
+        yield record.line, dict(zip(columns, fields, strict=True))
 
 
 def _object_rows(rows: list[Any], report: ImportReport) -> Iterator[tuple[int, dict]]:
@@ -327,7 +343,7 @@ def _object_rows(rows: list[Any], report: ImportReport) -> Iterator[tuple[int, d
         if isinstance(row, dict):
             yield index, row
         else:
-            report.add_error(index, "expected an object of profile fields")
+            report.add_error(index, _("expected an object of profile fields"))
 
 
 # Writing --------------------------------------------------------------------------------
@@ -424,5 +440,5 @@ def _chunks(rows: list[tuple], size: int) -> Iterator[list[tuple]]:
 
 def _require_static_list(audience: Audience | None) -> None:
     if audience is not None and audience.kind != Audience.LIST:
-        raise ValueError(f'audience "{audience.name}" is a saved filter; only a static list '
-                         f"can receive imported profiles")
+        raise ValueError(_('audience "%(name)s" is a saved filter; only a static list can '
+                           "receive imported profiles") % {"name": audience.name})

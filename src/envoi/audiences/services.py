@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import IO, Any
 
 from django.db import connection
 
@@ -65,16 +65,17 @@ def count_filter(filter_text: str) -> int:
     return count_audience(Audience(kind=Audience.FILTER, filter=filter_text))
 
 
-def import_csv(user: Actor, stream: TextIO, list_name: str | None = None,
-               *, check_role: bool = True) -> ImportReport:
+def import_csv(user: Actor, stream: IO[Any], list_name: str | None = None,
+               *, check_role: bool = True, encoding: str | None = None) -> ImportReport:
     """Stream a CSV file into profiles (and a static list); the import is audited.
 
+    ``encoding`` names the file's (UTF-8, EUC-KR or Shift_JIS); without it, it is detected.
     The CLI runs as the operator of the installation and passes ``check_role=False``.
     """
     if check_role:
         require(user, "profile.import")
     audience = list_audience(list_name) if list_name else None
-    report = import_profiles_csv(stream, audience=audience)
+    report = import_profiles_csv(stream, audience=audience, encoding=encoding)
     _audit_import(user, "profile.import", report, list_name)
     return report
 
