@@ -37,8 +37,8 @@ def qualified(reply: str) -> tuple[str, str]:
 
 @pytest.mark.parametrize(("reply", "expected"), [
     # Postfix greylisting (postgrey): a policy deferral, not an unknown user.
-    (GREYLISTED, (SOFT, "refused")),
-    ("451 4.7.1 Greylisting in action, please come back later", (SOFT, "refused")),
+    (GREYLISTED, (SOFT, "policy")),
+    ("451 4.7.1 Greylisting in action, please come back later", (SOFT, "policy")),
     # RFC 5321's own wording for 450 (a busy or temporarily blocked mailbox).
     ("450 Requested mail action not taken: mailbox unavailable", (SOFT, "not_defined")),
     ("450 4.2.1 <kim@example.org>: mailbox unavailable, try again", (SOFT, "not_defined")),
@@ -50,7 +50,7 @@ def qualified(reply: str) -> tuple[str, str]:
      (SOFT, "mailbox_full")),
     ("452 Mailbox full, try again later", (SOFT, "mailbox_full")),
     ("421 4.7.0 [TSS04] Messages temporarily deferred due to user complaints",
-     (SOFT, "refused")),
+     (SOFT, "policy")),
     ("421 Service not available, closing transmission channel", (SOFT, "unreachable")),
     # A 4xx code paired with a permanent status: the reply still says "try again".
     ("450 5.1.1 <kim@example.org>: User unknown in virtual mailbox table",
@@ -61,7 +61,7 @@ def qualified(reply: str) -> tuple[str, str]:
      (HARD, "user_unknown")),
     ("550 Recipient address rejected: mailbox unavailable", (HARD, "user_unknown")),
     ("554 Transaction failed", (SOFT, "not_defined")),
-    ("554 5.7.1 Service unavailable; client host blocked", (SOFT, "refused")),
+    ("554 5.7.1 Service unavailable; client host blocked", (SOFT, "policy")),
 ])
 def test_replies_are_qualified(reply, expected):
     assert qualified(reply) == expected
@@ -107,7 +107,7 @@ def test_a_broad_hard_rule_does_not_apply_to_transient_replies():
     services.add_rule(boss(), failure_type="hard", reason="user_unknown",
                       pattern="recipient address rejected")
     assert qualified("550 Recipient address rejected: access denied") == (HARD, "user_unknown")
-    assert qualified(GREYLISTED) == (SOFT, "refused")
+    assert qualified(GREYLISTED) == (SOFT, "policy")
     # Nor does a hard rule on a permanent status that a 4xx reply happens to carry.
     services.add_rule(boss(), failure_type="hard", reason="account_disabled", enhanced="5.")
     assert qualified("554 Transaction failed") == (HARD, "account_disabled")
@@ -173,7 +173,7 @@ def test_a_delay_warning_is_no_failure_whatever_its_words():
 
 
 @pytest.mark.parametrize(("status", "diagnostic", "reason"), [
-    ("4.2.0", GREYLISTED, "refused"),
+    ("4.2.0", GREYLISTED, "policy"),
     ("4.0.0", "450 Requested mail action not taken: mailbox unavailable", "not_defined"),
     ("4.4.7", "delivery time expired, recipient address rejected", "unreachable"),
 ])
