@@ -36,6 +36,33 @@ def qualified(reply: str) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize(("reply", "expected"), [
+    # The sender's address or domain refused: never the recipient's fault.
+    ("553 5.1.8 <news@shop.example.com>: Sender address rejected: Domain not found",
+     (SOFT, "policy")),
+    ("550 5.1.7 Invalid sender address", (SOFT, "policy")),
+    # Postfix's "Recipient address rejected:" before a refusal about the client.
+    ("550 5.7.1 <kim@example.org>: Recipient address rejected: cannot find your reverse "
+     "hostname, [203.0.113.10]", (SOFT, "policy")),
+    ("550 5.1.1 <kim@example.org>: Recipient address rejected: Client host rejected: "
+     "listed on zen.spamhaus.org", (SOFT, "policy")),
+    # Codes read with their words: a rate limit, a block list, a disabled account.
+    ("550 5.2.1 The user you are trying to contact is receiving mail at a rate that "
+     "prevents additional messages from being delivered.", (SOFT, "policy")),
+    ("554 5.1.3 bizsmtp IB401 Your IP address 203.0.113.10 is on a block list",
+     (SOFT, "policy")),
+    ("550 5.7.13 The user account is disabled", (HARD, "account_disabled")),
+    ("550 5.2.1 The email account that you tried to reach is disabled.",
+     (HARD, "account_disabled")),
+    ("552 5.3.4 Message size exceeds fixed limit", (SOFT, "policy")),
+    ("550 5.7.509 Access denied, sending domain does not pass DMARC verification",
+     (SOFT, "policy")),
+    ("421 4.7.28 Our system has detected an unusual rate of unsolicited mail",
+     (SOFT, "policy")),
+    # A vague code leaves the decision to the words.
+    ("550 5.0.0 Address not found: the address couldn't be found", (HARD, "user_unknown")),
+    ("550 5.1.1 user over quota (#5.1.1)", (SOFT, "mailbox_full")),
+    ("550 User some.name (kim@example.org) not listed in Domino Directory",
+     (HARD, "user_unknown")),
     # Postfix greylisting (postgrey): a policy deferral, not an unknown user.
     (GREYLISTED, (SOFT, "policy")),
     ("451 4.7.1 Greylisting in action, please come back later", (SOFT, "policy")),

@@ -192,9 +192,10 @@ MAILBOX_FULL_TEXT = Rule(SOFT, Reason.MAILBOX_FULL, pattern=_text(
 
 POLICY_TEXT = Rule(SOFT, Reason.POLICY, pattern=_text(
     # the sending host: block lists, reputation, reverse DNS, HELO, TLS
-    r"black ?list|block ?list|deny ?list|blocked|\bbanned\b|listed (at|in|on|by) |"
+    r"black ?list|block ?list|deny ?list|blocked|\bbanned\b|(?<!not )listed (at|in|on|by) |"
     r"spamhaus|spamcop|\bsorbs\b|barracuda|dnsbl|\brbl\b|uribl|surbl|spamrats|abuseat|"
-    r"reputation|sender score|client host .{0,80}rejected|client host rejected|"
+    r"reputation|sender score|unwanted (messages|mail|e-?mail)|\b(sc|dy|rp)-00\d\b|"
+    r"client host .{0,80}rejected|client host rejected|"
     r"reverse (dns|lookup|name)|\brdns\b|\bptr\b|cannot find your (hostname|reverse)|"
     r"(hostname|host name|ip address|ip name) .{0,30}(does not resolve|lookup failed)|"
     r"helo command rejected|invalid helo|dynamic ip|dial-?up|residential|generic dns|"
