@@ -428,10 +428,27 @@ def qualified(kind: str, finding: Finding, notice_text: str) -> Parsed:
     if result.reason == Reason.NOT_DEFINED and finding.diagnostic and notice_text:
         # The diagnostic alone said nothing useful; the notice's own words may.
         result = qualify(code, finding.enhanced, notice_text)
+    if refused_after_data(result, finding.enhanced, notice_text):
+        result = Qualification(SOFT, Reason.REFUSED)
     status = " ".join(filter(None, [str(finding.code or ""), finding.enhanced]))
     return Parsed(kind=kind, address=finding.address, failure_type=result.failure_type,
                   reason=result.reason, status_code=status,
                   diagnostic=(finding.diagnostic or notice_line(notice_text))[:500])
+
+
+# The notice says the refusal answered the message itself, not the recipient.
+AFTER_DATA = re.compile(r"in reply to (end of )?data command|after (end of )?data\b|"
+                        r"^\s*>>> data\s*$", re.IGNORECASE | re.MULTILINE)
+ADDRESS_CODES = ("5.1.1", "5.1.10", "5.1.2", "5.1.3", "5.1.6", "5.4.4")
+
+
+def refused_after_data(result: Qualification, enhanced: str, notice_text: str) -> bool:
+    """A server that accepted the recipient at RCPT TO and refused the message after
+    DATA with "unknown user" is filtering the message (the Japanese carriers answer so
+    when the recipient blocks a sender's domain): the words alone are then no evidence
+    against the address. A precise status code (5.1.1...) still is."""
+    return (result.failure_type == HARD and result.reason == Reason.USER_UNKNOWN
+            and enhanced not in ADDRESS_CODES and bool(AFTER_DATA.search(notice_text)))
 
 
 def nonstandard(message: Message, notice: Notice) -> Parsed | None:

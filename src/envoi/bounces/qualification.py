@@ -185,6 +185,7 @@ MAILBOX_FULL_TEXT = Rule(SOFT, Reason.MAILBOX_FULL, pattern=_text(
     r"exceeded storage allocation|insufficient (disk |storage )?space|"
     r"not enough (storage|disk )?space|does not have enough space|mailbox size limit|"
     r"mailbox would exceed|(disk|storage) space limit|space has been used up|"
+    r"out of storage space|account storage limit|"
     r"too many messages (on the server|in (the|this) mailbox)|too much mail data|"
     r"용량.{0,6}(초과|부족)|(메일함|편지함|사서함).{0,6}(가득|꽉)|"
     r"容量.{0,8}(超え|オーバー|不足|一杯|いっぱい)|(メールボックス|メールボツクス).{0,6}"
@@ -195,10 +196,13 @@ POLICY_TEXT = Rule(SOFT, Reason.POLICY, pattern=_text(
     r"black ?list|block ?list|deny ?list|blocked|\bbanned\b|(?<!not )listed (at|in|on|by) |"
     r"spamhaus|spamcop|\bsorbs\b|barracuda|dnsbl|\brbl\b|uribl|surbl|spamrats|abuseat|"
     r"reputation|sender score|unwanted (messages|mail|e-?mail)|\b(sc|dy|rp)-00\d\b|"
+    r"\bib[0-9]{3}\b|ip not in whitelist|not authorized to send|credentials for relay|"
+    r"rejected by recipient|rfc ?5322|not rfc compliant|"
     r"client host .{0,80}rejected|client host rejected|"
     r"reverse (dns|lookup|name)|\brdns\b|\bptr\b|cannot find your (hostname|reverse)|"
     r"(hostname|host name|ip address|ip name) .{0,30}(does not resolve|lookup failed)|"
-    r"helo command rejected|invalid helo|dynamic ip|dial-?up|residential|generic dns|"
+    r"helo command rejected|invalid helo|bad helo|helo/ehlo|"
+    r"dynamic ip|dial-?up|residential|generic dns|"
     r"not currently accepting mail from your ip|(your|sender|sending) ip|"
     r"ip address .{0,60}(rejected|refused|blocked|not allowed)|"
     r"(tls|starttls|encryption) (is )?required|requires? (tls|starttls|encryption)|"
@@ -220,7 +224,7 @@ POLICY_TEXT = Rule(SOFT, Reason.POLICY, pattern=_text(
     r"rate limit|rate-limit|ratelimit|receiving mail at a rate|rate that prevents|"
     r"too many (messages|connections|recipients|e-?mails|mails|concurrent)|"
     r"sending rate|(sending|daily|hourly) (quota|limit)|temporarily deferred|"
-    r"user complaints|exceeded .{0,20}(rate|limit)|limit exceeded|throttl|"
+    r"user complaints|exceeded .{0,20}(rate|limit)|limit exceeded|throttl|unusual rate|"
     # policy in its own words, greylisting
     r"policy (reasons|violation|rejection)|local policy|for policy reasons|"
     r"administrative prohibition|grey ?list|gray ?list|"
@@ -240,6 +244,7 @@ HARD_TEXT: list[Rule] = [
         r"host (or domain name )?not found|no such domain|unknown domain|unrouteable|"
         r"unroutable|name or service not known|host unknown|unknown host|no mx|nxdomain|"
         r"null mx|does not accept (any )?mail|mail domain mentioned .{0,30} unknown|"
+        r"domain is not reachable|check the domain|domain .{0,40}(does not|doesn'?t) exist|"
         r"ドメイン.{0,10}(見つかりません|存在しません)|도메인.{0,10}(찾을 수 없|존재하지 않)")),
     Rule(HARD, Reason.USER_UNKNOWN, pattern=_text(
         r"user ?unknown|no such (user|recipient|mailbox|address|person)|"
@@ -264,7 +269,8 @@ SOFT_TEXT: list[Rule] = [
         r"network is unreachable|host (is )?unreachable|no route to host|lost connection|"
         r"delivery (time )?expired|retry time(out)? (exceeded|not reached)|"
         r"temporarily (unavailable|deferred)|try again later|too many hops|mail loop|"
-        r"loops back|routing loop|"
+        r"loops back|routing loop|exceeded \d+ hops|message is looping|in the queue too long|"
+        r"delivery timeout|(envelope|message) (has )?expired|queue\.expired|"
         r"接続できません|タイムアウト|연결할 수 없|시간 초과")),
     Rule(SOFT, Reason.REFUSED, pattern=_text(
         r"not accepted|refused|거부")),
