@@ -422,13 +422,18 @@ def qualified(kind: str, finding: Finding, notice_text: str) -> Parsed:
         return Parsed(kind="delay" if delayed else kind, address=finding.address,
                       failure_type=IGNORED, reason=Reason.DELAYED if delayed else "delivered",
                       status_code=finding.enhanced, diagnostic=finding.diagnostic)
-    code = finding.code or (450 if finding.enhanced.startswith("4") else 550)
+    enhanced = finding.enhanced
+    if finding.action.startswith("fail") and not finding.code and enhanced == "4.0.0":
+        # The reporting MTA gave up and quoted no reply: its vague "try again" status
+        # is no transient reply of the remote side; the words decide.
+        enhanced = ""
+    code = finding.code or (450 if enhanced.startswith("4") else 550)
     text = finding.diagnostic or notice_text
-    result: Qualification = qualify(code, finding.enhanced, text)
+    result: Qualification = qualify(code, enhanced, text)
     if result.reason == Reason.NOT_DEFINED and finding.diagnostic and notice_text:
         # The diagnostic alone said nothing useful; the notice's own words may.
-        result = qualify(code, finding.enhanced, notice_text)
-    if refused_after_data(result, finding.enhanced, notice_text):
+        result = qualify(code, enhanced, notice_text)
+    if refused_after_data(result, enhanced, notice_text):
         result = Qualification(SOFT, Reason.REFUSED)
     status = " ".join(filter(None, [str(finding.code or ""), finding.enhanced]))
     return Parsed(kind=kind, address=finding.address, failure_type=result.failure_type,

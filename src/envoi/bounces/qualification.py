@@ -150,6 +150,41 @@ def _text(expression: str) -> re.Pattern[str]:
     return re.compile(expression, re.IGNORECASE)
 
 
+# The words that are evidence about the recipient's address itself.
+ADDRESS_TEXT: list[Rule] = [
+    Rule(HARD, Reason.ACCOUNT_DISABLED, pattern=_text(
+        r"account (has been |is |was )?(disabled|deactivated|inactive|suspended|closed|"
+        r"locked|frozen|discontinued|expired)|(mailbox|user|address) (has been |is |was )?"
+        r"(disabled|deactivated|inactive|suspended|frozen|locked)|"
+        r"inactive (user|account|mailbox)|invalid/inactive|is currently suspended|"
+        r"account that you tried to reach is (disabled|inactive)|deactivated mailbox|"
+        r"휴면|(계정|계좌).{0,8}(정지|중지|비활성)|"
+        r"(アカウント|アカウント).{0,8}(停止|無効|休止)|利用停止")),
+    Rule(HARD, Reason.INVALID_DOMAIN, pattern=_text(
+        r"domain (name )?(not found|does not exist|unknown|must exist|is unknown)|"
+        r"host (or domain name )?not found|no such domain|unknown domain|unrouteable|"
+        r"unroutable|name or service not known|host unknown|unknown host|no mx|nxdomain|"
+        r"null mx|does not accept (any )?mail(?! from)|mail domain mentioned .{0,30} unknown|"
+        r"domain is not reachable|check the domain|domain .{0,40}(does not|doesn'?t) exist|"
+        r"domain \S+ (couldn'?t|could not) be found|doesn'?t receive e?mail|"
+        r"ドメイン.{0,10}(見つかりません|存在しません)|도메인.{0,10}(찾을 수 없|존재하지 않)")),
+    Rule(HARD, Reason.USER_UNKNOWN, pattern=_text(
+        r"user ?unknown|no such (user|recipient|mailbox|address|person)|"
+        r"unknown (user|recipient|mailbox|address|local ?part|e-?mail)|"
+        r"does not exist|doesn'?t (have|exist)|not exist|invalid (recipient|mailbox|"
+        r"address|user)|no mailbox|mailbox unavailable|mailbox (not found|not present)|"
+        r"recipient not found|user not found|not a valid (mailbox|user|recipient)|"
+        r"is not a known user|address (not found|unknown|invalid|not present)|"
+        r"(couldn'?t|could not|cannot|can'?t) be found|not listed in|no one at this address|"
+        r"bad (recipient|address|destination)|badrcptto|unknown or illegal alias|"
+        r"no longer (accepts mail|available|valid|in use|active)|has moved|"
+        r"recipient address rejected(\s*[.;(]|\s*$|: (access denied|invalid|unknown))|"
+        r"5\.1\.0 address rejected|recipient (is )?not (accepted|local|ok)|"
+        r"存在しません|(アドレス|宛先|ユーザ|ユーザー|受信者).{0,6}(見つから|存在し|不明)|"
+        r"該当する(ユーザ|ユーザー|アドレス)|"
+        r"존재하지 않|(사용자|수신자|받는\s?사람|계정|주소).{0,8}(없|찾을 수 없|알 수 없)")),
+]
+
 ENHANCED_RULES: list[Rule] = [
     # The sender's own address or domain was refused (RFC 3463 5.1.7, 5.1.8).
     Rule(SOFT, Reason.POLICY, enhanced="5.1.7"),
@@ -171,6 +206,11 @@ ENHANCED_RULES: list[Rule] = [
     Rule(SOFT, Reason.UNREACHABLE, enhanced="4.3."),
     Rule(SOFT, Reason.POLICY, enhanced="5.6."),  # the content was refused
     Rule(HARD, Reason.ACCOUNT_DISABLED, enhanced="5.7.13"),  # user account disabled
+    # 5.7.1 ("not authorized") is what many servers answer to every refusal; when its
+    # words say the recipient does not exist (and nothing against the sender, read
+    # first), the words decide: the address-specific rules below are tried with it.
+    *[Rule(rule.failure_type, rule.reason, enhanced="5.7.1", pattern=rule.pattern)
+      for rule in ADDRESS_TEXT],
     Rule(SOFT, Reason.POLICY, enhanced="5.7."),
     Rule(SOFT, Reason.POLICY, enhanced="4.7."),
 ]
@@ -197,7 +237,7 @@ POLICY_TEXT = Rule(SOFT, Reason.POLICY, pattern=_text(
     r"spamhaus|spamcop|\bsorbs\b|barracuda|dnsbl|\brbl\b|uribl|surbl|spamrats|abuseat|"
     r"reputation|sender score|unwanted (messages|mail|e-?mail)|\b(sc|dy|rp)-00\d\b|"
     r"\bib[0-9]{3}\b|ip not in whitelist|not authorized to send|credentials for relay|"
-    r"rejected by recipient|rfc ?5322|not rfc compliant|"
+    r"rejected by recipient|rfc ?5322|not rfc compliant|accept mail from (you|your)|"
     r"client host .{0,80}rejected|client host rejected|"
     r"reverse (dns|lookup|name)|\brdns\b|\bptr\b|cannot find your (hostname|reverse)|"
     r"(hostname|host name|ip address|ip name) .{0,30}(does not resolve|lookup failed)|"
@@ -230,43 +270,11 @@ POLICY_TEXT = Rule(SOFT, Reason.POLICY, pattern=_text(
     r"administrative prohibition|grey ?list|gray ?list|"
     r"스팸|차단|수신\s?거부|受信拒否|迷惑メール|拒否"))
 
-HARD_TEXT: list[Rule] = [
-    Rule(HARD, Reason.ACCOUNT_DISABLED, pattern=_text(
-        r"account (has been |is |was )?(disabled|deactivated|inactive|suspended|closed|"
-        r"locked|frozen|discontinued|expired)|(mailbox|user|address) (has been |is |was )?"
-        r"(disabled|deactivated|inactive|suspended|frozen|locked)|"
-        r"inactive (user|account|mailbox)|invalid/inactive|is currently suspended|"
-        r"account that you tried to reach is (disabled|inactive)|deactivated mailbox|"
-        r"휴면|(계정|계좌).{0,8}(정지|중지|비활성)|"
-        r"(アカウント|アカウント).{0,8}(停止|無効|休止)|利用停止")),
-    Rule(HARD, Reason.INVALID_DOMAIN, pattern=_text(
-        r"domain (name )?(not found|does not exist|unknown|must exist|is unknown)|"
-        r"host (or domain name )?not found|no such domain|unknown domain|unrouteable|"
-        r"unroutable|name or service not known|host unknown|unknown host|no mx|nxdomain|"
-        r"null mx|does not accept (any )?mail|mail domain mentioned .{0,30} unknown|"
-        r"domain is not reachable|check the domain|domain .{0,40}(does not|doesn'?t) exist|"
-        r"ドメイン.{0,10}(見つかりません|存在しません)|도메인.{0,10}(찾을 수 없|존재하지 않)")),
-    Rule(HARD, Reason.USER_UNKNOWN, pattern=_text(
-        r"user ?unknown|no such (user|recipient|mailbox|address|person)|"
-        r"unknown (user|recipient|mailbox|address|local ?part|e-?mail)|"
-        r"does not exist|doesn'?t (have|exist)|not exist|invalid (recipient|mailbox|"
-        r"address|user)|no mailbox|mailbox unavailable|mailbox (not found|not present)|"
-        r"recipient not found|user not found|not a valid (mailbox|user|recipient)|"
-        r"is not a known user|address (not found|unknown|invalid|not present)|"
-        r"(couldn'?t|could not|cannot|can'?t) be found|not listed in|no one at this address|"
-        r"bad (recipient|address|destination)|badrcptto|unknown or illegal alias|"
-        r"no longer (accepts mail|available|valid|in use|active)|has moved|"
-        r"recipient address rejected(\s*[.;(]|\s*$|: (access denied|invalid|unknown))|"
-        r"5\.1\.0 address rejected|recipient (is )?not (accepted|local|ok)|"
-        r"存在しません|(アドレス|宛先|ユーザ|ユーザー|受信者).{0,6}(見つから|存在し|不明)|"
-        r"該当する(ユーザ|ユーザー|アドレス)|"
-        r"존재하지 않|(사용자|수신자|받는\s?사람|계정|주소).{0,8}(없|찾을 수 없|알 수 없)")),
-]
-
 SOFT_TEXT: list[Rule] = [
     Rule(SOFT, Reason.UNREACHABLE, pattern=_text(
         r"connection (timed out|refused|reset|dropped|closed)|timed out|could not connect|"
         r"network is unreachable|host (is )?unreachable|no route to host|lost connection|"
+        r"did not accept our requests to connect|socket error|could not be reached|"
         r"delivery (time )?expired|retry time(out)? (exceeded|not reached)|"
         r"temporarily (unavailable|deferred)|try again later|too many hops|mail loop|"
         r"loops back|routing loop|exceeded \d+ hops|message is looping|in the queue too long|"
@@ -285,7 +293,7 @@ CODE_RULES: list[Rule] = [
     Rule(SOFT, Reason.NOT_DEFINED),  # anything else (a bounce that quotes no usable code)
 ]
 
-RULES: list[Rule] = [MAILBOX_FULL_TEXT, POLICY_TEXT, *ENHANCED_RULES, *HARD_TEXT, *SOFT_TEXT,
+RULES: list[Rule] = [MAILBOX_FULL_TEXT, POLICY_TEXT, *ENHANCED_RULES, *ADDRESS_TEXT, *SOFT_TEXT,
                     *CODE_RULES]
 
 
