@@ -157,6 +157,7 @@ ADDRESS_TEXT: list[Rule] = [
         r"locked|frozen|discontinued|expired)|(mailbox|user|address) (has been |is |was )?"
         r"(disabled|deactivated|inactive|suspended|frozen|locked)|"
         r"inactive (user|account|mailbox)|invalid/inactive|is currently suspended|"
+        r"administrativ\w* disabled|"
         r"account that you tried to reach is (disabled|inactive)|deactivated mailbox|"
         r"휴면|(계정|계좌).{0,8}(정지|중지|비활성)|"
         r"(アカウント|アカウント).{0,8}(停止|無効|休止)|利用停止")),
@@ -167,6 +168,7 @@ ADDRESS_TEXT: list[Rule] = [
         r"null mx|does not accept (any )?mail(?! from)|mail domain mentioned .{0,30} unknown|"
         r"domain is not reachable|check the domain|domain .{0,40}(does not|doesn'?t) exist|"
         r"domain \S+ (couldn'?t|could not) be found|doesn'?t receive e?mail|"
+        r"couldn'?t find any host|all relevant mx records point to non-existent hosts|"
         r"ドメイン.{0,10}(見つかりません|存在しません)|도메인.{0,10}(찾을 수 없|존재하지 않)")),
     Rule(HARD, Reason.USER_UNKNOWN, pattern=_text(
         r"user ?unknown|no such (user|recipient|mailbox|address|person)|"
@@ -178,6 +180,8 @@ ADDRESS_TEXT: list[Rule] = [
         r"(couldn'?t|could not|cannot|can'?t) be found|not listed in|no one at this address|"
         r"bad (recipient|address|destination)|badrcptto|unknown or illegal alias|"
         r"no longer (accepts mail|available|valid|in use|active)|has moved|"
+        r"does not like recipient|resolver\.adr\.(ex)?recip(ient)?notfound|"
+        r"resolver\.adr\.invalidinsmtp|"
         r"recipient address rejected(\s*[.;(]|\s*$|: (access denied|invalid|unknown))|"
         r"5\.1\.0 address rejected|recipient (is )?not (accepted|local|ok)|"
         r"存在しません|(アドレス|宛先|ユーザ|ユーザー|受信者).{0,6}(見つから|存在し|不明)|"
@@ -238,6 +242,7 @@ POLICY_TEXT = Rule(SOFT, Reason.POLICY, pattern=_text(
     r"reputation|sender score|unwanted (messages|mail|e-?mail)|\b(sc|dy|rp)-00\d\b|"
     r"\bib[0-9]{3}\b|ip not in whitelist|not authorized to send|credentials for relay|"
     r"rejected by recipient|rfc ?5322|not rfc compliant|accept mail from (you|your)|"
+    r"allowed rcpthosts|but sender was rejected|but my name was rejected|"
     r"client host .{0,80}rejected|client host rejected|"
     r"reverse (dns|lookup|name)|\brdns\b|\bptr\b|cannot find your (hostname|reverse)|"
     r"(hostname|host name|ip address|ip name) .{0,30}(does not resolve|lookup failed)|"
@@ -275,9 +280,12 @@ SOFT_TEXT: list[Rule] = [
         r"connection (timed out|refused|reset|dropped|closed)|timed out|could not connect|"
         r"network is unreachable|host (is )?unreachable|no route to host|lost connection|"
         r"did not accept our requests to connect|socket error|could not be reached|"
+        r"(wasn'?t|was not) able to establish an smtp connection|"
+        r"couldn'?t find a mail exchanger|greeting failed|"
         r"delivery (time )?expired|retry time(out)? (exceeded|not reached)|"
         r"temporarily (unavailable|deferred)|try again later|too many hops|mail loop|"
-        r"loops back|routing loop|exceeded \d+ hops|message is looping|in the queue too long|"
+        r"loops back|routing loop|too many .received. headers|exceeded \d+ hops|"
+        r"message is looping|in the queue too long|"
         r"delivery timeout|(envelope|message) (has )?expired|queue\.expired|"
         r"接続できません|タイムアウト|연결할 수 없|시간 초과")),
     Rule(SOFT, Reason.REFUSED, pattern=_text(
