@@ -31,6 +31,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes
 from email.header import decode_header, make_header
@@ -61,8 +62,11 @@ RETURN_PATH = re.compile(rb"\bb-[0-9a-z]{1,13}(?:\.[0-9a-z]{1,13})*\.[a-z2-7]{20
                          re.IGNORECASE)
 UNSUBSCRIBE = re.compile(rb"/u/([0-9a-z]{1,13}(?:\.[0-9a-z]{1,13})*\.[a-z2-7]{20})\b",
                          re.IGNORECASE)
-BASIC_CODE = re.compile(r"(?<![\d.])([245]\d\d)(?:[ -]|$)(?:#?([245]\.\d{1,3}\.\d{1,3}))?")
-ENHANCED_CODE = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)")
+# Reply codes of a failure (a success, "250 2.1.0 Ok" in a transcript, is never the
+# reason a message came back).
+BASIC_CODE = re.compile(r"(?<![\d.])([45]\d\d)(?:[ -]|$)(?:#?([245]\.\d{1,3}\.\d{1,3}))?")
+ENHANCED_CODE = re.compile(r"(?<![\d.])([45]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)")
+STATUS_CODE = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)")  # Status:
 ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To",
                     "X-Failed-Recipients", "Original-Recipient")
 DAEMONS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailer_daemon|"
@@ -155,7 +159,7 @@ def parse(raw: bytes, envelope_rcpts: list[str] | tuple[str, ...] = ()) -> Parse
     notice, originals = split_report(message)
     parsed = (complaint(message, notice, originals) or provider_json(message, notice)
               or dsn(message, notice) or auto_reply(message, strong_only=True)
-              or nonstandard(message, notice)
+              or nonstandard(message, notice, originals)
               or auto_reply(message) or Parsed())
     parsed.subject = header_text(message, "Subject")[:500]
     parsed.return_paths = return_paths(message, raw, envelope_rcpts)
@@ -353,7 +357,7 @@ def dsn(message: Message, notice: Notice) -> Parsed | None:
 def dsn_finding(block: Message) -> Finding:
     address = (typed_address(field_value(block, "Final-Recipient"))
                or typed_address(field_value(block, "Original-Recipient")))
-    status = ENHANCED_CODE.search(field_value(block, "Status"))
+    status = STATUS_CODE.search(field_value(block, "Status"))
     diagnostic = field_value(block, "Diagnostic-Code")
     diagnostic = diagnostic.split(";", 1)[1].strip() if ";" in diagnostic else diagnostic
     action = field_value(block, "Action").lower()
@@ -456,14 +460,14 @@ def refused_after_data(result: Qualification, enhanced: str, notice_text: str) -
             and enhanced not in ADDRESS_CODES and bool(AFTER_DATA.search(notice_text)))
 
 
-def nonstandard(message: Message, notice: Notice) -> Parsed | None:
+def nonstandard(message: Message, notice: Notice, originals: list[Message]) -> Parsed | None:
     sender = parseaddr(str(message.get("From", "")))
     subject = header_text(message, "Subject")
     from_daemon = bool(DAEMONS.match(sender[1]) or DAEMONS.match(sender[0] or ""))
     if not (from_daemon or BOUNCE_SUBJECT.search(subject) or message.get("X-Failed-Recipients")):
         return None
     text = notice.text
-    excluded = senders(message)
+    excluded = senders(message, originals)
     addresses = failed_addresses(message, text, excluded)
     if not addresses:
         return None
@@ -502,11 +506,15 @@ def failed_addresses(message: Message, text: str, excluded: set[str]) -> list[st
     return list(dict.fromkeys(found))[:100]
 
 
-def senders(message: Message) -> set[str]:
+def senders(message: Message, originals: Sequence[Message] = ()) -> set[str]:
     """Addresses a notice names that are not the failed recipient: the notice's own
-    sender and, in the returned original, our sending address."""
+    sender and the sender of the returned original (our sending address)."""
     found = {parseaddr(str(message.get(name, "")))[1].lower()
              for name in ("From", "Sender", "Reply-To")}
+    for original in originals:
+        headers = original_headers(original)
+        found |= {parseaddr(str(headers.get(name, "")))[1].lower()
+                  for name in ("From", "Sender", "Return-Path")}
     return {a for a in found if a}
 
 
@@ -546,13 +554,16 @@ def auto_reply(message: Message, strong_only: bool = False) -> Parsed | None:
 # -- addresses ------------------------------------------------------------------------
 
 
-MESSAGE_ID_CONTEXT = re.compile(r"(message-?id|in-reply-to|references|\bid)[\s:=<]*$",
-                                re.IGNORECASE)
+# An address right after these words is a message id or a sender, not a recipient.
+NOT_A_RECIPIENT = re.compile(r"(message[- ]?id|in-reply-to|references|\bid|mail from|"
+                             r"envelope-from|\bfrom|sender|return-path)[\s:=<\"]*$",
+                             re.IGNORECASE)
 
 
 def first_address(text: str, exclude: str | set[str] = "") -> str:
     """The first address a notice names, leaving out the excluded ones, our return
-    paths, daemons and message ids (``Message-ID: <1234.5678@host>``)."""
+    paths, daemons, message ids (``Message-ID: <1234.5678@host>``) and senders
+    (``MAIL FROM:<...>``)."""
     excluded = {exclude.lower()} if isinstance(exclude, str) else exclude
     for found in ADDRESS.finditer(text):
         address = found.group(0).lower().rstrip(".")
@@ -560,7 +571,7 @@ def first_address(text: str, exclude: str | set[str] = "") -> str:
             continue
         if RETURN_PATH.fullmatch(address.encode()):
             continue
-        if MESSAGE_ID_CONTEXT.search(text[max(0, found.start() - 20):found.start()]):
+        if NOT_A_RECIPIENT.search(text[max(0, found.start() - 20):found.start()]):
             continue
         return address
     return ""

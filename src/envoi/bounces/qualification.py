@@ -254,7 +254,8 @@ POLICY_TEXT = Rule(SOFT, Reason.POLICY, pattern=_text(
     # the sender: its address, its domain, its authentication
     r"sender (address |domain )?(rejected|denied|refused|blocked|invalid|unknown|not "
     r"allowed|verify failed|verification)|(domain of )?sender address|sender domain|"
-    r"envelope (sender|from)|mail from|null sender|bogus mail from|unverified sender|"
+    r"envelope (sender|from)|(in reply to|after) mail from|null sender|bogus mail from|"
+    r"unverified sender|"
     r"\bspf\b|\bdkim\b|\bdmarc\b|sender policy framework|not authenticated|"
     r"unauthenticated|authentication (failed|failure|required|problem)|"
     r"relay(ing)? (access )?(denied|not (permitted|allowed))|not permitted to relay|"
