@@ -1,24 +1,44 @@
-"""Read a message that came back: what it is, which address failed, why, and which
+"""Read a message that came back: what it is, which addresses failed, why, and which
 message of ours it answers.
 
-Four shapes are recognised, tried in this order:
+Five shapes are recognised, tried in this order:
 
 1. **Feedback reports** (ARF, RFC 5965): ``multipart/report; report-type=feedback-report``,
-   a spam complaint about one of our messages.
-2. **Delivery status notifications** (RFC 3464): ``multipart/report;
+   a spam complaint about one of our messages; also Outlook.com's complaints that are
+   not ARF (from staff@hotmail.com, the original carrying ``X-HmXmrOriginalRecipient``).
+2. **Email services' JSON notifications sent as mail**: Amazon SES bounce, complaint and
+   delivery notifications delivered by SNS to a mailbox (:mod:`providers`).
+3. **Delivery status notifications** (RFC 3464): ``multipart/report;
    report-type=delivery-status``, one block per recipient with its Action, Status and
-   Diagnostic-Code. ``Action: delayed`` is a warning, not a failure.
-3. **Non-standard bounces** (qmail, older Exim and Sendmail, Yahoo, Korean and Japanese
-   providers): a failure notice in plain text. flufl.bounce finds the failed address
-   where it knows the format; the reply code and text are read from the notice.
-4. **Auto-replies** (out of office, vacation; RFC 3834 ``Auto-Submitted: auto-replied``
+   Diagnostic-Code. ``Action: delayed`` is a warning, not a failure; ``delivered``,
+   ``relayed``, ``expanded`` and Postfix's address-verification ``deliverable`` (or a
+   2.x.x status) are no failure at all.
+4. **Non-standard bounces** (qmail, older Exim and Sendmail, Domino, Yahoo, Korean and
+   Japanese providers): a failure notice in plain text. flufl.bounce finds the failed
+   addresses where it knows the format; the reply code and text are read from the part
+   of the notice about each address.
+5. **Auto-replies** (out of office, vacation; RFC 3834 ``Auto-Submitted: auto-replied``
    and the usual non-standard headers and subjects): ignored.
 
-Anything else is ``unknown``. The message that came back names its sending-log row
-through our per-recipient return path (the envelope recipient, a ``Delivered-To``-like
-header, or the returned original's ``Return-Path``) or, in a complaint, the signed
-unsubscribe link of the original. Candidates are only collected here; :mod:`ingest`
-verifies their signatures.
+Anything else is ``unknown``.
+
+**One reading per recipient.** A report about several recipients is read once for each
+(:attr:`Parsed.recipients`), from that recipient's own Status, reply code and
+diagnostic or, when it has none, from the paragraph of the notice that names it, never
+from another recipient's. :meth:`Parsed.about` gives the reading of one address, which
+is what :mod:`ingest` applies to that address's row. When a recipient's ``Status:``
+and the code its diagnostic quotes disagree, the quoted code wins (the remote server's
+own words; the Status is what the reporting MTA derived from them), unless it is vaguer
+(x.y.0); the qualification table then weighs codes against words
+(:mod:`envoi.bounces.qualification`). A refusal that answered the message after DATA
+with "unknown user" is not evidence against the address (:func:`refused_after_data`).
+The failed address is never the notice's or the original's sender, a daemon, one of
+our return paths nor a message id.
+
+The message that came back names its sending-log row through our per-recipient return
+path (the envelope recipient, a ``Delivered-To``-like header, or the returned
+original's ``Return-Path``) or, in a complaint, the signed unsubscribe link of the
+original. Candidates are only collected here; :mod:`ingest` verifies their signatures.
 
 Text parts are decoded with their declared charset (ISO-2022-JP, EUC-KR, Shift_JIS,
 UTF-8, with base64 or quoted-printable), so Korean and Japanese notices without any
