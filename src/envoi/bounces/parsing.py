@@ -580,21 +580,37 @@ NOT_A_RECIPIENT = re.compile(r"(message[- ]?id|in-reply-to|references|\bid|mail 
                              re.IGNORECASE)
 
 
+# Where a notice names a failed recipient: alone at the start of its line
+# ("<ada@example.org>: host ... said", "  ada@example.org") or after words that
+# introduce one ("Recipient: <...>", "RCPT To:<...>", "delivered to: <...>").
+RECIPIENT_LEAD = re.compile(r"(^|\n)[ \t]*[\"<]?$|(recipient|rcpt to|delivered to|"
+                            r"failed|address)[^\n:]{0,12}:[ \t]*[\"<]?$", re.IGNORECASE)
+# An address after these words is a help desk the notice points to.
+HELP_DESK = re.compile(r"(contact|send mail to|write to|assistance|questions)[^\n]{0,40}$",
+                       re.IGNORECASE)
+
+
 def first_address(text: str, exclude: str | set[str] = "") -> str:
-    """The first address a notice names, leaving out the excluded ones, our return
-    paths, daemons, message ids (``Message-ID: <1234.5678@host>``) and senders
-    (``MAIL FROM:<...>``)."""
+    """The address a notice reports as failed: the first one standing where notices
+    name recipients, else the first one at all; leaving out the excluded ones, our
+    return paths, daemons, message ids (``Message-ID: <1234.5678@host>``), senders
+    (``MAIL FROM:<...>``) and help desks ("please contact <support@...>")."""
     excluded = {exclude.lower()} if isinstance(exclude, str) else exclude
+    candidates: list[tuple[bool, str]] = []
     for found in ADDRESS.finditer(text):
         address = found.group(0).lower().rstrip(".")
         if address in excluded or DAEMONS.match(address):
             continue
         if RETURN_PATH.fullmatch(address.encode()):
             continue
-        if NOT_A_RECIPIENT.search(text[max(0, found.start() - 20):found.start()]):
+        before = text[max(0, found.start() - 60):found.start()]
+        if NOT_A_RECIPIENT.search(before[-20:]) or HELP_DESK.search(before):
             continue
-        return address
-    return ""
+        candidates.append((bool(RECIPIENT_LEAD.search(before)), address))
+    for strong, address in candidates:
+        if strong:
+            return address
+    return candidates[0][1] if candidates else ""
 
 
 def notice_line(text: str) -> str:
