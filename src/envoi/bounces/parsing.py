@@ -89,7 +89,7 @@ ENHANCED_CODE = re.compile(r"(?<![\d.])([45]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)")
 STATUS_CODE = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)")  # Status:
 ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To",
                     "X-Failed-Recipients", "Original-Recipient")
-DAEMONS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailer_daemon|"
+DAEMONS = re.compile(r"^(mailer-daemon|post_?master|mail-daemon|mailer_daemon|"
                      r"mail delivery (subsystem|system))", re.IGNORECASE)
 BOUNCE_SUBJECT = re.compile(
     r"undeliver|delivery (status notification|failure|has failed|failed)|failure notice|"
@@ -484,9 +484,10 @@ def nonstandard(message: Message, notice: Notice, originals: list[Message]) -> P
     sender = parseaddr(str(message.get("From", "")))
     subject = header_text(message, "Subject")
     from_daemon = bool(DAEMONS.match(sender[1]) or DAEMONS.match(sender[0] or ""))
-    if not (from_daemon or BOUNCE_SUBJECT.search(subject) or message.get("X-Failed-Recipients")):
-        return None
     text = notice.text
+    if not (from_daemon or BOUNCE_SUBJECT.search(subject) or message.get("X-Failed-Recipients")
+            or failure_notice_body(text)):
+        return None
     excluded = senders(message, originals)
     addresses = failed_addresses(message, text, excluded)
     if not addresses:
@@ -499,6 +500,19 @@ def nonstandard(message: Message, notice: Notice, originals: list[Message]) -> P
             finding.action = "delayed"
         findings.append(finding)
     return reading_of("bounce", findings, text)
+
+
+# A notice that says so in its first lines, whatever its sender and subject (some
+# carriers send theirs from an ordinary address with a "Re:" subject).
+FAILURE_WORDS = re.compile(r"invalid (user|recipient|address)|could not be delivered|"
+                           r"undeliverable|delivery (has )?failed|failed permanently|"
+                           r"permanent (fatal )?error|not (be )?delivered to", re.IGNORECASE)
+
+
+def failure_notice_body(text: str) -> bool:
+    """The notice's first lines say delivery failed and quote a failure reply code."""
+    head = text[:2000]
+    return bool(FAILURE_WORDS.search(head) and BASIC_CODE.search(head))
 
 
 def failed_addresses(message: Message, text: str, excluded: set[str]) -> list[str]:
