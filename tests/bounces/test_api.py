@@ -24,7 +24,7 @@ def admin():
 def test_rules_are_added_listed_and_deleted_by_administrators_only(admin):
     preparer = Api("paula", "prepare_deliveries")
     rule = {"failure_type": "hard", "reason": "user_unknown", "smtp_code": 550,
-            "pattern": r"mailbox not found", "note": "a provider's wording"}
+            "pattern": r"inbox gone", "note": "a provider's wording"}
     refused = preparer.post("/qualification-rules", rule)
     assert refused.status_code == 403
     assert refused.json()["detail"] == ("Your permissions do not allow you to manage "
@@ -32,14 +32,13 @@ def test_rules_are_added_listed_and_deleted_by_administrators_only(admin):
     created = admin.ok(admin.post("/qualification-rules", rule), 201)
     listed = admin.ok(admin.get("/qualification-rules"))
     assert [r["id"] for r in listed["rules"]] == [created["id"]]
-    assert listed["builtin"][0] == {"position": 1, "smtp_code": 0, "enhanced": "5.1.1",
-                                    "pattern": "", "failure_type": "hard",
-                                    "reason": "user_unknown"}
-    assert qualify(550, "", "550 Mailbox not found here").reason == "user_unknown"
-    assert qualify(450, "", "450 Mailbox not found here").reason == "not_defined"
+    assert {"position": 5, "smtp_code": 0, "enhanced": "5.1.1", "pattern": "",
+            "failure_type": "hard", "reason": "user_unknown"} in listed["builtin"]
+    assert qualify(550, "", "550 Inbox gone here").reason == "user_unknown"
+    assert qualify(450, "", "450 Inbox gone here").reason == "not_defined"
     admin.ok(admin.client.delete(f"/api/v1/qualification-rules/{created['id']}",
                                  headers=admin._headers()), 204)
-    assert qualify(550, "", "550 Mailbox not found here").reason == "not_defined"
+    assert qualify(550, "", "550 Inbox gone here").reason == "not_defined"
     actions = list(AuditEntry.objects.filter(allowed=True).order_by("id")
                    .values_list("action", flat=True))
     assert actions == ["qualification.add_rule", "qualification.delete_rule"]

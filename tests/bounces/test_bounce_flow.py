@@ -87,7 +87,7 @@ def test_bounces_change_the_log_the_kpis_the_quarantine_and_the_next_send(
     expected = {
         "gone@example.com": ("failed", "hard", "user_unknown"),
         "full@example.net": ("failed", "soft", "mailbox_full"),
-        "blocked@example.net": ("failed", "soft", "refused"),
+        "blocked@example.net": ("failed", "soft", "policy"),
         "refused@example.com": ("failed", "hard", "user_unknown"),
     }
     for address, row in rows.items():
@@ -104,7 +104,7 @@ def test_bounces_change_the_log_the_kpis_the_quarantine_and_the_next_send(
     assert kpis["failures_by_reason"] == [
         {"type": "hard", "reason": "user_unknown", "count": 2},
         {"type": "soft", "reason": "mailbox_full", "count": 1},
-        {"type": "soft", "reason": "refused", "count": 1}]
+        {"type": "soft", "reason": "policy", "count": 1}]
     recomputed = admin.ok(admin.post(f"/deliveries/{first['id']}/compute-stats"))["kpis"]
     assert recomputed["failures_by_reason"] == kpis["failures_by_reason"]
 
@@ -124,11 +124,11 @@ def test_bounces_change_the_log_the_kpis_the_quarantine_and_the_next_send(
     # 3d. the quarantine
     standing = {q["address"]: (q["status"], q["reason"], q["error_count"])
                 for q in admin.ok(admin.get("/quarantine"))["results"]}
+    # A refusal by policy (a block list) is not the address's fault: never counted.
     assert standing == {
         "gone@example.com": ("quarantined", "user_unknown", 0),
         "refused@example.com": ("quarantined", "user_unknown", 0),
         "full@example.net": ("erroneous", "mailbox_full", 1),
-        "blocked@example.net": ("erroneous", "refused", 1),
         "angry@example.com": ("denylisted", "complaint", 0),
     }
     only = admin.ok(admin.get("/quarantine", status="quarantined", reason="user_unknown"))

@@ -36,9 +36,36 @@ def qualified(reply: str) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize(("reply", "expected"), [
+    # The sender's address or domain refused: never the recipient's fault.
+    ("553 5.1.8 <news@shop.example.com>: Sender address rejected: Domain not found",
+     (SOFT, "policy")),
+    ("550 5.1.7 Invalid sender address", (SOFT, "policy")),
+    # Postfix's "Recipient address rejected:" before a refusal about the client.
+    ("550 5.7.1 <kim@example.org>: Recipient address rejected: cannot find your reverse "
+     "hostname, [203.0.113.10]", (SOFT, "policy")),
+    ("550 5.1.1 <kim@example.org>: Recipient address rejected: Client host rejected: "
+     "listed on zen.spamhaus.org", (SOFT, "policy")),
+    # Codes read with their words: a rate limit, a block list, a disabled account.
+    ("550 5.2.1 The user you are trying to contact is receiving mail at a rate that "
+     "prevents additional messages from being delivered.", (SOFT, "policy")),
+    ("554 5.1.3 bizsmtp IB401 Your IP address 203.0.113.10 is on a block list",
+     (SOFT, "policy")),
+    ("550 5.7.13 The user account is disabled", (HARD, "account_disabled")),
+    ("550 5.2.1 The email account that you tried to reach is disabled.",
+     (HARD, "account_disabled")),
+    ("552 5.3.4 Message size exceeds fixed limit", (SOFT, "policy")),
+    ("550 5.7.509 Access denied, sending domain does not pass DMARC verification",
+     (SOFT, "policy")),
+    ("421 4.7.28 Our system has detected an unusual rate of unsolicited mail",
+     (SOFT, "policy")),
+    # A vague code leaves the decision to the words.
+    ("550 5.0.0 Address not found: the address couldn't be found", (HARD, "user_unknown")),
+    ("550 5.1.1 user over quota (#5.1.1)", (SOFT, "mailbox_full")),
+    ("550 User some.name (kim@example.org) not listed in Domino Directory",
+     (HARD, "user_unknown")),
     # Postfix greylisting (postgrey): a policy deferral, not an unknown user.
-    (GREYLISTED, (SOFT, "refused")),
-    ("451 4.7.1 Greylisting in action, please come back later", (SOFT, "refused")),
+    (GREYLISTED, (SOFT, "policy")),
+    ("451 4.7.1 Greylisting in action, please come back later", (SOFT, "policy")),
     # RFC 5321's own wording for 450 (a busy or temporarily blocked mailbox).
     ("450 Requested mail action not taken: mailbox unavailable", (SOFT, "not_defined")),
     ("450 4.2.1 <kim@example.org>: mailbox unavailable, try again", (SOFT, "not_defined")),
@@ -50,7 +77,7 @@ def qualified(reply: str) -> tuple[str, str]:
      (SOFT, "mailbox_full")),
     ("452 Mailbox full, try again later", (SOFT, "mailbox_full")),
     ("421 4.7.0 [TSS04] Messages temporarily deferred due to user complaints",
-     (SOFT, "refused")),
+     (SOFT, "policy")),
     ("421 Service not available, closing transmission channel", (SOFT, "unreachable")),
     # A 4xx code paired with a permanent status: the reply still says "try again".
     ("450 5.1.1 <kim@example.org>: User unknown in virtual mailbox table",
@@ -61,7 +88,7 @@ def qualified(reply: str) -> tuple[str, str]:
      (HARD, "user_unknown")),
     ("550 Recipient address rejected: mailbox unavailable", (HARD, "user_unknown")),
     ("554 Transaction failed", (SOFT, "not_defined")),
-    ("554 5.7.1 Service unavailable; client host blocked", (SOFT, "refused")),
+    ("554 5.7.1 Service unavailable; client host blocked", (SOFT, "policy")),
 ])
 def test_replies_are_qualified(reply, expected):
     assert qualified(reply) == expected
@@ -107,7 +134,7 @@ def test_a_broad_hard_rule_does_not_apply_to_transient_replies():
     services.add_rule(boss(), failure_type="hard", reason="user_unknown",
                       pattern="recipient address rejected")
     assert qualified("550 Recipient address rejected: access denied") == (HARD, "user_unknown")
-    assert qualified(GREYLISTED) == (SOFT, "refused")
+    assert qualified(GREYLISTED) == (SOFT, "policy")
     # Nor does a hard rule on a permanent status that a 4xx reply happens to carry.
     services.add_rule(boss(), failure_type="hard", reason="account_disabled", enhanced="5.")
     assert qualified("554 Transaction failed") == (HARD, "account_disabled")
@@ -173,7 +200,7 @@ def test_a_delay_warning_is_no_failure_whatever_its_words():
 
 
 @pytest.mark.parametrize(("status", "diagnostic", "reason"), [
-    ("4.2.0", GREYLISTED, "refused"),
+    ("4.2.0", GREYLISTED, "policy"),
     ("4.0.0", "450 Requested mail action not taken: mailbox unavailable", "not_defined"),
     ("4.4.7", "delivery time expired, recipient address rejected", "unreachable"),
 ])

@@ -14,6 +14,10 @@ Applying a parsed message, once it is tied to its sending-log row:
 * a complaint denylists the address; the row stays as it is (the message arrived).
 * an auto-reply or a delay warning changes nothing; it is kept for the record.
 
+A report about several recipients is read once per recipient
+(:attr:`Parsed.recipients`); the row it is tied to takes the reading of its own
+address, never another recipient's.
+
 A message whose return path is not one of ours (or whose signature fails) is kept as
 ``unmatched`` and changes nothing: anybody can send mail to the bounce domain.
 """
@@ -93,6 +97,9 @@ def _subject(raw: bytes) -> str:
 
 def apply(inbound: InboundMessage, parsed: Parsed) -> None:
     row = matching_row(parsed)
+    if row is not None:
+        # A report about several recipients: the row's own recipient's reading counts.
+        parsed = parsed.about(row.address)
     _describe(inbound, parsed, row)
     with transaction.atomic():
         if row is not None:

@@ -5,11 +5,37 @@ One ordered table serves the sending path (synchronous replies) and the bounce p
 wins. Rules administrators add (:class:`~envoi.bounces.models.QualificationRule`) are
 tried before the built-in ones. The built-in table, in the order it is tried:
 
-1. enhanced status codes (RFC 3463), the most precise;
-2. text patterns, in English, Korean and Japanese, for servers that send neither;
-3. basic reply codes, for what nothing above explained: 421 (the server is closing the
+1. the words of a full mailbox, then the words of a **sender-side or policy refusal**:
+   block lists, reputation, missing reverse DNS, HELO, SPF/DKIM/DMARC, the sender's
+   address or domain refused, relaying denied, spam or content filters, message too
+   big, rate and volume limits, greylisting. These are soft, reason ``policy``;
+2. enhanced status codes (RFC 3463) that say something precise: 5.1.1 user unknown,
+   5.1.2 bad domain, 5.2.1 and 5.7.13 account disabled, 5.2.2 full, 5.1.7/5.1.8 the
+   sender refused (policy), 5.7.x and 5.6.x refused by policy, 4.4.x unreachable...
+   A code whose detail is 0 (5.0.0, 5.1.0, 5.2.0) names only a subject and is left to
+   the words;
+3. the words that are evidence about the recipient's address (account disabled, no
+   such domain, user unknown, moved), in English, Korean and Japanese;
+4. the words of an unreachable host or of a refusal that gives no reason (soft);
+5. basic reply codes, for what nothing above explained: 421 (the server is closing the
    session) is unreachable, any other transient reply is soft "not defined", and so is
    a permanent one — an unexplained refusal says nothing against the address itself.
+
+**When the code and the words disagree, the more specific evidence decides.** Words
+that blame the sender, its host or its message beat any code: Gmail's "5.2.1 ...
+receiving mail at a rate that prevents additional messages" is a rate limit, not a
+disabled account, and "5.1.3 ... IP on our block list" is not a bad address. Words of
+a full mailbox beat a 5.1.1 ("user over quota (#5.1.1)"). A precise code beats the
+words that are only about the recipient ("5.7.1 ... user unknown" stays a policy
+refusal, since the words of a policy server are often a disguise), and a generic code
+(x.y.0) leaves the decision to the words ("5.0.0 Address not found" is user unknown).
+Postfix's "Recipient address rejected:" is only the stage of the refusal, so it is
+read with what follows it, never alone. A failure is hard only on evidence about the
+address; sender-side and policy refusals never are.
+
+The bounce path reads one recipient at a time with its own codes and diagnostic
+(:mod:`envoi.bounces.parsing`), and the code quoted in a diagnostic outranks the
+``Status:`` field the reporting MTA computed from it.
 
 Every fallback is a row of that table, so the list administrators read
 (``GET /api/v1/qualification-rules``) is exactly what is applied.
@@ -57,6 +83,9 @@ class Reason:
     INVALID_DOMAIN = "invalid_domain"
     MAILBOX_FULL = "mailbox_full"
     REFUSED = "refused"
+    # Refused for what the sender, its host or its message did (block lists, rates,
+    # authentication, content, size): soft, and never counted against the address.
+    POLICY = "policy"
     UNREACHABLE = "unreachable"
     ACCOUNT_DISABLED = "account_disabled"
     NOT_DEFINED = "not_defined"
@@ -121,62 +150,147 @@ def _text(expression: str) -> re.Pattern[str]:
     return re.compile(expression, re.IGNORECASE)
 
 
+# The words that are evidence about the recipient's address itself.
+ADDRESS_TEXT: list[Rule] = [
+    Rule(HARD, Reason.ACCOUNT_DISABLED, pattern=_text(
+        r"account (has been |is |was )?(disabled|deactivated|inactive|suspended|closed|"
+        r"locked|frozen|discontinued|expired)|(mailbox|user|address) (has been |is |was )?"
+        r"(disabled|deactivated|inactive|suspended|frozen|locked)|"
+        r"inactive (user|account|mailbox)|invalid/inactive|is currently suspended|"
+        r"administrativ\w* disabled|"
+        r"account that you tried to reach is (disabled|inactive)|deactivated mailbox|"
+        r"휴면|(계정|계좌).{0,8}(정지|중지|비활성)|"
+        r"(アカウント|アカウント).{0,8}(停止|無効|休止)|利用停止")),
+    Rule(HARD, Reason.INVALID_DOMAIN, pattern=_text(
+        r"domain (name )?(not found|does not exist|unknown|must exist|is unknown)|"
+        r"host (or domain name )?not found|no such domain|unknown domain|unrouteable|"
+        r"unroutable|name or service not known|host unknown|unknown host|no mx|nxdomain|"
+        r"null mx|does not accept (any )?mail(?! from)|mail domain mentioned .{0,30} unknown|"
+        r"domain is not reachable|check the domain|domain .{0,40}(does not|doesn'?t) exist|"
+        r"domain \S+ (couldn'?t|could not) be found|doesn'?t receive e?mail|"
+        r"couldn'?t find any host|all relevant mx records point to non-existent hosts|"
+        r"ドメイン.{0,10}(見つかりません|存在しません)|도메인.{0,10}(찾을 수 없|존재하지 않)")),
+    Rule(HARD, Reason.USER_UNKNOWN, pattern=_text(
+        r"user ?unknown|no such (user|recipient|mailbox|address|person)|"
+        r"unknown (user|recipient|mailbox|address|local ?part|e-?mail)|"
+        r"does not exist|doesn'?t (have|exist)|not exist|invalid (recipient|mailbox|"
+        r"address|user)|no mailbox|mailbox unavailable|mailbox (not found|not present)|"
+        r"recipient not found|user not found|not a valid (mailbox|user|recipient)|"
+        r"is not a known user|address (not found|unknown|invalid|not present)|"
+        r"(couldn'?t|could not|cannot|can'?t) be found|not listed in|no one at this address|"
+        r"bad (recipient|address|destination)|badrcptto|unknown or illegal alias|"
+        r"no longer (accepts mail|available|valid|in use|active)|has moved|"
+        r"does not like recipient|resolver\.adr\.(ex)?recip(ient)?notfound|"
+        r"resolver\.adr\.invalidinsmtp|"
+        r"recipient address rejected(\s*[.;(]|\s*$|: (access denied|invalid|unknown))|"
+        r"5\.1\.0 address rejected|recipient (is )?not (accepted|local|ok)|"
+        r"存在しません|(アドレス|宛先|ユーザ|ユーザー|受信者).{0,6}(見つから|存在し|不明)|"
+        r"該当する(ユーザ|ユーザー|アドレス)|"
+        r"존재하지 않|(사용자|수신자|받는\s?사람|계정|주소).{0,8}(없|찾을 수 없|알 수 없)")),
+]
+
 ENHANCED_RULES: list[Rule] = [
+    # The sender's own address or domain was refused (RFC 3463 5.1.7, 5.1.8).
+    Rule(SOFT, Reason.POLICY, enhanced="5.1.7"),
+    Rule(SOFT, Reason.POLICY, enhanced="5.1.8"),
     Rule(HARD, Reason.USER_UNKNOWN, enhanced="5.1.1"),
     Rule(HARD, Reason.USER_UNKNOWN, enhanced="5.1.10"),  # Exchange: recipient not found
     Rule(HARD, Reason.INVALID_DOMAIN, enhanced="5.1.2"),
-    Rule(HARD, Reason.USER_UNKNOWN, enhanced="5.1.3"),
-    Rule(HARD, Reason.USER_UNKNOWN, enhanced="5.1.6"),
+    Rule(HARD, Reason.USER_UNKNOWN, enhanced="5.1.3"),  # bad destination address syntax
+    Rule(HARD, Reason.USER_UNKNOWN, enhanced="5.1.6"),  # mailbox has moved
     Rule(HARD, Reason.ACCOUNT_DISABLED, enhanced="5.2.1"),
     Rule(SOFT, Reason.MAILBOX_FULL, enhanced="5.2.2"),
     Rule(SOFT, Reason.MAILBOX_FULL, enhanced="4.2.2"),
-    Rule(SOFT, Reason.REFUSED, enhanced="5.2.3"),  # message too big for the mailbox
+    Rule(SOFT, Reason.POLICY, enhanced="5.2.3"),  # message too big for the mailbox
+    Rule(SOFT, Reason.POLICY, enhanced="5.3.4"),  # message too big for the system
     Rule(HARD, Reason.INVALID_DOMAIN, enhanced="5.4.4"),
     Rule(HARD, Reason.INVALID_DOMAIN, enhanced="5.4.310"),  # Exchange: DNS domain unknown
     Rule(SOFT, Reason.UNREACHABLE, enhanced="4.4."),
     Rule(SOFT, Reason.UNREACHABLE, enhanced="5.4.7"),  # delivery time expired
     Rule(SOFT, Reason.UNREACHABLE, enhanced="4.3."),
-    Rule(SOFT, Reason.REFUSED, enhanced="5.7."),
-    Rule(SOFT, Reason.REFUSED, enhanced="4.7."),
+    Rule(SOFT, Reason.POLICY, enhanced="5.6."),  # the content was refused
+    Rule(HARD, Reason.ACCOUNT_DISABLED, enhanced="5.7.13"),  # user account disabled
+    # 5.7.1 ("not authorized") is what many servers answer to every refusal; when its
+    # words say the recipient does not exist (and nothing against the sender, read
+    # first), the words decide: the address-specific rules below are tried with it.
+    *[Rule(rule.failure_type, rule.reason, enhanced="5.7.1", pattern=rule.pattern)
+      for rule in ADDRESS_TEXT],
+    Rule(SOFT, Reason.POLICY, enhanced="5.7."),
+    Rule(SOFT, Reason.POLICY, enhanced="4.7."),
 ]
 
-# Tried in order when no enhanced rule matched; the first pattern found wins, so the
-# more telling ones come first ("mailbox full" before a generic "rejected").
-TEXT_RULES: list[Rule] = [
-    Rule(SOFT, Reason.MAILBOX_FULL, pattern=_text(
-        r"mailbox (is )?full|over ?quota|quota (exceeded|full)|exceeded (the |its )?"
-        r"(storage|quota)|insufficient (disk )?space|mailbox size limit|"
-        r"용량.{0,6}(초과|부족)|(메일함|편지함|사서함).{0,6}(가득|꽉)|"
-        r"容量.{0,8}(超え|オーバー|不足|一杯|いっぱい)|(メールボックス|メールボツクス).{0,6}"
-        r"(いっぱい|一杯|満杯)")),
-    Rule(HARD, Reason.ACCOUNT_DISABLED, pattern=_text(
-        r"account (has been |is )?(disabled|deactivated|inactive|suspended|closed)|"
-        r"mailbox (is )?(disabled|inactive|suspended)|account that you tried to reach is "
-        r"(disabled|inactive)|휴면|(계정|계좌).{0,8}(정지|중지|비활성)|"
-        r"(アカウント|アカウント).{0,8}(停止|無効|休止)|利用停止")),
-    Rule(HARD, Reason.INVALID_DOMAIN, pattern=_text(
-        r"domain (not found|does not exist)|host (or domain name )?not found|"
-        r"no such domain|unrouteable|unroutable|name or service not known|"
-        r"host unknown|no mx|nxdomain|"
-        r"ドメイン.{0,10}(見つかりません|存在しません)|도메인.{0,10}(찾을 수 없|존재하지 않)")),
-    Rule(HARD, Reason.USER_UNKNOWN, pattern=_text(
-        r"user ?unknown|no such (user|recipient|mailbox|address)|unknown (user|recipient)|"
-        r"does not exist|doesn'?t (have|exist)|not exist|recipient (address )?rejected|"
-        r"invalid (recipient|mailbox|address)|no mailbox|mailbox unavailable|"
-        r"recipient not found|address rejected|user not found|not a valid mailbox|"
-        r"account .{0,40}does not exist|unknown or illegal alias|"
-        r"存在しません|宛先(が|は)?(不明|見つかりません)|(ユーザ|ユーザー)が?(見つかりません|存在)|"
-        r"該当する(ユーザ|ユーザー|アドレス)|"
-        r"존재하지 않|(사용자|수신자|받는\s?사람|계정|주소).{0,8}(없|찾을 수 없|알 수 없)")),
+# Evidence about the sender's side, read before any status code: when the words say the
+# message, the sending host or the sender was refused, no code makes the failure the
+# recipient's. Mailbox full comes first: "over quota (#5.1.1)" is a full mailbox.
+MAILBOX_FULL_TEXT = Rule(SOFT, Reason.MAILBOX_FULL, pattern=_text(
+    r"mailbox (is |was |currently )?full|full mailbox|mailfolder is full|over ?quota|"
+    r"(?<!sending )(?<!daily )quota (exceeded|full|violation|usage)|disk quota|mail quota|"
+    r"exceed(ed|s|ing)? (the |its |their |his |her )?(mailbox )?(storage|quota)|"
+    r"exceeded storage allocation|insufficient (disk |storage )?space|"
+    r"not enough (storage|disk )?space|does not have enough space|mailbox size limit|"
+    r"mailbox would exceed|(disk|storage) space limit|space has been used up|"
+    r"out of storage space|account storage limit|"
+    r"too many messages (on the server|in (the|this) mailbox)|too much mail data|"
+    r"용량.{0,6}(초과|부족)|(메일함|편지함|사서함).{0,6}(가득|꽉)|"
+    r"容量.{0,8}(超え|オーバー|不足|一杯|いっぱい)|(メールボックス|メールボツクス).{0,6}"
+    r"(いっぱい|一杯|満杯)"))
+
+POLICY_TEXT = Rule(SOFT, Reason.POLICY, pattern=_text(
+    # the sending host: block lists, reputation, reverse DNS, HELO, TLS
+    r"black ?list|block ?list|deny ?list|blocked|\bbanned\b|(?<!not )listed (at|in|on|by) |"
+    r"spamhaus|spamcop|\bsorbs\b|barracuda|dnsbl|\brbl\b|uribl|surbl|spamrats|abuseat|"
+    r"reputation|sender score|unwanted (messages|mail|e-?mail)|\b(sc|dy|rp)-00\d\b|"
+    r"\bib[0-9]{3}\b|ip not in whitelist|not authorized to send|credentials for relay|"
+    r"rejected by recipient|rfc ?5322|not rfc compliant|accept mail from (you|your)|"
+    r"allowed rcpthosts|but sender was rejected|but my name was rejected|"
+    r"client host .{0,80}rejected|client host rejected|"
+    r"reverse (dns|lookup|name)|\brdns\b|\bptr\b|cannot find your (hostname|reverse)|"
+    r"(hostname|host name|ip address|ip name) .{0,30}(does not resolve|lookup failed)|"
+    r"helo command rejected|invalid helo|bad helo|helo/ehlo|"
+    r"dynamic ip|dial-?up|residential|generic dns|"
+    r"not currently accepting mail from your ip|(your|sender|sending) ip|"
+    r"ip address .{0,60}(rejected|refused|blocked|not allowed)|"
+    r"(tls|starttls|encryption) (is )?required|requires? (tls|starttls|encryption)|"
+    # the sender: its address, its domain, its authentication
+    r"sender (address |domain )?(rejected|denied|refused|blocked|invalid|unknown|not "
+    r"allowed|verify failed|verification)|(domain of )?sender address|sender domain|"
+    r"envelope (sender|from)|(in reply to|after) mail from|null sender|bogus mail from|"
+    r"unverified sender|"
+    r"\bspf\b|\bdkim\b|\bdmarc\b|sender policy framework|not authenticated|"
+    r"unauthenticated|authentication (failed|failure|required|problem)|"
+    r"relay(ing)? (access )?(denied|not (permitted|allowed))|not permitted to relay|"
+    r"unable to relay|relaying denied|not allowed to (relay|send)|"
+    # the message: spam or content filters, size
+    r"spam|unsolicited|bulk (mail|e-?mail)|\bjunk\b|phish|virus|malware|infected|"
+    r"content (rejected|filter|denied)|message content|banned content|"
+    r"unacceptable content|attachment|suspicious|"
+    r"message (is |was )?too (big|large)|message size|size (limit|exceeds)|"
+    r"exceeds (the )?(maximum|max|message|size)|too large|"
+    # volume: rates and limits
+    r"rate limit|rate-limit|ratelimit|receiving mail at a rate|rate that prevents|"
+    r"too many (messages|connections|recipients|e-?mails|mails|concurrent)|"
+    r"sending rate|(sending|daily|hourly) (quota|limit)|temporarily deferred|"
+    r"user complaints|exceeded .{0,20}(rate|limit)|limit exceeded|throttl|unusual rate|"
+    # policy in its own words, greylisting
+    r"policy (reasons|violation|rejection)|local policy|for policy reasons|"
+    r"administrative prohibition|grey ?list|gray ?list|"
+    r"스팸|차단|수신\s?거부|受信拒否|迷惑メール|拒否"))
+
+SOFT_TEXT: list[Rule] = [
     Rule(SOFT, Reason.UNREACHABLE, pattern=_text(
-        r"connection (timed out|refused)|timed out|could not connect|network is unreachable|"
+        r"connection (timed out|refused|reset|dropped|closed)|timed out|could not connect|"
+        r"network is unreachable|host (is )?unreachable|no route to host|lost connection|"
+        r"did not accept our requests to connect|socket error|could not be reached|"
+        r"(wasn'?t|was not) able to establish an smtp connection|"
+        r"couldn'?t find a mail exchanger|greeting failed|"
         r"delivery (time )?expired|retry time(out)? (exceeded|not reached)|"
-        r"temporarily (unavailable|deferred)|try again later|"
+        r"temporarily (unavailable|deferred)|try again later|too many hops|mail loop|"
+        r"loops back|routing loop|too many .received. headers|exceeded \d+ hops|"
+        r"message is looping|in the queue too long|"
+        r"delivery timeout|(envelope|message) (has )?expired|queue\.expired|"
         r"接続できません|タイムアウト|연결할 수 없|시간 초과")),
     Rule(SOFT, Reason.REFUSED, pattern=_text(
-        r"spam|blocked|blacklist|block ?list|denylist|policy|rejected for policy|"
-        r"reputation|not accepted|refused|grey ?list|gray ?list|"
-        r"스팸|차단|수신\s?거부|受信拒否|迷惑メール|拒否")),
+        r"not accepted|refused|거부")),
 ]
 
 # What a reply means when nothing above explained it, by its basic code (SPEC §8).
@@ -188,7 +302,8 @@ CODE_RULES: list[Rule] = [
     Rule(SOFT, Reason.NOT_DEFINED),  # anything else (a bounce that quotes no usable code)
 ]
 
-RULES: list[Rule] = ENHANCED_RULES + TEXT_RULES + CODE_RULES
+RULES: list[Rule] = [MAILBOX_FULL_TEXT, POLICY_TEXT, *ENHANCED_RULES, *ADDRESS_TEXT, *SOFT_TEXT,
+                    *CODE_RULES]
 
 
 @dataclass(frozen=True)

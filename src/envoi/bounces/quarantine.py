@@ -40,8 +40,10 @@ from envoi.sql import among
 SOFT_ERRORS_TO_QUARANTINE = 5
 RELEASE_AFTER = timedelta(days=10)
 RELEASE_MAILBOX_FULL_AFTER = timedelta(days=30)
-# Failures that say nothing about the address: the delivery ran out of time.
-NOT_ABOUT_THE_ADDRESS = ("validity_expired", "delivery_stopped")
+# Failures that say nothing about the address: the delivery ran out of time, or the
+# receiving side refused the sender, its host or its message (block lists, rates,
+# authentication, content, size): counting those would quarantine good addresses.
+NOT_ABOUT_THE_ADDRESS = ("validity_expired", "delivery_stopped", Reason.POLICY)
 CHANNEL = "email"
 
 
@@ -92,7 +94,11 @@ def note_sending_results(rows: Iterable, now: datetime) -> None:
 
 
 def note_failures(failures: list[Failure], now: datetime) -> None:
-    """Count failures against their addresses, quarantining where SPEC §8 says so."""
+    """Count failures against their addresses, quarantining where SPEC §8 says so.
+    Failures that say nothing about the address are not counted."""
+    failures = [f for f in failures if f.reason not in NOT_ABOUT_THE_ADDRESS]
+    if not failures:
+        return
     with transaction.atomic():
         records = _locked_records({f.address for f in failures})
         events: list[QuarantineEvent] = []

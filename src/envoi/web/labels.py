@@ -69,6 +69,7 @@ REASON_LABELS = {
     "invalid_domain": _("Invalid domain"),
     "mailbox_full": _("Mailbox full"),
     "refused": _("Refused"),
+    "policy": _("Refused by policy"),
     "unreachable": _("Unreachable"),
     "account_disabled": _("Account disabled"),
     "not_defined": _("Not defined"),
