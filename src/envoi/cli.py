@@ -52,15 +52,17 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 def _password_ok(password: str, user: User) -> bool:
     """Whether ``password`` passes the password rules; says each rule it breaks."""
     from django.core.exceptions import ValidationError
+    from django.utils import translation
 
     from envoi.accounts.services import validate_new_password
 
-    try:
-        validate_new_password(password, user)
-    except ValidationError as error:
-        for message in error.messages:
-            print(f"envoi: password: {message}", file=sys.stderr)
-        return False
+    with translation.override("en"):  # the command speaks English throughout
+        try:
+            validate_new_password(password, user)
+        except ValidationError as error:
+            for message in error.messages:
+                print(f"envoi: password: {message}", file=sys.stderr)
+            return False
     return True
 
 

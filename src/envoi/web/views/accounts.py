@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from envoi import clock
 from envoi.accounts import throttle, tokens, users
 from envoi.accounts.models import ApiToken
-from envoi.accounts.services import MAX_TOKEN_DAYS, AccountError, PermissionDenied
+from envoi.accounts.services import MAX_TOKEN_DAYS, AccountError, PermissionDenied, require
 from envoi.web.errors import message_of
 from envoi.web.views.common import console, get_or_404, may, requires
 
@@ -124,8 +124,8 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = ApiToken.objects.filter(pk=pk).first() if 0 < pk < 2**63 else None
     # Someone else's token, or none: only a token manager learns which.
     mine = token is not None and token.user_id == request.user.pk
-    if not mine and not may(request, "token.manage"):
-        raise PermissionDenied("token.manage")
+    if not mine:
+        require(request.user, "token.manage")
     token = get_or_404(ApiToken, pk)
     tokens.revoke(request.user, token)
     messages.success(request, _("The token was revoked."))
