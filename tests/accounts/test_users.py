@@ -205,7 +205,8 @@ def test_console_set_password():
     assert can_sign_in("zoe", NEW_PASSWORD) and not can_sign_in("zoe", PASSWORD)
 
 
-@pytest.mark.parametrize("language, phrase", [("ko", "사용자 비활성화"), ("ja", "ユーザーを無効にする")])
+@pytest.mark.parametrize("language, phrase", [("ko", "사용자 비활성화"),
+                                              ("ja", "ユーザーを無効にする")])
 def test_console_account_page_is_translated(language, phrase):
     create_user("ada", ["administration"], PASSWORD)
     target = create_user("bea", [], PASSWORD)
