@@ -197,3 +197,8 @@ def test_the_counters_hold_across_processes(clock, settings):
     assert authenticate(request, username="kim", password=PASSWORD) is None
     assert LoginCounter.objects.get(scope="account", key="kim").failures == free + 1
     assert child_sign_ins(clock.advance(seconds=1), PASSWORD) == "ok"
+
+
+def test_a_nul_in_the_name_is_refused_not_a_crash():
+    assert sign_in("a\x00b", "whatever").status_code == 200
+    assert authenticate(None, username="a\x00b", password="whatever") is None

@@ -149,6 +149,11 @@ def test_api_refuses_bad_token_input():
     assert api.post("/tokens", {"expires_in_days": 10**6}).status_code == 422
     assert api.post("/tokens", {"name": "x" * 101}).status_code == 422
     assert api.post("/tokens", {"colour": "red"}).status_code == 422
+    nul = api.post("/tokens", {"name": "a\x00b"})
+    assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
+    admin = Api("jo-admin", "administration")
+    assert admin.get("/tokens", user="a\x00b").status_code == 400
+    assert admin.post("/tokens", {"user": "a\x00b"}).status_code == 400
 
 
 # The console

@@ -18,8 +18,8 @@ class ThrottledModelBackend(ModelBackend):
                      password: str | None = None, **kwargs: Any):
         if username is None:
             username = kwargs.get(User.USERNAME_FIELD)
-        if username is None or password is None:
-            return None
+        if username is None or password is None or "\x00" in str(username):
+            return None  # no account name holds a NUL (and PostgreSQL cannot compare it)
         address = throttle.client_address(request)
         try:
             throttle.check(username, address)

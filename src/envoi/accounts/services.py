@@ -124,6 +124,8 @@ def issue_token(user: User, name: str = "",
                            f"{MAX_TOKEN_DAYS}.")
     if len(name) > TOKEN_NAME_LENGTH:
         raise AccountError(f"name: at most {TOKEN_NAME_LENGTH} characters.")
+    if "\x00" in name:  # PostgreSQL cannot store it
+        raise AccountError("name: must not contain a NUL character.")
     token = "envoi_" + secrets.token_urlsafe(32)
     expires_at = (clock.now() + timedelta(days=expires_in_days)
                   if expires_in_days is not None else None)

@@ -86,7 +86,7 @@ def _owner(request: HttpRequest, username: str | None) -> User:
     if username is None or username == request.user.get_username():
         return request.user  # type: ignore[return-value]
     require(request.user, "token.manage")
-    found = User.objects.filter(username=username).first()
+    found = User.objects.filter(username=username).first() if "\x00" not in username else None
     if found is None:
         raise BadRequest(f"user: no user named {username!r}.")
     return found
