@@ -121,6 +121,21 @@ def cmd_user_activation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_reset_link(args: argparse.Namespace) -> int:
+    from envoi.accounts import users
+    from envoi.accounts.services import OPERATOR, AccountError
+
+    user = _user_named(args.name)
+    if user is None:
+        return 2
+    try:
+        print(users.reset_link(OPERATOR, user))
+    except AccountError as error:
+        print(f"envoi: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_user_list(args: argparse.Namespace) -> int:
     from django.contrib.auth.models import User
 
@@ -365,6 +380,10 @@ def _add_user_commands(commands) -> None:
         activation = user.add_parser(name, help=help_text)
         activation.add_argument("name")
         activation.set_defaults(handler=cmd_user_activation)
+    reset = user.add_parser("reset-link", help="print a one-time link with which a user "
+                            "chooses a new password")
+    reset.add_argument("name")
+    reset.set_defaults(handler=cmd_user_reset_link)
     user.add_parser("list", help="list users, their state and roles").set_defaults(
         handler=cmd_user_list)
 

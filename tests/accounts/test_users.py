@@ -213,3 +213,75 @@ def test_console_account_page_is_translated(language, phrase):
     client = Client(HTTP_ACCEPT_LANGUAGE=language)
     assert client.login(username="ada", password=PASSWORD)
     assert phrase in client.get(f"/admin/users/{target.pk}/account/").content.decode()
+
+
+# One-time reset links
+
+
+def choose_password(link: str, password: str, again: str | None = None,
+                    language: str = "en"):
+    """Follow a reset link in a fresh browser and set ``password``."""
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    path = link.removeprefix("http://testserver")
+    form_page = client.get(path, follow=True)
+    if form_page.redirect_chain == []:
+        return form_page
+    return client.post(form_page.redirect_chain[-1][0], {
+        "new_password1": password, "new_password2": again or password}, follow=True)
+
+
+def test_cli_reset_link_works_once(capsys):
+    create_user("ari", [], PASSWORD)
+    browser = session_of("ari")
+    assert main(["user", "reset-link", "ari"]) == 0
+    link = capsys.readouterr().out.strip()
+    assert link.startswith("http://testserver/reset/") and "\n" not in link
+    weak = choose_password(link, "ari")
+    assert "too short" in weak.content.decode()
+    done = choose_password(link, NEW_PASSWORD)
+    assert done.redirect_chain[-1][0] == "/login/"
+    assert "Your password was changed. Sign in with it." in done.content.decode()
+    assert can_sign_in("ari", NEW_PASSWORD) and not can_sign_in("ari", PASSWORD)
+    assert signed_out(browser)
+    again = choose_password(link, "yet another passphrase")
+    assert "This link does not work" in again.content.decode()
+    assert can_sign_in("ari", NEW_PASSWORD)
+    assert AuditEntry.objects.filter(action="users.password_reset",
+                                     actor__username="ari").exists()
+    assert AuditEntry.objects.filter(action="users.reset_link",
+                                     actor_name="(command line)").exists()
+
+
+def test_reset_links_of_deactivated_users_and_forged_links_do_not_work(capsys):
+    user = create_user("bo", [], PASSWORD)
+    main(["user", "reset-link", "bo"])
+    link = capsys.readouterr().out.strip()
+    main(["user", "deactivate", "bo"])
+    assert "This link does not work" in choose_password(link, NEW_PASSWORD).content.decode()
+    assert main(["user", "reset-link", "bo"]) == 2
+    assert "deactivated" in capsys.readouterr().err
+    user.refresh_from_db()
+    assert not user.check_password(NEW_PASSWORD)
+    for forged in ["/reset/OTk5OTk5OTk5OTk5OTk5OTk5OTk5/abc-def/", "/reset/!!/x/",
+                   "/reset/MQ/set-password/"]:
+        page = Client().get(forged)
+        assert page.status_code == 200 and "This link does not work" in page.content.decode()
+
+
+def test_console_and_api_reset_links():
+    create_user("cy", ["administration"], PASSWORD)
+    admin = session_of("cy")
+    target = create_user("di", [], PASSWORD)
+    page = admin.post(f"/admin/users/{target.pk}/reset-link/")
+    html = page.content.decode()
+    assert "It works once, for 3 days at most" in html
+    link = html.split('data-testid="reset-link">')[1].split("<")[0]
+    ja = choose_password(link, NEW_PASSWORD, language="ja")
+    assert "パスワードを変更しました" in ja.content.decode()
+    assert can_sign_in("di", NEW_PASSWORD)
+    api = Api("ed", "administration")
+    url = api.ok(api.post(f"/users/{target.pk}/reset-link"))["url"]
+    assert url.startswith("http://testserver/reset/")
+    other = Api("fi", "prepare_deliveries")
+    assert other.post(f"/users/{target.pk}/reset-link").status_code == 403
+    assert Client().post(f"/admin/users/{target.pk}/reset-link/").status_code == 302

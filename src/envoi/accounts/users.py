@@ -7,9 +7,14 @@ working; reactivating does not bring the old sessions back.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.models import Session
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from envoi.accounts.services import (
     OPERATOR,
@@ -55,6 +60,21 @@ def set_password(actor: Actor, user: User, password: str) -> None:
     user.save(update_fields=["password"])
     end_sessions(user)
     audit(actor, "users.set_password", username=user.get_username())
+
+
+def reset_link(actor: Actor, user: User) -> str:
+    """A link with which ``user`` chooses a new password, for an administrator to pass
+    on (Envoi sends console users no mail). It works once: setting the password, or
+    signing in, changes what its signature covers; and at most
+    ``PASSWORD_RESET_TIMEOUT`` seconds."""
+    authorize(actor, "users.manage")
+    if not user.is_active:
+        raise AccountError("The user is deactivated: reactivate it first.")
+    path = reverse("web:password_reset", kwargs={
+        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+        "token": default_token_generator.make_token(user)})
+    audit(actor, "users.reset_link", username=user.get_username())
+    return settings.ENVOI_BASE_URL + path
 
 
 def end_sessions(user: User) -> int:

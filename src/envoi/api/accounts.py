@@ -167,3 +167,17 @@ def set_user_password(request: HttpRequest, user_id: int, body: PasswordIn):
         raise BadRequest("password: " + " ".join(error.messages)) from error
     return Status(204, None)
 
+
+
+class ResetLinkOut(Schema):
+    url: str = Field(description="Works once, for PASSWORD_RESET_TIMEOUT at most.")
+
+
+@user_router.post("/{user_id}/reset-link", response=ResetLinkOut)
+def make_reset_link(request: HttpRequest, user_id: int):
+    """A one-time link with which the user chooses a new password, to pass on."""
+    user = _managed_user(request, user_id)
+    try:
+        return {"url": users.reset_link(request.user, user)}
+    except AccountError as error:
+        raise BadRequest(str(error)) from error

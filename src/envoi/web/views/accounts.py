@@ -6,20 +6,28 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, PasswordResetConfirmView
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from envoi import clock
 from envoi.accounts import throttle, tokens, users
 from envoi.accounts.models import ApiToken
-from envoi.accounts.services import MAX_TOKEN_DAYS, AccountError, PermissionDenied, require
+from envoi.accounts.services import (
+    MAX_TOKEN_DAYS,
+    AccountError,
+    PermissionDenied,
+    audit,
+    require,
+)
 from envoi.web.errors import message_of
 from envoi.web.views.common import console, get_or_404, may, requires
 
@@ -170,3 +178,39 @@ def user_activation(request: HttpRequest, pk: int, change: str) -> HttpResponse:
         except PermissionDenied as error:
             messages.error(request, message_of(error))
     return redirect("web:user_account", account.pk)
+
+
+@requires("users.manage")
+def user_reset_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Make a one-time reset link and show it on the account page (never stored in a
+    message: those can travel in a cookie)."""
+    account = get_or_404(User, pk)
+    if request.method != "POST":
+        return redirect("web:user_account", account.pk)
+    try:
+        link = users.reset_link(request.user, account)
+    except AccountError:
+        messages.error(request, _("The user is deactivated: reactivate it first."))
+        return redirect("web:user_account", account.pk)
+    return render(request, "web/user_account.html", {
+        "account": account, "form": PasswordForm(account=account), "reset_link": link,
+        "reset_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+        "tokens": _with_states(tokens.list_tokens(request.user, account))})
+
+
+class PasswordReset(PasswordResetConfirmView):
+    """Where a reset link leads: choose a new password (the same rules), then sign in."""
+
+    template_name = "web/password_reset.html"
+    success_url = reverse_lazy("web:login")
+
+    def get_user(self, uidb64: str) -> Any:
+        user = super().get_user(uidb64)
+        return user if user is not None and user.is_active else None
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        users.end_sessions(form.user)
+        audit(form.user, "users.password_reset", username=form.user.get_username())
+        messages.success(self.request, _("Your password was changed. Sign in with it."))
+        return response
