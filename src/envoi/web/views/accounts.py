@@ -104,8 +104,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            row, created = tokens.create(request.user, request.user,  # type: ignore[arg-type]
-                                         data["name"], data["expires_in_days"])
+            _row, created = tokens.create(request.user, request.user,  # type: ignore[arg-type]
+                                          data["name"], data["expires_in_days"])
         except AccountError as error:
             form.add_error(None, str(error))
         else:
