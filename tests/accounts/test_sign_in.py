@@ -202,3 +202,29 @@ def test_the_counters_hold_across_processes(clock, settings):
 def test_a_nul_in_the_name_is_refused_not_a_crash():
     assert sign_in("a\x00b", "whatever").status_code == 200
     assert authenticate(None, username="a\x00b", password="whatever") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failures_counted_at_the_same_moment_are_all_counted(clock):
+    """Eight sign-ins failing at once, on a name never seen: one counter, eight
+    failures (the row is created once and locked while counted)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connection
+
+    from envoi.accounts import throttle
+
+    start = Barrier(8)
+
+    def fail(n: int) -> None:
+        start.wait()
+        try:
+            throttle.record_failure("newcomer", f"192.0.2.{n}")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(fail, range(8)))
+    assert LoginCounter.objects.get(scope="account", key="newcomer").failures == 8
+    assert LoginCounter.objects.filter(scope="address").count() == 8
