@@ -24,7 +24,10 @@ def test_no_operation_answers_a_server_error(demo: Demo):
     result = subprocess.run(
         [command, "run", f"{demo.base}/api/v1/openapi.json",
          "-H", f"Authorization: Bearer {demo.token}",
-         "--checks", "not_a_server_error", "--max-examples", "30", "--seed", "20261122"],
+         "--checks", "not_a_server_error", "--max-examples", "30", "--seed", "20261122",
+         # Revoking ids 1, 2, ... would revoke the run's own token: every later call
+         # would answer 401. tests/accounts/test_tokens.py covers that operation.
+         "--exclude-operation-id", "envoi_api_accounts_revoke_token"],
         capture_output=True, text=True, timeout=300)
     report = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, report

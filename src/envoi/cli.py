@@ -34,23 +34,170 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:
+    from django.contrib.auth.models import User
+
     from envoi.accounts.services import create_user
 
+    if User.objects.filter(username=args.name).exists():
+        print(f"envoi: a user named {args.name!r} exists already", file=sys.stderr)
+        return 2
+    if args.password is not None and not _password_ok(
+            args.password, User(username=args.name, email=args.email)):
+        return 2
     user = create_user(args.name, args.role, password=args.password, email=args.email)
     print(f"created user {user.username} with roles: {', '.join(sorted(args.role)) or '-'}")
     return 0
 
 
-def cmd_token_create(args: argparse.Namespace) -> int:
+def _password_ok(password: str, user: User) -> bool:
+    """Whether ``password`` passes the password rules; says each rule it breaks."""
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    from envoi.accounts.services import validate_new_password
+
+    with translation.override("en"):  # the command speaks English throughout
+        try:
+            validate_new_password(password, user)
+        except ValidationError as error:
+            for message in error.messages:
+                print(f"envoi: password: {message}", file=sys.stderr)
+            return False
+    return True
+
+
+def _user_named(name: str) -> User | None:
     from django.contrib.auth.models import User
 
-    from envoi.accounts.services import create_token
-
-    user = User.objects.filter(username=args.name).first()
+    user = User.objects.filter(username=name).first()
     if user is None:
-        print(f"envoi: no user named {args.name!r}", file=sys.stderr)
+        print(f"envoi: no user named {name!r}", file=sys.stderr)
+    return user
+
+
+def _read_password(given: str | None) -> str | None:
+    """``--password``, else typed twice at a terminal, else one line of stdin."""
+    import getpass
+
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        print("envoi: the two passwords differ", file=sys.stderr)
+        return None
+    return first
+
+
+def cmd_user_set_password(args: argparse.Namespace) -> int:
+    from envoi.accounts import users
+    from envoi.accounts.services import OPERATOR
+
+    user = _user_named(args.name)
+    if user is None:
         return 2
-    print(create_token(user, name=args.label))
+    password = _read_password(args.password)
+    if password is None or not _password_ok(password, user):
+        return 2
+    users.set_password(OPERATOR, user, password)
+    print(f"password of {user.username} changed; its sessions were ended")
+    return 0
+
+
+def cmd_user_activation(args: argparse.Namespace) -> int:
+    from envoi.accounts import users
+    from envoi.accounts.services import OPERATOR
+
+    user = _user_named(args.name)
+    if user is None:
+        return 2
+    if args.sub == "deactivate":
+        users.deactivate(OPERATOR, user)
+        print(f"deactivated {user.username}: its sessions and tokens no longer work")
+    else:
+        users.reactivate(OPERATOR, user)
+        print(f"reactivated {user.username}")
+    return 0
+
+
+def cmd_user_reset_link(args: argparse.Namespace) -> int:
+    from envoi.accounts import users
+    from envoi.accounts.services import OPERATOR, AccountError
+
+    user = _user_named(args.name)
+    if user is None:
+        return 2
+    try:
+        print(users.reset_link(OPERATOR, user))
+    except AccountError as error:
+        print(f"envoi: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    from django.contrib.auth.models import User
+
+    from envoi.accounts.services import roles_of
+
+    for user in User.objects.order_by("username"):
+        state = "active" if user.is_active else "deactivated"
+        roles = ",".join(sorted(roles_of(user))) or "-"
+        print(f"{user.username}\t{state}\t{roles}")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from envoi.accounts import tokens
+    from envoi.accounts.services import OPERATOR, AccountError
+
+    user = _user_named(args.name)
+    if user is None:
+        return 2
+    try:
+        _row, clear = tokens.create(OPERATOR, user, args.label, args.expires_in)
+    except AccountError as error:
+        print(f"envoi: {error}", file=sys.stderr)
+        return 2
+    print(clear)  # the token and nothing else: scripts read it
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from envoi import clock
+    from envoi.accounts import tokens
+    from envoi.accounts.services import OPERATOR
+
+    owner = None
+    if args.name is not None:
+        owner = _user_named(args.name)
+        if owner is None:
+            return 2
+    now = clock.now()
+    print("id\tuser\tlabel\tcreated\texpires\tlast used\tstate")
+    for token in tokens.list_tokens(OPERATOR, owner):
+        print("\t".join([str(token.pk), token.user.username, token.name or "-",
+                         _when(token.created_at), _when(token.expires_at),
+                         _when(token.last_used_at), token.state_at(now)]))
+    return 0
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "-"
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from envoi.accounts import tokens
+    from envoi.accounts.models import ApiToken
+    from envoi.accounts.services import OPERATOR
+
+    token = ApiToken.objects.filter(pk=args.id).first() if 0 < args.id < 2**63 else None
+    if token is None:
+        print(f"envoi: no token {args.id}", file=sys.stderr)
+        return 2
+    tokens.revoke(OPERATOR, token)
+    print(f"token {token.pk} of {token.user.username} revoked")
     return 0
 
 
@@ -227,6 +374,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(host=args.host, port=args.port, smtp_port=args.smtp_port)
 
 
+def _add_user_commands(commands) -> None:
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="sub", required=True)
+    create = user.add_parser("create", help="create a user with roles")
+    create.add_argument("name")
+    create.add_argument("--role", action="append", default=[],
+                        choices=[r.value for r in Role])
+    create.add_argument("--password", default=None,
+                        help="must pass the password rules; without it, the user has "
+                             "no password until one is set")
+    create.add_argument("--email", default="")
+    create.set_defaults(handler=cmd_user_create)
+    set_password = user.add_parser(
+        "set-password", help="set a user's password (asked twice, or read from stdin)")
+    set_password.add_argument("name")
+    set_password.add_argument("--password", default=None)
+    set_password.set_defaults(handler=cmd_user_set_password)
+    for name, help_text in [("deactivate", "stop a user's sign-ins, sessions and tokens"),
+                            ("reactivate", "let a deactivated user sign in again")]:
+        activation = user.add_parser(name, help=help_text)
+        activation.add_argument("name")
+        activation.set_defaults(handler=cmd_user_activation)
+    reset = user.add_parser("reset-link", help="print a one-time link with which a user "
+                            "chooses a new password")
+    reset.add_argument("name")
+    reset.set_defaults(handler=cmd_user_reset_link)
+    user.add_parser("list", help="list users, their state and roles").set_defaults(
+        handler=cmd_user_list)
+
+
+def _add_token_commands(commands) -> None:
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="sub", required=True)
+    token_create = token.add_parser("create", help="print a new bearer token for a user")
+    token_create.add_argument("name", help="user name")
+    token_create.add_argument("--label", default="cli")
+    token_create.add_argument("--expires-in", type=int, default=None, metavar="DAYS",
+                              help="the token stops working after this many days")
+    token_create.set_defaults(handler=cmd_token_create)
+    token_list = token.add_parser("list", help="list tokens (of one user, or all)")
+    token_list.add_argument("name", nargs="?", default=None, help="user name")
+    token_list.set_defaults(handler=cmd_token_list)
+    token_revoke = token.add_parser("revoke", help="revoke a token by its id")
+    token_revoke.add_argument("id", type=int)
+    token_revoke.set_defaults(handler=cmd_token_revoke)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="envoi", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -235,22 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--verbosity", type=int, default=1)
     migrate.set_defaults(handler=cmd_migrate)
 
-    user = commands.add_parser("user", help="manage users").add_subparsers(
-        dest="sub", required=True)
-    create = user.add_parser("create", help="create a user with roles")
-    create.add_argument("name")
-    create.add_argument("--role", action="append", default=[],
-                        choices=[r.value for r in Role])
-    create.add_argument("--password", default=None)
-    create.add_argument("--email", default="")
-    create.set_defaults(handler=cmd_user_create)
-
-    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
-        dest="sub", required=True)
-    token_create = token.add_parser("create", help="print a new bearer token for a user")
-    token_create.add_argument("name", help="user name")
-    token_create.add_argument("--label", default="cli")
-    token_create.set_defaults(handler=cmd_token_create)
+    _add_user_commands(commands)
+    _add_token_commands(commands)
 
     profiles = commands.add_parser("profiles", help="load profiles").add_subparsers(
         dest="sub", required=True)

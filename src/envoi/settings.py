@@ -114,3 +114,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {"envoi": {"handlers": ["console"], "level": "INFO"}},
 }
+
+# Accounts: the password rules every face applies (console, API, CLI), and sign-in
+# throttling (docs/OPERATIONS.md, "Sign-in, passwords and tokens").
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": int(config.env("ENVOI_PASSWORD_MIN_LENGTH", "10"))}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = ["envoi.accounts.backends.ThrottledModelBackend"]
+ENVOI_LOGIN_FREE_FAILURES = int(config.env("ENVOI_LOGIN_FREE_FAILURES", "5"))
+ENVOI_LOGIN_ADDRESS_FREE_FAILURES = int(config.env("ENVOI_LOGIN_ADDRESS_FREE_FAILURES", "20"))
+ENVOI_LOGIN_MAX_WAIT_SECONDS = int(config.env("ENVOI_LOGIN_MAX_WAIT_SECONDS", "900"))
+# Behind a reverse proxy, the header it appends the client's address to.
+ENVOI_CLIENT_IP_HEADER = config.env("ENVOI_CLIENT_IP_HEADER", "")

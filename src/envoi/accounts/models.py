@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -49,9 +50,20 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # A token past its expiry or revoked answers 401; the row stays, for the audit log.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"token {self.name or self.pk} of user {self.user_id}"
+
+    def state_at(self, moment: datetime) -> str:
+        """``active``, ``expired`` or ``revoked``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= moment:
+            return "expired"
+        return "active"
 
     @staticmethod
     def digest_of(token: str) -> str:
@@ -76,3 +88,25 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         verdict = "" if self.allowed else " (refused)"
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name or '-'} {self.action}{verdict}"
+
+
+class LoginCounter(models.Model):
+    """Failed sign-ins of one account name or one client address, shared by every web
+    process on every host (they meet only in the database). Past a number of free
+    failures, each further one makes the next attempt wait twice as long."""
+
+    ACCOUNT = "account"
+    ADDRESS = "address"
+
+    scope = models.CharField(max_length=16, choices=[(ACCOUNT, ACCOUNT), (ADDRESS, ADDRESS)])
+    key = models.CharField(max_length=150)
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(db_index=True)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"],
+                                               name="unique_login_counter")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}: {self.failures} failures"

@@ -46,6 +46,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "logs.export": frozenset({Role.EXPORT}),
     "outbox.view": _PREPARERS | {Role.APPROVE_DELIVERIES, Role.ADMINISTRATION},
     "users.manage": frozenset({Role.ADMINISTRATION}),
+    # Other users' API tokens; anyone signed in lists, creates and revokes their own.
+    "token.manage": frozenset({Role.ADMINISTRATION}),
     "quarantine.manage": frozenset({Role.ADMINISTRATION}),
     "quarantine.view": frozenset(Role) - {Role.IMPORT},
     "qualification.manage": frozenset({Role.ADMINISTRATION}),
@@ -58,7 +60,7 @@ SENDING_ACTIONS = {"delivery.confirm", "delivery.pause", "delivery.resume", "del
 
 # What each action's subject is called in a refusal.
 _OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audiences",
-            "logs": "logs", "outbox": "the outbox", "users": "users",
+            "logs": "logs", "outbox": "the outbox", "users": "users", "token": "API tokens",
             "quarantine": "the quarantine", "qualification": "qualification rules",
             "bounces": "received bounces"}
 

@@ -4,16 +4,44 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import password_validation
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from envoi import clock
 from envoi.accounts.models import ApiToken, AuditEntry, GroupRole, UserRole
 from envoi.accounts.roles import ACTION_ROLES, Role, denial_message
 
-Actor = User | AbstractBaseUser | AnonymousUser | None
+
+class CommandLine:
+    """The operator at the ``envoi`` command. Whoever can run it holds the database's
+    keys already, so no role is checked for it; what it does is audited under its name."""
+
+    pk = None
+    is_authenticated = True
+    is_active = True
+
+    def get_username(self) -> str:
+        return "(command line)"
+
+
+OPERATOR = CommandLine()
+
+Actor = User | AbstractBaseUser | AnonymousUser | CommandLine | None
+
+
+# A token lives at most ten years; longer is "never expires", said by giving no expiry.
+MAX_TOKEN_DAYS = 3650
+TOKEN_NAME_LENGTH = ApiToken._meta.get_field("name").max_length or 100
+
+
+class AccountError(ValueError):
+    """An account action refused for its input; the message names the field."""
 
 
 class PermissionDenied(Exception):
@@ -25,7 +53,8 @@ class PermissionDenied(Exception):
 
 
 def roles_of(user: Actor) -> set[Role]:
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+    if (user is None or user.pk is None or not getattr(user, "is_authenticated", False)
+            or not user.is_active):
         return set()
     direct = UserRole.objects.filter(user_id=user.pk).values_list("role", flat=True)
     grouped = GroupRole.objects.filter(group__user=user.pk).values_list("role", flat=True)
@@ -83,16 +112,35 @@ def set_roles(user: User, roles: Iterable[str]) -> None:
     )
 
 
-def create_token(user: User, name: str = "") -> str:
+def create_token(user: User, name: str = "", expires_in_days: int | None = None) -> str:
+    return issue_token(user, name, expires_in_days)[1]
+
+
+def issue_token(user: User, name: str = "",
+                expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+    """A new token and its clear text (shown once; only its digest is kept)."""
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise AccountError(f"expires_in_days: give a number of days from 1 to "
+                           f"{MAX_TOKEN_DAYS}.")
+    if len(name) > TOKEN_NAME_LENGTH:
+        raise AccountError(f"name: at most {TOKEN_NAME_LENGTH} characters.")
+    if "\x00" in name:  # PostgreSQL cannot store it
+        raise AccountError("name: must not contain a NUL character.")
     token = "envoi_" + secrets.token_urlsafe(32)
-    ApiToken.objects.create(user=user, name=name, digest=ApiToken.digest_of(token))
-    return token
+    expires_at = (clock.now() + timedelta(days=expires_in_days)
+                  if expires_in_days is not None else None)
+    row = ApiToken.objects.create(user=user, name=name, digest=ApiToken.digest_of(token),
+                                  expires_at=expires_at)
+    return row, token
 
 
 def user_for_token(token: str) -> User | None:
+    """The active user of an unrevoked, unexpired token, or None (the API's 401)."""
     found = (
         ApiToken.objects.select_related("user")
-        .filter(digest=ApiToken.digest_of(token), user__is_active=True)
+        .filter(digest=ApiToken.digest_of(token), user__is_active=True,
+                revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=clock.now()))
         .first()
     )
     if found is None:
@@ -101,10 +149,17 @@ def user_for_token(token: str) -> User | None:
     return found.user
 
 
+def validate_new_password(password: str, user: User | None = None) -> None:
+    """Apply the password rules (``AUTH_PASSWORD_VALIDATORS``); every face that sets a
+    password calls this. Raises Django's ``ValidationError`` with every rule broken."""
+    password_validation.validate_password(password, user)
+
+
 def add_user(actor: Actor, username: str, roles: Iterable[str], password: str) -> User:
     """An administrator creates a console user with a password and roles."""
     require(actor, "users.manage")
     roles = list(roles)
+    validate_new_password(password, User(username=username))
     user = create_user(username, roles, password)
     audit(actor, "users.create", username=username, roles=sorted(roles))
     return user

@@ -69,7 +69,7 @@ def get_or_404(model: type[M], object_id: int, noun: str) -> M:
 
 
 def _register() -> None:
-    from envoi.api import audiences, bounces, deliveries, outbox, profiles, quarantine
+    from envoi.api import accounts, audiences, bounces, deliveries, outbox, profiles, quarantine
 
     api.add_router("/profiles", profiles.router, tags=["profiles"])
     api.add_router("/audiences", audiences.router, tags=["audiences"])
@@ -78,6 +78,8 @@ def _register() -> None:
     api.add_router("/quarantine", quarantine.router, tags=["quarantine"])
     api.add_router("/bounces", bounces.router, tags=["bounces"])
     api.add_router("/qualification-rules", bounces.rules_router, tags=["bounces"])
+    api.add_router("/tokens", accounts.token_router, tags=["accounts"])
+    api.add_router("/users", accounts.user_router, tags=["accounts"])
 
 
 _register()

@@ -44,6 +44,7 @@ DENIALS = {
     "logs.export": gettext_lazy("Your permissions do not allow you to export logs."),
     "outbox.view": gettext_lazy("Your permissions do not allow you to view the outbox."),
     "users.manage": gettext_lazy("Your permissions do not allow you to manage users."),
+    "token.manage": gettext_lazy("Your permissions do not allow you to manage API tokens."),
     "quarantine.manage": gettext_lazy(
         "Your permissions do not allow you to manage the quarantine."),
     "quarantine.view": gettext_lazy("Your permissions do not allow you to view the quarantine."),

@@ -210,7 +210,7 @@ ROLE_CHOICES = [(role.value, ROLE_LABELS[role]) for role in Role]
 
 class UserForm(forms.Form):
     username = forms.CharField(label=_("User name"), max_length=150)
-    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, min_length=8)
+    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
     roles = forms.MultipleChoiceField(label=_("Roles"), choices=ROLE_CHOICES, required=False,
                                       widget=forms.CheckboxSelectMultiple)
 
@@ -219,6 +219,14 @@ class UserForm(forms.Form):
         if User.objects.filter(username=name).exists():
             raise forms.ValidationError(_("A user with this name exists already."))
         return name
+
+    def clean_password(self) -> str:
+        """The password rules of every face (``AUTH_PASSWORD_VALIDATORS``)."""
+        from envoi.accounts.services import validate_new_password
+
+        password = self.cleaned_data["password"]
+        validate_new_password(password, User(username=self.cleaned_data.get("username", "")))
+        return password
 
 
 class RolesForm(forms.Form):

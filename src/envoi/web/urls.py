@@ -6,6 +6,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from envoi.web.views import (
+    accounts,
     admin,
     audiences,
     dashboard,
@@ -20,9 +21,7 @@ app_name = "web"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="web:deliveries"), name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="web/login.html",
-                                                redirect_authenticated_user=True),
-         name="login"),
+    path("login/", accounts.SignIn.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("deliveries/", deliveries.delivery_list, name="deliveries"),
     path("deliveries/new/", deliveries.delivery_create, name="delivery_create"),
@@ -47,6 +46,16 @@ urlpatterns = [
     path("admin/users/", admin.user_list, name="users"),
     path("admin/users/<int:pk>/", admin.user_roles, name="user_roles"),
     path("admin/audit/", admin.audit_log, name="audit"),
+    path("admin/users/<int:pk>/account/", accounts.user_account, name="user_account"),
+    path("admin/users/<int:pk>/deactivate/", accounts.user_activation,
+         {"change": "deactivate"}, name="user_deactivate"),
+    path("admin/users/<int:pk>/reactivate/", accounts.user_activation,
+         {"change": "reactivate"}, name="user_reactivate"),
+    path("admin/users/<int:pk>/reset-link/", accounts.user_reset_link,
+         name="user_reset_link"),
+    path("reset/<uidb64>/<token>/", accounts.PasswordReset.as_view(), name="password_reset"),
+    path("tokens/", accounts.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke/", accounts.token_revoke, name="token_revoke"),
     path("quarantine/", quarantine.quarantine_list, name="quarantine"),
     path("quarantine/<int:pk>/", quarantine.quarantine_address, name="quarantine_address"),
     path("quarantine/<int:pk>/release/", quarantine.quarantine_release,
