@@ -26,7 +26,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import translation
 
-from envoi.accounts.models import AuditEntry
+from envoi.accounts import tokens
+from envoi.accounts.models import ApiToken, AuditEntry
 from envoi.accounts.roles import ACTION_ROLES, Role
 from envoi.accounts.services import create_user
 from envoi.audiences.models import Audience, Profile
@@ -88,6 +89,15 @@ PAGES: dict[str, dict[str, Rule]] = {
     "outbox": both("outbox.view"),
     "outbox_message": both("outbox.view"),
     "outbox_body": both("outbox.view"),
+    # Anyone signed in keeps their own tokens; another user's need token.manage.
+    "tokens": both(),
+    "token_revoke": {"GET": (), "POST": ("token.manage",)},  # GET goes back to the list
+    "user_account": both("users.manage"),
+    "user_deactivate": both("users.manage"),
+    "user_reactivate": both("users.manage"),
+    "user_reset_link": both("users.manage"),
+    # The link itself is the credential: an invalid one gets a page saying so.
+    "password_reset": {"GET": PUBLIC, "POST": PUBLIC},
 }
 
 # The dashboard's actions and the permission each needs: the API's endpoint for it
@@ -127,10 +137,12 @@ class World:
     quarantined: Quarantine
     message: OutboxMessage
     account: User
+    token: ApiToken
 
 
 def build_world() -> World:
     delivery = delivery_in("editing", label="Walked")
+    account = create_user("someone", [Role.IMPORT.value])
     return World(
         delivery=delivery,
         recurring=recurring_in("editing", label="Walked daily"),
@@ -140,7 +152,8 @@ def build_world() -> World:
         message=OutboxMessage.objects.create(
             mail_from="a@x.test", rcpt_to=["b@x.test"], subject="Hi",
             data=b"Subject: Hi\r\nContent-Type: text/plain\r\n\r\nHello\r\n"),
-        account=create_user("someone", [Role.IMPORT.value]),
+        account=account,
+        token=tokens.create(account, account, "walked", None)[0],
     )
 
 
@@ -185,9 +198,12 @@ def arguments(name: str, world: World) -> list[dict[str, Any]]:
         return [{**delivery, "name": action} for action in ACTION_PERMISSIONS]
     if name in ("delivery_executions", "delivery_request_confirmation"):
         return [{"pk": world.recurring.pk}]
+    if name == "password_reset":
+        return [{"uidb64": "MQ", "token": "not-a-valid-token"}]
     objects = {"delivery": world.delivery, "profile": world.profile,
                "audience": world.audience, "user": world.account,
-               "quarantine": world.quarantined, "outbox": world.message}
+               "quarantine": world.quarantined, "outbox": world.message,
+               "token": world.token}
     keys = console_urls()[name].pattern.converters.keys()
     if not keys:
         return [{}]
