@@ -14,7 +14,7 @@ from envoi import clock
 from envoi.accounts.services import Actor, audit, require
 from envoi.audiences.models import Audience
 from envoi.deliveries import lifecycle, recurring, scheduling
-from envoi.deliveries.content import check_template, content_hash
+from envoi.deliveries.content import audience_definition, check_template, snapshot_drift
 from envoi.deliveries.models import Delivery, PreparationMessage, Status
 from envoi.preparation.models import ExclusionLog
 from envoi.sending.models import SendingLog
@@ -186,7 +186,7 @@ def prepare(user: Actor, delivery: Delivery) -> Delivery:
 
 
 def approve(user: Actor, delivery: Delivery) -> Delivery:
-    """Freeze what the approver saw: counts, content hash, sender."""
+    """Freeze what the approver saw: counts, content hash, sender and audience."""
     _act(user, "approve", delivery)
     _require_unchanged(delivery)
     snapshot: dict[str, Any] = {
@@ -195,6 +195,8 @@ def approve(user: Actor, delivery: Delivery) -> Delivery:
         "to_deliver": delivery.to_deliver,
         "content_hash": delivery.prepared_hash,
         "sender": delivery.sender,
+        # What a recurring delivery's runs compare their audience with.
+        "audience": audience_definition(delivery),
     }
     lifecycle.apply(delivery, "approve", approval=snapshot)
     audit(user, "delivery.approve", delivery_id=delivery.pk, **snapshot)
@@ -284,10 +286,10 @@ def _sending_move(user: Actor, delivery: Delivery, move: str, **fields: Any) -> 
 
 def _require_unchanged(delivery: Delivery) -> None:
     """The prepared (and approved) snapshot must still describe the delivery."""
-    if delivery.prepared_hash != content_hash(delivery):
+    drift = snapshot_drift(delivery)
+    if drift == "prepared":
         raise DeliveryError("The delivery changed since it was prepared: prepare it again.")
-    approved = delivery.approval.get("content_hash")
-    if approved and approved != delivery.prepared_hash:
+    if drift == "approved":
         raise DeliveryError("The delivery changed since it was approved: approve it again.")
 
 
