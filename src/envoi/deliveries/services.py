@@ -163,10 +163,16 @@ def delete(user: Actor, delivery: Delivery) -> None:
     if delivery.status in lifecycle.SENDING_STATES or sending is not None:
         status = delivery.status if sending is None else f"{sending.status} (execution)"
         raise lifecycle.InvalidTransition(delivery.pk, "be deleted", status)
+    from envoi.tracking.services import forget_links
+
     audit(user, "delivery.delete", delivery_id=delivery.pk, label=delivery.label)
+    gone = [delivery.pk, *Delivery.objects.filter(parent=delivery).values_list("pk", flat=True)]
     with transaction.atomic():
         discard_preparation(delivery)
         delivery.delete()
+        # Its links stop redirecting in this process now, in others within the link
+        # cache's age (envoi.tracking.services).
+        transaction.on_commit(lambda: [forget_links(pk) for pk in gone])
 
 
 def prepare(user: Actor, delivery: Delivery) -> Delivery:
