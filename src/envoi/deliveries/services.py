@@ -39,6 +39,12 @@ def _act(user: Actor, action: str, delivery: Delivery) -> None:
     require(user, f"delivery.{action}", delivery_id=delivery.pk)
 
 
+def require_before_lookup(user: Actor, action: str, delivery_id: int) -> None:
+    """Check ``action`` on the delivery a face was asked about *before* looking it up:
+    a refused user then gets the same answer whether the id exists or not."""
+    require(user, action, delivery_id=delivery_id if 0 < delivery_id < 2**63 else None)
+
+
 def validate_fields(fields: dict[str, Any]) -> None:
     """Refuse what could never become a valid header, naming the field."""
     from envoi.sending.mime import HeaderValueError, parse_mailbox

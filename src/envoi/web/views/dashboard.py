@@ -203,17 +203,25 @@ def live(request: HttpRequest, pk: int) -> HttpResponse:
 def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name not in CALLS:
         raise Http404
-    delivery = get_or_404(Delivery, pk)
+    permission = next(a.permission for a in ACTIONS if a.name == name)
+
+    def call() -> Any:  # the permission before the lookup: no existence oracle
+        services.require_before_lookup(request.user, permission, pk)
+        return CALLS[name](request.user, get_or_404(Delivery, pk))
+
     done = confirmed if name == "confirm" else str(DONE[name])
-    return act(request, lambda: CALLS[name](request.user, delivery), done, "web:delivery", pk)
+    return act(request, call, done, "web:delivery", pk)
 
 
 @require_POST
 @console
 def compute_stats(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = get_or_404(Delivery, pk)
-    return act(request, lambda: reporting.compute_stats(request.user, delivery),
-               _("The statistics were computed from the logs."), "web:delivery", pk)
+    def call() -> Any:  # the permission before the lookup: no existence oracle
+        services.require_before_lookup(request.user, "delivery.view", pk)
+        return reporting.compute_stats(request.user, get_or_404(Delivery, pk))
+
+    return act(request, call, _("The statistics were computed from the logs."),
+               "web:delivery", pk)
 
 
 @requires("delivery.view")

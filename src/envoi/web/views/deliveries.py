@@ -73,9 +73,9 @@ def delivery_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @console
 def delivery_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = get_or_404(Delivery, pk)
     try:
-        services.delete(request.user, delivery)
+        services.require_before_lookup(request.user, "delivery.delete", pk)
+        services.delete(request.user, get_or_404(Delivery, pk))
     except REFUSALS as error:
         messages.error(request, message_of(error))
         return redirect("web:delivery", pk)

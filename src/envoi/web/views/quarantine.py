@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from envoi.accounts.services import require
 from envoi.bounces import quarantine
 from envoi.bounces.models import Quarantine, QuarantineStatus
 from envoi.web import queries
@@ -46,7 +47,8 @@ def quarantine_address(request: HttpRequest, pk: int) -> HttpResponse:
 @console
 def quarantine_release(request: HttpRequest, pk: int) -> HttpResponse:
     """Release the address (administrators): it is valid again. The core refuses, and
-    audits, anyone else."""
+    audits, anyone else — before the lookup, so that no one learns which ids exist."""
+    require(request.user, "quarantine.manage")
     record = get_or_404(Quarantine, pk)
     note = request.POST.get("note", "").strip()[:500]
     back = request.POST.get("back", "")

@@ -70,6 +70,7 @@ def executions(request: HttpRequest, pk: int) -> HttpResponse:
 def request_confirmation(request: HttpRequest, pk: int) -> HttpResponse:
     """Turn *Request confirmation before sending* on or off: the schedule is saved
     again with only that changed."""
+    services.require_before_lookup(request.user, "delivery.edit", pk)
     delivery = get_or_404(Delivery, pk)
     spec = recurring.spec_of(delivery)
     if spec is None:
