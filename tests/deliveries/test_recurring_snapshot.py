@@ -48,7 +48,7 @@ def seed_profiles() -> None:
 def running(audience: Audience, starter, approver, *, approval_required: bool = True,
             **recurrence) -> Delivery:
     """A daily 09:00 (Seoul) recurring delivery, approved and confirmed: its runs send
-    by themselves."""
+    by themselves (unless they request confirmation)."""
     parent = services.create(boss(), label="Daily", sender="news@example.com",
                              subject="News", html_body=HTML, text_body=TEXT,
                              audience=audience, time_zone="Asia/Seoul",
@@ -60,7 +60,8 @@ def running(audience: Audience, starter, approver, *, approval_required: bool = 
         parent = services.approve(approver, parent)
     parent = services.confirm(starter, parent)
     assert parent.status == "in_progress"
-    assert Recurrence.objects.get(delivery=parent).sends_by_itself
+    recurrence = Recurrence.objects.get(delivery=parent)
+    assert recurrence.sends_by_itself != recurrence.request_confirmation
     return parent
 
 
@@ -127,6 +128,44 @@ def test_a_later_run_of_an_aggregation_period_adds_nobody_after_the_audience_cha
     (execution,) = Delivery.objects.filter(parent=parent)
     assert execution.to_deliver == 1
     assert Delivery.objects.get(pk=parent.pk).status == "pending_approval"
+
+
+def test_a_waiting_execution_prepared_again_by_hand_cannot_send_to_the_new_audience(
+        clock, relay, send_all, starter, approver):
+    """Each run waits for its confirmation. The audience is edited while one waits: the
+    execution cannot be confirmed, and preparing it again (to four, unapproved) does not
+    make it confirmable — not until the recurring delivery is approved again."""
+    seed_profiles()
+    audience = Audience.objects.create(name="VIPs", filter=ONE_VIP)
+    parent = running(audience, starter, approver, request_confirmation=True)
+    run_day(clock, send_all, 1)
+    (execution,) = Delivery.objects.filter(parent=parent)
+    assert (execution.status, execution.to_deliver) == ("ready", 1)
+
+    update_audience(boss(), audience, "VIPs", FOUR)
+    api = Api("sam", "start_deliveries")
+    refused = api.post(f"/deliveries/{execution.pk}/confirm")
+    assert refused.status_code == 400 and "prepare it again" in refused.json()["detail"]
+    execution = services.prepare(starter, execution)
+    assert (execution.status, execution.to_deliver) == ("ready", 4)
+    refused = api.post(f"/deliveries/{execution.pk}/confirm")
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == services.RECURRING_CHANGED
+    client = signed_in("stan", "start_deliveries", language="ko")
+    page = client.post(f"/deliveries/{execution.pk}/do/confirm/", follow=True)
+    assert "각 회차는 새 승인을 기다립니다" in page.content.decode()
+
+    run_day(clock, send_all, 2)  # the next run sends the delivery back for approval
+    parent.refresh_from_db()
+    assert parent.status == "pending_approval"
+    assert api.post(f"/deliveries/{execution.pk}/confirm").status_code == 400
+    assert relay.messages == []
+
+    services.approve(approver, parent)
+    services.confirm(starter, Delivery.objects.get(pk=parent.pk))
+    api.ok(api.post(f"/deliveries/{execution.pk}/confirm"))
+    send_all()
+    assert len(recipients(relay)) == 4
 
 
 def test_without_approval_the_delivery_goes_back_to_ready_for_a_new_confirmation(

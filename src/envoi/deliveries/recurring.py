@@ -263,6 +263,18 @@ def _defining(audience: dict | None) -> tuple:
     return audience.get("id"), audience.get("kind"), audience.get("filter")
 
 
+def parent_approval_holds(execution: Delivery) -> bool:
+    """Whether an execution may still be confirmed: its recurring delivery has not gone
+    back for approval, and still matches what was approved. An execution needs no
+    approval of its own, so without this check one prepared again by hand after its
+    audience was edited would send to people nobody approved."""
+    parent = execution.parent
+    if parent is None:
+        return True
+    waits = parent.status in lifecycle.EDITABLE_STATES or parent.status == Status.PREPARING
+    return not waits and RETURNED not in parent.approval and snapshot_drift(parent) is None
+
+
 def _run(parent: Delivery, recurrence: Recurrence, run_at: datetime,
          now: datetime) -> Delivery | None:
     period = period_of(run_at, zone(parent.time_zone), recurrence.aggregation)

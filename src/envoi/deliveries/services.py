@@ -31,6 +31,10 @@ EDITABLE_FIELDS = CONTENT_FIELDS | ALWAYS_EDITABLE | {
     "approval_required", "max_retries", "retry_delay_seconds", "validity_hours"}
 
 
+RECURRING_CHANGED = ("The recurring delivery changed since it was approved: its runs wait "
+                     "for a new approval.")
+
+
 class DeliveryError(ValueError):
     """A request the delivery cannot honour as it stands; faces answer 400/409."""
 
@@ -264,6 +268,8 @@ def _require_confirmable(delivery: Delivery) -> None:
         raise lifecycle.InvalidTransition(delivery.pk, "be confirmed before approval",
                                           delivery.status)
     _require_unchanged(delivery)
+    if not recurring.parent_approval_holds(delivery):
+        raise DeliveryError(RECURRING_CHANGED)
 
 
 def _iso(moment: Any) -> str | None:
