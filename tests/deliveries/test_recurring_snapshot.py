@@ -158,6 +158,9 @@ def test_a_waiting_execution_prepared_again_by_hand_cannot_send_to_the_new_audie
     run_day(clock, send_all, 2)  # the next run sends the delivery back for approval
     parent.refresh_from_db()
     assert parent.status == "pending_approval"
+    page = client.get(f"/deliveries/{execution.pk}/").content.decode()
+    assert 'data-testid="parent-returned-for-approval"' in page
+    assert "그때까지 이 회차는 발송할 수 없습니다" in page
     assert api.post(f"/deliveries/{execution.pk}/confirm").status_code == 400
     assert relay.messages == []
 
