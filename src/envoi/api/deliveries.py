@@ -39,6 +39,13 @@ def get_delivery(delivery_id: int) -> Delivery:
     return get_or_404(Delivery, delivery_id, "Delivery")
 
 
+def permitted_delivery(request: HttpRequest, delivery_id: int, action: str) -> Delivery:
+    """The delivery, once the user may do ``action``: the permission comes before the
+    lookup, so that a refused user cannot tell which ids exist (403, never 404)."""
+    services.require_before_lookup(request.user, action, delivery_id)
+    return get_delivery(delivery_id)
+
+
 def get_audience(audience_id: int | None) -> Audience | None:
     if audience_id is None:
         return None
@@ -110,52 +117,55 @@ def list_deliveries(request: HttpRequest, filters: Query[DeliveryFilter]):
 
 @router.post("", response={201: DeliveryOut})
 def create_delivery(request: HttpRequest, payload: DeliveryIn):
+    require(request.user, "delivery.create")  # before the audience is looked up
     fields = _fields(payload, partial=False)
     return Status(201, out(_run(lambda: services.create(request.user, **fields))))
 
 
 @router.get("/{delivery_id}", response=DeliveryOut)
 def read_delivery(request: HttpRequest, delivery_id: int):
-    delivery = get_delivery(delivery_id)
-    require(request.user, "delivery.view", delivery_id=delivery.pk)
-    return out(delivery)
+    return out(permitted_delivery(request, delivery_id, "delivery.view"))
 
 
 @router.patch("/{delivery_id}", response=DeliveryOut)
 def edit_delivery(request: HttpRequest, delivery_id: int, payload: DeliveryPatch):
-    delivery = get_delivery(delivery_id)
+    delivery = permitted_delivery(request, delivery_id, "delivery.edit")
     return out(_run(lambda: services.update(request.user, delivery,
                                             **_fields(payload, partial=True))))
 
 
 @router.delete("/{delivery_id}", response={204: None})
 def delete_delivery(request: HttpRequest, delivery_id: int):
-    services.delete(request.user, get_delivery(delivery_id))
+    services.delete(request.user, permitted_delivery(request, delivery_id, "delivery.delete"))
     return Status(204, None)
 
 
-def _action(name: str, call):
+def _action(name: str, call, permission: str):
     def endpoint(request: HttpRequest, delivery_id: int):
-        return out(_run(call, request.user, get_delivery(delivery_id)))
+        delivery = permitted_delivery(request, delivery_id, permission)
+        return out(_run(call, request.user, delivery))
 
     endpoint.__name__ = f"{name.replace('-', '_')}_delivery"
     router.post(f"/{{delivery_id}}/{name}", response=DeliveryOut,
                 summary=f"{name.capitalize()} a delivery")(endpoint)
 
 
-for _name, _call in [("prepare", services.prepare), ("approve", services.approve),
-                     ("confirm", services.confirm), ("pause", services.pause),
-                     ("resume", services.resume), ("stop", services.stop),
-                     ("activate", services.activate),
-                     ("withdraw-confirmation", services.withdraw_confirmation)]:
-    _action(_name, _call)
+for _name, _call, _permission in [
+        ("prepare", services.prepare, "delivery.prepare"),
+        ("approve", services.approve, "delivery.approve"),
+        ("confirm", services.confirm, "delivery.confirm"),
+        ("pause", services.pause, "delivery.pause"),
+        ("resume", services.resume, "delivery.resume"),
+        ("stop", services.stop, "delivery.stop"),
+        ("activate", services.activate, "delivery.activate"),
+        ("withdraw-confirmation", services.withdraw_confirmation, "delivery.confirm")]:
+    _action(_name, _call, _permission)
 
 
 @router.get("/{delivery_id}/executions", response=ExecutionPage)
 def list_executions(request: HttpRequest, delivery_id: int, filters: Query[PageFilter]):
     """The executions a recurring delivery spawned, newest first, with their counts."""
-    parent = get_delivery(delivery_id)
-    require(request.user, "delivery.view", delivery_id=parent.pk)
+    parent = permitted_delivery(request, delivery_id, "delivery.view")
     page = _page(recurring.executions(parent), filters, order=False)
     executions = Delivery.objects.in_bulk([row["id"] for row in page["results"]])
     for row in page["results"]:
@@ -166,12 +176,14 @@ def list_executions(request: HttpRequest, delivery_id: int, filters: Query[PageF
 @router.post("/{delivery_id}/reject", response=DeliveryOut)
 def reject_delivery(request: HttpRequest, delivery_id: int, payload: RejectIn | None = None):
     reason = payload.reason if payload else ""
-    return out(services.reject(request.user, get_delivery(delivery_id), reason))
+    delivery = permitted_delivery(request, delivery_id, "delivery.reject")
+    return out(services.reject(request.user, delivery, reason))
 
 
 @router.post("/{delivery_id}/proof", response=ProofOut)
 def proof_delivery(request: HttpRequest, delivery_id: int):
-    return _run(services.send_proof, request.user, get_delivery(delivery_id))
+    return _run(services.send_proof, request.user,
+                permitted_delivery(request, delivery_id, "delivery.proof"))
 
 
 class LogFilter(PageFilter):
@@ -193,7 +205,7 @@ def _page(queryset: QuerySet, filters: PageFilter, order: bool = True) -> dict:
 def _log(request: HttpRequest, delivery_id: int, rows: QuerySet, filters: PageFilter,
          **filter_columns: str) -> dict:
     """One page of a delivery's log, filtered on the columns the query names."""
-    require(request.user, "logs.view", delivery_id=get_delivery(delivery_id).pk)
+    permitted_delivery(request, delivery_id, "logs.view")
     rows = rows.filter(delivery_id=delivery_id)
     for parameter, column in filter_columns.items():
         value = getattr(filters, parameter)
@@ -222,10 +234,12 @@ def tracking_log(request: HttpRequest, delivery_id: int, filters: Query[Tracking
 @router.get("/{delivery_id}/kpis", response=DeliveryKpisOut)
 def delivery_kpis(request: HttpRequest, delivery_id: int):
     """The KPIs as last computed (``computed_at``), with the live sending counts."""
-    return reporting.delivery_kpis(request.user, get_delivery(delivery_id))
+    delivery = permitted_delivery(request, delivery_id, "delivery.view")
+    return reporting.delivery_kpis(request.user, delivery)
 
 
 @router.post("/{delivery_id}/compute-stats", response=DeliveryKpisOut)
 def compute_stats(request: HttpRequest, delivery_id: int):
     """Recompute every KPI from the sending and tracking logs now, and return them."""
-    return reporting.compute_stats(request.user, get_delivery(delivery_id))
+    delivery = permitted_delivery(request, delivery_id, "delivery.view")
+    return reporting.compute_stats(request.user, delivery)

@@ -80,4 +80,5 @@ def read_profile(request: HttpRequest, profile_id: int):
 @router.get("/{profile_id}/history", response=ProfileHistoryOut)
 def read_profile_history(request: HttpRequest, profile_id: int):
     """Messages sent to the profile and its tracking events, newest first (SPEC §10)."""
+    require(request.user, "logs.view")  # before the lookup: no existence oracle
     return profile_history(request.user, get_or_404(Profile, profile_id, "Profile"))

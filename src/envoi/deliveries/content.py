@@ -105,6 +105,16 @@ def recurrence_snapshot(delivery: Delivery) -> dict | None:
             "ends_at": found.ends_at.isoformat() if found.ends_at else None}
 
 
+def audience_definition(delivery: Delivery) -> dict | None:
+    """The audience as approval sees it: a saved filter's text, a static list's identity
+    (its members may change; which list it is may not)."""
+    audience = delivery.audience
+    if audience is None:
+        return None
+    return {"id": audience.pk, "name": audience.name, "kind": audience.kind,
+            "filter": audience.filter}
+
+
 def content_hash(delivery: Delivery) -> str:
     """What approval freezes: every input that shapes the messages and their recipients."""
     audience = delivery.audience
@@ -124,3 +134,14 @@ def content_hash(delivery: Delivery) -> str:
         "recurrence": recurrence_snapshot(delivery),
     }
     return hashlib.sha256(json.dumps(frozen, sort_keys=True).encode()).hexdigest()
+
+
+def snapshot_drift(delivery: Delivery) -> str | None:
+    """Which snapshot no longer describes the delivery: ``"prepared"`` (it changed since
+    preparation), ``"approved"`` (it was prepared again since approval), or None."""
+    if delivery.prepared_hash != content_hash(delivery):
+        return "prepared"
+    approved = delivery.approval.get("content_hash")
+    if approved and approved != delivery.prepared_hash:
+        return "approved"
+    return None

@@ -50,6 +50,9 @@ MOVES: dict[str, Move] = {
     "finish": Move(frozenset({S.IN_PROGRESS}), S.FINISHED),
     # A later run of an aggregation period adds recipients to a finished execution.
     "reopen": Move(frozenset({S.FINISHED}), S.IN_PROGRESS),
+    # A recurring delivery whose approved snapshot no longer holds (its audience was
+    # edited) is prepared again and waits for a new approval before its next run.
+    "return_for_approval": Move(frozenset({S.IN_PROGRESS}), S.PREPARING),
     "fail": Move(SENDING_STATES | {S.PREPARING}, S.FAILED),
 }
 

@@ -20,6 +20,13 @@ prepares and starts its execution. Two workers cannot both claim it; a worker th
 dies halfway rolls everything back and the run is still due for the next one. A unique
 constraint on (parent, period) guards the same thing once more. Runs missed while no
 worker ran are coalesced: only the latest one fires.
+
+**Each run sends what was approved.** Before a run, the parent's content hash is compared
+with the prepared and approved snapshot — the audience's definition included (a saved
+filter's text, a static list's identity), which can be edited while the schedule runs.
+If it changed, the run does not fire: the parent is prepared again and goes back for
+approval (or to Ready, when it needs none), its confirmation is withdrawn, and why is
+audited and kept in ``approval["returned_for_approval"]`` for the faces to show.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from django.db.models import F
 from envoi import clock
 from envoi.accounts.services import Actor, audit
 from envoi.deliveries import lifecycle
+from envoi.deliveries.content import audience_definition, snapshot_drift
 from envoi.deliveries.models import Aggregation, Delivery, Recurrence, Status
 from envoi.deliveries.scheduling import (
     AGGREGATIONS,
@@ -55,6 +63,7 @@ log = logging.getLogger("envoi.scheduler")
 
 SCHEDULER = "scheduler"  # the audit log's name for runs the schedule fires by itself
 MAX_COALESCED = 100_000  # missed occurrences skipped over in one go
+RETURNED = "returned_for_approval"  # the approval's key saying why a run was held
 
 # What an execution copies from its parent.
 INHERITED_FIELDS = ("channel", "sender", "reply_to", "subject", "html_body", "text_body",
@@ -134,7 +143,8 @@ def start(user: Actor, parent: Delivery, *, confirm: bool) -> Delivery:
     recurrence = Recurrence.objects.get(delivery=parent)
     with transaction.atomic():
         if parent.status not in (Status.IN_PROGRESS, Status.PAUSED):
-            parent = lifecycle.apply(parent, "confirm", started_at=now)
+            approval = {k: v for k, v in parent.approval.items() if k != RETURNED}
+            parent = lifecycle.apply(parent, "confirm", started_at=now, approval=approval)
             _schedule_next(recurrence, now)
         if confirm:
             Recurrence.objects.filter(pk=recurrence.pk).update(
@@ -201,6 +211,9 @@ def fire(recurrence_id: int, due_at: datetime, now: datetime) -> int | None:
     with transaction.atomic():
         recurrence = Recurrence.objects.select_related("delivery").get(pk=recurrence_id)
         parent = recurrence.delivery
+        if snapshot_drift(parent) is not None:
+            _return_for_approval(parent, recurrence, due_at, now)
+            return None
         cron, tz = Cron.parse(recurrence.cron), zone(parent.time_zone)
         run_at, following = due_at, next_run(cron, tz, due_at)
         for _ in range(MAX_COALESCED):  # missed runs: only the latest fires
@@ -217,6 +230,49 @@ def fire(recurrence_id: int, due_at: datetime, now: datetime) -> int | None:
         if ends is not None and following > ends:
             lifecycle.apply(parent, "finish", finished_at=now)
     return execution.pk if execution is not None else None
+
+
+def _return_for_approval(parent: Delivery, recurrence: Recurrence, due_at: datetime,
+                         now: datetime) -> None:
+    """Hold the run: prepare the parent again, for a new approval of what changed."""
+    from envoi.preparation.services import prepare_delivery
+
+    approved = parent.approval.get("audience")
+    current = audience_definition(parent)
+    returned = {"at": now.isoformat(), "run_at": due_at.isoformat(),
+                "audience_changed": bool(approved) and _defining(approved) != _defining(current),
+                "approved_audience": approved, "audience": current,
+                "approved_by": parent.approval.get("approved_by", ""),
+                "approved_at": parent.approval.get("approved_at")}
+    try:
+        parent = lifecycle.apply(parent, "return_for_approval", approval={RETURNED: returned})
+    except lifecycle.InvalidTransition:
+        return  # another worker did it, or a person paused or stopped the delivery
+    Recurrence.objects.filter(pk=recurrence.pk).update(
+        next_run_at=None, confirmed_by=None, confirmed_at=None)
+    parent = prepare_delivery(parent)
+    log.warning("recurring delivery %s changed since its approval: the run due at %s is "
+                "held, and the delivery is %s", parent.pk, due_at, parent.status)
+    audit(None, "delivery.return_for_approval", delivery_id=parent.pk, by=SCHEDULER,
+          status=parent.status, to_deliver=parent.to_deliver, **returned)
+
+
+def _defining(audience: dict | None) -> tuple:
+    """What makes an audience the one approved (its name may change freely)."""
+    audience = audience or {}
+    return audience.get("id"), audience.get("kind"), audience.get("filter")
+
+
+def parent_approval_holds(execution: Delivery) -> bool:
+    """Whether an execution may still be confirmed: its recurring delivery has not gone
+    back for approval, and still matches what was approved. An execution needs no
+    approval of its own, so without this check one prepared again by hand after its
+    audience was edited would send to people nobody approved."""
+    parent = execution.parent
+    if parent is None:
+        return True
+    waits = parent.status in lifecycle.EDITABLE_STATES or parent.status == Status.PREPARING
+    return not waits and RETURNED not in parent.approval and snapshot_drift(parent) is None
 
 
 def _run(parent: Delivery, recurrence: Recurrence, run_at: datetime,

@@ -14,7 +14,7 @@ from envoi import clock
 from envoi.accounts.services import Actor, audit, require
 from envoi.audiences.models import Audience
 from envoi.deliveries import lifecycle, recurring, scheduling
-from envoi.deliveries.content import check_template, content_hash
+from envoi.deliveries.content import audience_definition, check_template, snapshot_drift
 from envoi.deliveries.models import Delivery, PreparationMessage, Status
 from envoi.preparation.models import ExclusionLog
 from envoi.sending.models import SendingLog
@@ -31,12 +31,22 @@ EDITABLE_FIELDS = CONTENT_FIELDS | ALWAYS_EDITABLE | {
     "approval_required", "max_retries", "retry_delay_seconds", "validity_hours"}
 
 
+RECURRING_CHANGED = ("The recurring delivery changed since it was approved: its runs wait "
+                     "for a new approval.")
+
+
 class DeliveryError(ValueError):
     """A request the delivery cannot honour as it stands; faces answer 400/409."""
 
 
 def _act(user: Actor, action: str, delivery: Delivery) -> None:
     require(user, f"delivery.{action}", delivery_id=delivery.pk)
+
+
+def require_before_lookup(user: Actor, action: str, delivery_id: int) -> None:
+    """Check ``action`` on the delivery a face was asked about *before* looking it up:
+    a refused user then gets the same answer whether the id exists or not."""
+    require(user, action, delivery_id=delivery_id if 0 < delivery_id < 2**63 else None)
 
 
 def validate_fields(fields: dict[str, Any]) -> None:
@@ -163,10 +173,16 @@ def delete(user: Actor, delivery: Delivery) -> None:
     if delivery.status in lifecycle.SENDING_STATES or sending is not None:
         status = delivery.status if sending is None else f"{sending.status} (execution)"
         raise lifecycle.InvalidTransition(delivery.pk, "be deleted", status)
+    from envoi.tracking.services import forget_links
+
     audit(user, "delivery.delete", delivery_id=delivery.pk, label=delivery.label)
+    gone = [delivery.pk, *Delivery.objects.filter(parent=delivery).values_list("pk", flat=True)]
     with transaction.atomic():
         discard_preparation(delivery)
         delivery.delete()
+        # Its links stop redirecting in this process now, in others within the link
+        # cache's age (envoi.tracking.services).
+        transaction.on_commit(lambda: [forget_links(pk) for pk in gone])
 
 
 def prepare(user: Actor, delivery: Delivery) -> Delivery:
@@ -186,7 +202,7 @@ def prepare(user: Actor, delivery: Delivery) -> Delivery:
 
 
 def approve(user: Actor, delivery: Delivery) -> Delivery:
-    """Freeze what the approver saw: counts, content hash, sender."""
+    """Freeze what the approver saw: counts, content hash, sender and audience."""
     _act(user, "approve", delivery)
     _require_unchanged(delivery)
     snapshot: dict[str, Any] = {
@@ -195,6 +211,8 @@ def approve(user: Actor, delivery: Delivery) -> Delivery:
         "to_deliver": delivery.to_deliver,
         "content_hash": delivery.prepared_hash,
         "sender": delivery.sender,
+        # What a recurring delivery's runs compare their audience with.
+        "audience": audience_definition(delivery),
     }
     lifecycle.apply(delivery, "approve", approval=snapshot)
     audit(user, "delivery.approve", delivery_id=delivery.pk, **snapshot)
@@ -250,6 +268,8 @@ def _require_confirmable(delivery: Delivery) -> None:
         raise lifecycle.InvalidTransition(delivery.pk, "be confirmed before approval",
                                           delivery.status)
     _require_unchanged(delivery)
+    if not recurring.parent_approval_holds(delivery):
+        raise DeliveryError(RECURRING_CHANGED)
 
 
 def _iso(moment: Any) -> str | None:
@@ -284,10 +304,10 @@ def _sending_move(user: Actor, delivery: Delivery, move: str, **fields: Any) -> 
 
 def _require_unchanged(delivery: Delivery) -> None:
     """The prepared (and approved) snapshot must still describe the delivery."""
-    if delivery.prepared_hash != content_hash(delivery):
+    drift = snapshot_drift(delivery)
+    if drift == "prepared":
         raise DeliveryError("The delivery changed since it was prepared: prepare it again.")
-    approved = delivery.approval.get("content_hash")
-    if approved and approved != delivery.prepared_hash:
+    if drift == "approved":
         raise DeliveryError("The delivery changed since it was approved: approve it again.")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -58,30 +59,40 @@ class LinkTarget:
 
 
 class _LinkCache:
-    """Each delivery's links, read once per process: a click on a plain link then
-    needs no database at all. No expiry is needed: links change only when a delivery
-    is prepared again, which happens only before its messages leave (editing content
-    sends it back to Editing) — and preparing forgets them in this process anyway. A
-    delivery with no links is never cached, so a click that comes before its links
-    are stored cannot pin an empty answer."""
+    """Each delivery's links, kept by each process for :attr:`MAX_AGE` seconds: a click
+    on a plain link then needs no database at all, and a busy delivery costs one query
+    per process every ``MAX_AGE`` seconds.
+
+    Links change only when a delivery is prepared again (before its messages leave) and
+    disappear when it is deleted. The process that does either forgets them at once;
+    every other process holds a copy at most ``MAX_AGE`` seconds old, and re-reads the
+    links on its next click after that — so a deleted delivery's links stop redirecting
+    everywhere within ``MAX_AGE``. A delivery with no links is never cached, so a click
+    that comes before its links are stored cannot pin an empty answer."""
 
     MAX_DELIVERIES = 256
+    MAX_AGE = 2.0  # seconds
 
     def __init__(self) -> None:
-        self._links: dict[int, dict[int, LinkTarget]] = {}
+        self._links: dict[int, tuple[float, dict[int, LinkTarget]]] = {}
         self._lock = threading.Lock()
 
     def get(self, delivery_id: int) -> dict[int, LinkTarget] | None:
-        return self._links.get(delivery_id)
+        """The links read less than ``MAX_AGE`` ago, else None (read them again)."""
+        entry = self._links.get(delivery_id)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
 
     def load(self, delivery_id: int) -> dict[int, LinkTarget]:
         targets = {link.index: _target(link)
                    for link in TrackedLink.objects.filter(delivery_id=delivery_id)}
-        if targets:
-            with self._lock:
+        with self._lock:
+            self._links.pop(delivery_id, None)
+            if targets:
                 if len(self._links) >= self.MAX_DELIVERIES:
                     self._links.pop(next(iter(self._links)))
-                self._links[delivery_id] = targets
+                self._links[delivery_id] = (time.monotonic() + self.MAX_AGE, targets)
         return targets
 
     def forget(self, delivery_id: int | None = None) -> None:

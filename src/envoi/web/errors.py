@@ -62,6 +62,9 @@ KNOWN_DELIVERY_ERRORS = {
         "The recurring delivery has no confirmation to withdraw."),
     "Only a recurring delivery is activated; confirm this one.": gettext_lazy(
         "Only a recurring delivery is activated; confirm this one."),
+    "The recurring delivery changed since it was approved: its runs wait for a new "
+    "approval.": gettext_lazy("The recurring delivery changed since it was approved: its "
+                              "runs wait for a new approval."),
 }
 
 # Schedule refusals the console can say in the reader's language: (the field the core

@@ -41,7 +41,7 @@ def schedule_context(request: HttpRequest, delivery: Delivery,
     found: dict[str, Any] = {"recurrence": recurrence, "parent": None}
     if delivery.parent_id:
         found["parent"] = Delivery.objects.filter(pk=delivery.parent_id).only(
-            "id", "label").first()
+            "id", "label", "approval").first()
     if recurrence is None:
         return found
     listed = list(recurring.executions(delivery)[:EXECUTIONS_ON_DASHBOARD + 1])
