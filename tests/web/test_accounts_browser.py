@@ -9,14 +9,14 @@ import pytest
 from django.conf import settings
 
 from envoi.accounts.services import create_user
-from tests.web.browser import DESKTOP_AGENT, browser, screenshot  # noqa: F401
+from tests.web.browser import DESKTOP_AGENT, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "a long console password"
 
 
-def new_page(browser, live_server, language: str):  # noqa: F811
+def new_page(browser, live_server, language: str):
     context = browser.new_context(locale=language, user_agent=DESKTOP_AGENT,
                                   base_url=live_server.url)
     return context, context.new_page()
@@ -30,7 +30,7 @@ def submit(page, username: str, password: str) -> None:
     page.wait_for_load_state()
 
 
-def test_a_guesser_is_told_to_wait_and_the_owner_signs_in_after(browser, live_server,  # noqa: F811
+def test_a_guesser_is_told_to_wait_and_the_owner_signs_in_after(browser, live_server,
                                                                  clock):
     create_user("mina", ["prepare_deliveries"], PASSWORD)
     context, page = new_page(browser, live_server, "ko")
@@ -50,7 +50,7 @@ def test_a_guesser_is_told_to_wait_and_the_owner_signs_in_after(browser, live_se
         context.close()
 
 
-def test_a_deactivated_user_is_signed_out_at_once(browser, live_server):  # noqa: F811
+def test_a_deactivated_user_is_signed_out_at_once(browser, live_server):
     create_user("boss", ["administration"], PASSWORD)
     target = create_user("temp", ["prepare_deliveries"], PASSWORD)
     admin_context, admin = new_page(browser, live_server, "ja")
