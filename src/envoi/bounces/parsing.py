@@ -215,7 +215,9 @@ def split_report(message: Message) -> tuple[Notice, list[Message]]:
             notice.reports.setdefault(kind.replace("global-", ""), part)
         elif part.is_multipart():
             stack[0:0] = [p for p in part.get_payload() if isinstance(p, Message)]
-        elif part.get_content_maintype() == "text" or part is message:
+        elif part.get_content_maintype() in ("text", "multipart") or part is message:
+            # A multipart whose boundary could not be read (a parameter on an
+            # unindented line) is left as text: the notice is in it.
             notice.texts.append(decoded_text(part))
     return notice, originals
 
@@ -441,11 +443,14 @@ def qualified(kind: str, finding: Finding, notice_text: str) -> Parsed:
         # is no transient reply of the remote side; the words decide.
         enhanced = ""
     code = finding.code or (450 if enhanced.startswith("4") else 550)
-    text = finding.diagnostic or notice_text
+    # Notices wrap long replies anywhere ("Unknown\nRecipient"): words are read with
+    # their line breaks as spaces.
+    words = " ".join(notice_text.split())
+    text = " ".join((finding.diagnostic or words).split())
     result: Qualification = qualify(code, enhanced, text)
-    if result.reason == Reason.NOT_DEFINED and finding.diagnostic and notice_text:
+    if result.reason == Reason.NOT_DEFINED and finding.diagnostic and words:
         # The diagnostic alone said nothing useful; the notice's own words may.
-        result = qualify(code, enhanced, notice_text)
+        result = qualify(code, enhanced, words)
     if refused_after_data(result, enhanced, notice_text):
         result = Qualification(SOFT, Reason.REFUSED)
     status = " ".join(filter(None, [str(finding.code or ""), finding.enhanced]))
@@ -498,10 +503,18 @@ FAILURE_WORDS = re.compile(r"invalid (user|recipient|address)|could not be deliv
                            r"permanent (fatal )?error|not (be )?delivered to", re.IGNORECASE)
 
 
+# "Could not be delivered to: <ada@example.org>" (au/KDDI and other carriers name the
+# failed recipient in the sentence itself, with no reply code).
+FAILED_TO_ADDRESS = re.compile(r"(could not be delivered|undeliverable|delivery (has )?failed)"
+                               r" to:?\s*<?[^\s@<>]+@", re.IGNORECASE)
+
+
 def failure_notice_body(text: str) -> bool:
-    """The notice's first lines say delivery failed and quote a failure reply code."""
+    """The notice's first lines say delivery failed and quote a failure reply code, or
+    say to which address delivery failed."""
     head = text[:2000]
-    return bool(FAILURE_WORDS.search(head) and BASIC_CODE.search(head))
+    return bool(FAILURE_WORDS.search(head) and BASIC_CODE.search(head)
+                or FAILED_TO_ADDRESS.search(head))
 
 
 def failed_addresses(message: Message, text: str, excluded: set[str]) -> list[str]:

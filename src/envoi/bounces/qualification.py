@@ -177,6 +177,7 @@ ADDRESS_TEXT: list[Rule] = [
         r"address|user)|no mailbox|mailbox unavailable|mailbox (not found|not present)|"
         r"recipient not found|user not found|not a valid (mailbox|user|recipient)|"
         r"is not a known user|address (not found|unknown|invalid|not present)|"
+        r"(recipient|user) name is not recognized|unknown\s+recipient|"
         r"(couldn'?t|could not|cannot|can'?t) be found|not listed in|no one at this address|"
         r"bad (recipient|address|destination)|badrcptto|unknown or illegal alias|"
         r"no longer (accepts mail|available|valid|in use|active)|has moved|"
@@ -229,7 +230,7 @@ MAILBOX_FULL_TEXT = Rule(SOFT, Reason.MAILBOX_FULL, pattern=_text(
     r"exceeded storage allocation|insufficient (disk |storage )?space|"
     r"not enough (storage|disk )?space|does not have enough space|mailbox size limit|"
     r"mailbox would exceed|(disk|storage) space limit|space has been used up|"
-    r"out of storage space|account storage limit|"
+    r"out of storage space|account storage limit|mailbox exceeds (the )?allowed size|"
     r"too many messages (on the server|in (the|this) mailbox)|too much mail data|"
     r"용량.{0,6}(초과|부족)|(메일함|편지함|사서함).{0,6}(가득|꽉)|"
     r"容量.{0,8}(超え|オーバー|不足|一杯|いっぱい)|(メールボックス|メールボツクス).{0,6}"
@@ -273,6 +274,9 @@ POLICY_TEXT = Rule(SOFT, Reason.POLICY, pattern=_text(
     r"user complaints|exceeded .{0,20}(rate|limit)|limit exceeded|throttl|unusual rate|"
     # policy in its own words, greylisting
     r"policy (reasons|violation|rejection)|local policy|for policy reasons|"
+    # the recipient's own filters refused the message (not the address)
+    r"recipient('s)? (preferences|filter)|email preferences of the person|"
+    r"not accepting (mail|messages) (with|from)|"
     r"administrative prohibition|grey ?list|gray ?list|"
     r"스팸|차단|수신\s?거부|受信拒否|迷惑メール|拒否"))
 
