@@ -177,7 +177,7 @@ ADDRESS_TEXT: list[Rule] = [
         r"address|user)|no mailbox|mailbox unavailable|mailbox (not found|not present)|"
         r"recipient not found|user not found|not a valid (mailbox|user|recipient)|"
         r"is not a known user|address (not found|unknown|invalid|not present)|"
-        r"(recipient|user) name is not recognized|unknown\s+recipient|"
+        r"(recipient|user) name is not recognized|unknown\s+recipient|no valid recipient|"
         r"(couldn'?t|could not|cannot|can'?t) be found|not listed in|no one at this address|"
         r"bad (recipient|address|destination)|badrcptto|unknown or illegal alias|"
         r"no longer (accepts mail|available|valid|in use|active)|has moved|"
