@@ -56,11 +56,11 @@ HELP_DESK = re.compile(r"(contact|send mail to|write to|assistance|questions)[^\
 def first_address(text: str, exclude: str | set[str] = "") -> str:
     """The address a notice reports as failed: the first one standing where notices
     name recipients, else the first on a quoted "To:" line, else the first one at all;
-    leaving out the excluded ones, our
-    return paths, daemons, message ids (``Message-ID: <1234.5678@host>``), senders
-    (``MAIL FROM:<...>``) and help desks ("please contact <support@...>")."""
+    leaving out the excluded ones, our return paths, daemons, message ids
+    (``Message-ID: <1234.5678@host>``), senders (``MAIL FROM:<...>``, a quoted "From:"
+    line) and help desks ("please contact <support@...>")."""
     excluded = {exclude.lower()} if isinstance(exclude, str) else exclude
-    candidates: list[tuple[bool, str]] = []
+    candidates: list[tuple[int, str]] = []
     for found in ADDRESS.finditer(text):
         address = found.group(0).lower().rstrip(".")
         if address in excluded or DAEMONS.match(address):

@@ -174,7 +174,8 @@ ADDRESS_TEXT: list[Rule] = [
         r"user ?unknown|no such (user|recipient|mailbox|address|person)|"
         r"unknown (user|recipient|mailbox|address|local ?part|e-?mail)|"
         r"does not exist|doesn'?t (have|exist)|not exist|invalid (recipient|mailbox|"
-        r"address|user)|no mailbox|mailbox unavailable|mailbox (not found|not present)|"
+        r"address|user)|invalid( \w+){0,2} (user ?id|username)|no mailbox|"
+        r"mailbox unavailable|mailbox (not found|not present)|"
         r"recipient not found|user not found|not a valid (mailbox|user|recipient)|"
         r"is not a known user|address (not found|unknown|invalid|not present)|"
         r"(recipient|user) name is not recognized|unknown\s+recipient|no valid recipient|"
@@ -185,7 +186,8 @@ ADDRESS_TEXT: list[Rule] = [
         r"resolver\.adr\.invalidinsmtp|"
         r"recipient address rejected(\s*[.;(]|\s*$|: (access denied|invalid|unknown))|"
         r"5\.1\.0 address rejected|recipient (is )?not (accepted|local|ok)|"
-        r"存在しません|(アドレス|宛先|ユーザ|ユーザー|受信者).{0,6}(見つから|存在し|不明)|"
+        r"存在しません|ディレクトリ.{0,6}にありません|"
+        r"(アドレス|宛先|ユーザ|ユーザー|受信者).{0,6}(見つから|存在し|不明)|"
         r"該当する(ユーザ|ユーザー|アドレス)|"
         r"존재하지 않|(사용자|수신자|받는\s?사람|계정|주소).{0,8}(없|찾을 수 없|알 수 없)")),
 ]
