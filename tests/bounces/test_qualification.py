@@ -89,6 +89,14 @@ def qualified(reply: str) -> tuple[str, str]:
     ("550 Recipient address rejected: mailbox unavailable", (HARD, "user_unknown")),
     ("554 Transaction failed", (SOFT, "not_defined")),
     ("554 5.7.1 Service unavailable; client host blocked", (SOFT, "policy")),
+    # The recipient's own filters refused the message: a 5.1.1 says nothing here.
+    ("550 5.1.1 RCP-P2 Refused due to recipient preferences", (SOFT, "policy")),
+    # Phrase families that say the address itself does not exist.
+    ("550 Invalid final delivery userid: kim@example.org", (HARD, "user_unknown")),
+    ("550 5.0.0 The recipient name is not recognized", (HARD, "user_unknown")),
+    ("550 Error: No valid recipients for this MM", (HARD, "user_unknown")),
+    # Our own sending setup refused (Google's "Send mail as" relay): never hard.
+    ("550 Smtp server does not advertise AUTH capability", (SOFT, "policy")),
 ])
 def test_replies_are_qualified(reply, expected):
     assert qualified(reply) == expected

@@ -261,6 +261,7 @@ POLICY_TEXT = Rule(SOFT, Reason.POLICY, pattern=_text(
     r"unverified sender|"
     r"\bspf\b|\bdkim\b|\bdmarc\b|sender policy framework|not authenticated|"
     r"unauthenticated|authentication (failed|failure|required|problem)|"
+    r"does not advertise auth|'send mail as'|"
     r"relay(ing)? (access )?(denied|not (permitted|allowed))|not permitted to relay|"
     r"unable to relay|relaying denied|not allowed to (relay|send)|"
     # the message: spam or content filters, size
