@@ -173,7 +173,9 @@ ADDRESS_TEXT: list[Rule] = [
     Rule(HARD, Reason.USER_UNKNOWN, pattern=_text(
         r"user ?unknown|no such (user|recipient|mailbox|address|person)|"
         r"unknown (user|recipient|mailbox|address|local ?part|e-?mail)|"
-        r"does not exist|doesn'?t (have|exist)|not exist|invalid (recipient|mailbox|"
+        # "may not exist" is a guess (Google Groups: "or you may not have permission")
+        r"(?<!may )(?<!might )(does not|doesn'?t|not) exist|doesn'?t have|"
+        r"invalid (recipient|mailbox|"
         r"address|user)|invalid( \w+){0,2} (user ?id|username)|no mailbox|"
         r"mailbox unavailable|mailbox (not found|not present)|"
         r"recipient not found|user not found|not a valid (mailbox|user|recipient)|"
