@@ -451,7 +451,8 @@ def qualified(kind: str, finding: Finding, notice_text: str) -> Parsed:
     if result.reason == Reason.NOT_DEFINED and finding.diagnostic and words:
         # The diagnostic alone said nothing useful; the notice's own words may.
         result = qualify(code, enhanced, words)
-    if refused_after_data(result, enhanced, notice_text):
+    if (refused_after_data(result, enhanced, notice_text)
+            or carrier_filter(result, enhanced, finding, notice_text)):
         result = Qualification(SOFT, Reason.REFUSED)
     status = " ".join(filter(None, [str(finding.code or ""), finding.enhanced]))
     return Parsed(kind=kind, address=finding.address, failure_type=result.failure_type,
@@ -463,6 +464,27 @@ def qualified(kind: str, finding: Finding, notice_text: str) -> Parsed:
 AFTER_DATA = re.compile(r"in reply to (end of )?data command|after (end of )?data\b|"
                         r"^\s*>>> data\s*$", re.IGNORECASE | re.MULTILINE)
 ADDRESS_CODES = ("5.1.1", "5.1.10", "5.1.2", "5.1.3", "5.1.6", "5.4.4")
+
+
+# Japanese mobile carriers: their MXes answer "unknown user" both for an address that
+# does not exist and for a recipient whose filter refuses the sender's domain.
+CARRIER_DOMAIN = re.compile(r"@(.+\.)?(docomo\.ne\.jp|ezweb\.ne\.jp|au\.com|softbank\.ne\.jp|"
+                            r"i\.softbank\.jp|vodafone\.ne\.jp|pdx\.ne\.jp|willcom\.com|"
+                            r"emnet\.ne\.jp|y-?mobile\.ne\.jp)$", re.IGNORECASE)
+# The reply answered the recipient itself: the notice says so, or the reply names the
+# address the way a server refusing it at RCPT TO does ("550 <ada@...>: User unknown";
+# the same server refusing the message after DATA says "550 : User unknown").
+AT_RCPT = re.compile(r"rcpt to|<[^<>@\s]+@[^<>\s]+>:", re.IGNORECASE)
+
+
+def carrier_filter(result: Qualification, enhanced: str, finding: Finding,
+                   notice_text: str) -> bool:
+    """A Japanese carrier's "unknown user" is evidence against the address only when it
+    answered the recipient itself (at RCPT TO) or gave a precise status code; otherwise
+    it is the recipient's filter refusing the message (as after DATA)."""
+    return (result.failure_type == HARD and result.reason == Reason.USER_UNKNOWN
+            and enhanced not in ADDRESS_CODES and bool(CARRIER_DOMAIN.search(finding.address))
+            and not AT_RCPT.search(finding.diagnostic + "\n" + notice_text))
 
 
 def refused_after_data(result: Qualification, enhanced: str, notice_text: str) -> bool:
