@@ -164,6 +164,8 @@ ADDRESS_TEXT: list[Rule] = [
         r"account that you tried to reach is (disabled|inactive)|deactivated mailbox|"
         r"user is terminated|suspended recipient account|user suspended|"
         r"account has been disabled or discontinued|account is locked|"
+        r"inactive e-?mail address|recipient account isn'?t enabled|"
+        r"compte du destinataire est bloqu|"
         r"휴면|(계정|계좌).{0,8}(정지|중지|비활성)|"
         r"(アカウント|アカウント).{0,8}(停止|無効|休止)|利用停止")),
     Rule(HARD, Reason.INVALID_DOMAIN, pattern=_text(
