@@ -218,3 +218,48 @@ def test_a_failure_report_with_a_transient_status_is_soft(status, diagnostic, re
     parsed = parse(dsn(status, diagnostic, "failed"))
     assert (parsed.kind, parsed.address, parsed.failure_type, parsed.reason) == (
         "dsn", "kim@example.org", "soft", reason)
+
+
+def plain_report(diagnostic: str, status: str = "5.0.0") -> bytes:
+    """An RFC 3464 report whose notice does not quote the SMTP dialogue."""
+    return f"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>
+To: b-1.aaaaaaaaaaaaaaaaaaaa@bounces.shop.example.com
+Subject: Delivery Notification: Delivery has failed
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b0"
+
+--b0
+Content-Type: text/plain
+
+Your message cannot be delivered to the following recipients:
+
+  Recipient address: kim@example.org
+  Diagnostic code: smtp; {diagnostic}
+
+--b0
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; kim@example.org
+Action: failed
+Status: {status}
+Diagnostic-Code: smtp; {diagnostic}
+
+--b0--
+""".encode()
+
+
+@pytest.mark.parametrize(("diagnostic", "failure_type", "reason"), [
+    ("550 5.7.1 User Unknown: kim@example.org", "soft", "refused"),
+    ("550 5.7.1 <kim@example.org>: Recipient address rejected: User unknown",
+     "hard", "user_unknown"),
+    ("550 5.1.1 User Unknown: kim@example.org", "hard", "user_unknown"),
+])
+def test_unknown_user_words_under_a_policy_status_are_the_recipients_filter(
+        diagnostic, failure_type, reason):
+    """A 5.7 status says the server refused by policy; its "user unknown" is evidence
+    against the address only when the reply answered the address itself (RCPT TO)."""
+    parsed = parse(plain_report(diagnostic))
+    assert (parsed.address, parsed.failure_type, parsed.reason) == (
+        "kim@example.org", failure_type, reason)

@@ -31,7 +31,10 @@ and the code its diagnostic quotes disagree, the quoted code wins (the remote se
 own words; the Status is what the reporting MTA derived from them), unless it is vaguer
 (x.y.0); the qualification table then weighs codes against words
 (:mod:`envoi.bounces.qualification`). A refusal that answered the message after DATA
-with "unknown user" is not evidence against the address (:func:`refused_after_data`).
+with "unknown user" is not evidence against the address (:func:`refused_after_data`),
+nor is "unknown user" under a 5.7 (policy) status or from a Japanese carrier unless the
+reply answered the address itself at RCPT TO (:func:`policy_status`,
+:func:`carrier_filter`).
 The failed address is never the notice's or the original's sender, a daemon, one of
 our return paths nor a message id.
 
@@ -452,7 +455,8 @@ def qualified(kind: str, finding: Finding, notice_text: str) -> Parsed:
         # The diagnostic alone said nothing useful; the notice's own words may.
         result = qualify(code, enhanced, words)
     if (refused_after_data(result, enhanced, notice_text)
-            or carrier_filter(result, enhanced, finding, notice_text)):
+            or carrier_filter(result, enhanced, finding, notice_text)
+            or policy_status(result, enhanced, finding, notice_text)):
         result = Qualification(SOFT, Reason.REFUSED)
     status = " ".join(filter(None, [str(finding.code or ""), finding.enhanced]))
     return Parsed(kind=kind, address=finding.address, failure_type=result.failure_type,
@@ -484,6 +488,16 @@ def carrier_filter(result: Qualification, enhanced: str, finding: Finding,
     it is the recipient's filter refusing the message (as after DATA)."""
     return (result.failure_type == HARD and result.reason == Reason.USER_UNKNOWN
             and enhanced not in ADDRESS_CODES and bool(CARRIER_DOMAIN.search(finding.address))
+            and not AT_RCPT.search(finding.diagnostic + "\n" + notice_text))
+
+
+def policy_status(result: Qualification, enhanced: str, finding: Finding,
+                  notice_text: str) -> bool:
+    """A status of class 5.7 (security or policy) says the server refused by policy:
+    "unknown user" words under it are the recipient's filter (some servers answer so
+    for a sender they refuse), unless the reply answered the address itself at RCPT TO."""
+    return (result.failure_type == HARD and result.reason == Reason.USER_UNKNOWN
+            and enhanced.startswith("5.7.")
             and not AT_RCPT.search(finding.diagnostic + "\n" + notice_text))
 
 
