@@ -164,3 +164,34 @@ def test_certificates_are_fetched_once(key, fetch):
     for _ in range(3):
         read_sns(signed(key, notification()), cache, now=NOW)
     assert fetch.urls == [CERT_URL]
+
+
+@pytest.mark.django_db
+def test_a_verified_ses_bounce_fails_its_row_and_quarantines(key, fetch, relay, send_all,
+                                                            bounce_domain):
+    from envoi.bounces.models import InboundMessage, Quarantine
+    from envoi.bounces.webhooks import receive_sns
+    from envoi.sending.models import SendingLog
+    from tests.support.deliveries import delivery_in
+
+    delivery_in("in_progress")
+    send_all()
+    ada = next(m for m in relay.messages if m.rcpt_to[0] == "ada@example.org")
+    ses = {**SES_BOUNCE, "mail": {"messageId": "0102018d-ses-id", "source": ada.mail_from,
+                                  "destination": ["ada@example.org"]}}
+    body = signed(key, notification(Message=json.dumps(ses)))
+    message, inbound = receive_sns(body, fetch, now=NOW)
+    assert message.kind == "Notification" and inbound is not None
+    stored = InboundMessage.objects.get(pk=inbound.pk)
+    assert (stored.source, stored.outcome) == ("sns", "matched")
+    found = SendingLog.objects.get(address="ada@example.org")
+    assert (found.status, found.failure_type, found.failure_reason) == (
+        "failed", "hard", "user_unknown")
+    assert Quarantine.objects.get(address="ada@example.org").status == "quarantined"
+
+    forged = json.loads(body)
+    forged["Message"] = json.dumps({**ses, "bounce": {**ses["bounce"], "bouncedRecipients": [
+        {"emailAddress": "bob@example.net", "status": "5.1.1"}]}})
+    with pytest.raises(WebhookRefused):
+        receive_sns(json.dumps(forged), fetch, now=NOW)
+    assert InboundMessage.objects.count() == 1

@@ -12,7 +12,10 @@ tests and air-gapped installations inject their own; :class:`CertificateCache` k
 the certificates already fetched. A verified ``Notification`` carries the SES JSON,
 read by :func:`envoi.bounces.providers.ses_notification` like SES mail; a verified
 ``SubscriptionConfirmation`` gives the ``SubscribeURL`` to visit (checked like the
-certificate URL) to confirm the subscription.
+certificate URL) to confirm the subscription. :func:`receive_sns` keeps a verified
+notification as an inbound message (``source="sns"``, the SES JSON as the body of a
+message shaped like SNS's own mail) and applies it like any bounce, so the row is found
+by the return path SES names (``mail.source``) and the per-recipient reading decides.
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from envoi.bounces.providers import Notification, ses_notification
+from envoi.bounces.providers import Notification, find_json, ses_notification
+
+if TYPE_CHECKING:
+    from envoi.bounces.models import InboundMessage
 
 CertificateFetcher = Callable[[str], bytes]
 
@@ -162,3 +168,29 @@ def read_sns(body: bytes | str, fetch_certificate: CertificateFetcher, *,
             raise WebhookRefused(f"subscription URL not on an SNS host: {subscribe!r}")
         message.subscribe_url = subscribe
     return message
+
+
+def receive_sns(body: bytes | str, fetch_certificate: CertificateFetcher, *,
+                topics: set[str] | None = None,
+                now: dt.datetime | None = None) -> tuple[SnsMessage, InboundMessage | None]:
+    """Verify an SNS POST and, for an SES notification, store and apply it like a
+    bounce received by mail. Raises :class:`WebhookRefused` (answer 403) when the
+    message is not SNS's; subscription messages are returned, not stored."""
+    from envoi.bounces.ingest import receive
+
+    message = read_sns(body, fetch_certificate, topics=topics, now=now)
+    if message.kind != "Notification" or message.notification is None:
+        return message, None
+    document = json.loads(body)
+    inner = find_json(str(document.get("Message", ""))) or {}
+    mail = inner.get("mail") if isinstance(inner.get("mail"), dict) else {}
+    source = str(mail.get("source") or "") if mail else ""
+    def header(value: str) -> str:
+        return value.replace("\r", " ").replace("\n", " ")
+
+    raw = (f"From: no-reply@sns.amazonaws.com\r\nSubject: AWS Notification Message\r\n"
+           f"Message-ID: <{header(message.message_id)}@sns.amazonaws.com>\r\n"
+           f"X-SNS-Topic-Arn: {header(message.topic_arn)}\r\n"
+           f"Content-Type: text/plain; charset=utf-8\r\n\r\n").encode()
+    raw += str(document.get("Message", "")).encode("utf-8", "replace") + b"\r\n"
+    return message, receive(raw, "", [source] if source else [], source="sns")
