@@ -195,3 +195,10 @@ def test_a_verified_ses_bounce_fails_its_row_and_quarantines(key, fetch, relay, 
     with pytest.raises(WebhookRefused):
         receive_sns(json.dumps(forged), fetch, now=NOW)
     assert InboundMessage.objects.count() == 1
+
+
+def test_the_production_fetcher_refuses_hosts_other_than_sns():
+    from envoi.bounces.webhooks import fetch_over_https
+
+    with pytest.raises(WebhookRefused):
+        fetch_over_https("https://attacker.example/cert.pem")

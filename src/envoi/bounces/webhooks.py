@@ -105,6 +105,19 @@ class CertificateCache:
         return self.pems[url]
 
 
+def fetch_over_https(url: str, timeout: float = 10.0, limit: int = 64 * 1024) -> bytes:
+    """The production fetcher: a PEM from an SNS host over https (nothing else)."""
+    from urllib.request import urlopen
+
+    if not sns_url(url, path_suffix=".pem"):
+        raise WebhookRefused(f"signing certificate not on an SNS host: {url!r}")
+    with urlopen(url, timeout=timeout) as response:  # noqa: S310 - https on SNS only
+        data: bytes = response.read(limit + 1)
+    if len(data) > limit:
+        raise WebhookRefused("SNS signing certificate too large")
+    return data
+
+
 def verify(document: dict[str, Any], fetch_certificate: CertificateFetcher,
            now: dt.datetime | None = None) -> None:
     """Raise :class:`WebhookRefused` unless SNS signed this message."""
