@@ -89,6 +89,14 @@ def qualified(reply: str) -> tuple[str, str]:
     ("550 Recipient address rejected: mailbox unavailable", (HARD, "user_unknown")),
     ("554 Transaction failed", (SOFT, "not_defined")),
     ("554 5.7.1 Service unavailable; client host blocked", (SOFT, "policy")),
+    # The recipient's own filters refused the message: a 5.1.1 says nothing here.
+    ("550 5.1.1 RCP-P2 Refused due to recipient preferences", (SOFT, "policy")),
+    # Phrase families that say the address itself does not exist.
+    ("550 Invalid final delivery userid: kim@example.org", (HARD, "user_unknown")),
+    ("550 5.0.0 The recipient name is not recognized", (HARD, "user_unknown")),
+    ("550 Error: No valid recipients for this MM", (HARD, "user_unknown")),
+    # Our own sending setup refused (Google's "Send mail as" relay): never hard.
+    ("550 Smtp server does not advertise AUTH capability", (SOFT, "policy")),
 ])
 def test_replies_are_qualified(reply, expected):
     assert qualified(reply) == expected
@@ -210,3 +218,48 @@ def test_a_failure_report_with_a_transient_status_is_soft(status, diagnostic, re
     parsed = parse(dsn(status, diagnostic, "failed"))
     assert (parsed.kind, parsed.address, parsed.failure_type, parsed.reason) == (
         "dsn", "kim@example.org", "soft", reason)
+
+
+def plain_report(diagnostic: str, status: str = "5.0.0") -> bytes:
+    """An RFC 3464 report whose notice does not quote the SMTP dialogue."""
+    return f"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>
+To: b-1.aaaaaaaaaaaaaaaaaaaa@bounces.shop.example.com
+Subject: Delivery Notification: Delivery has failed
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b0"
+
+--b0
+Content-Type: text/plain
+
+Your message cannot be delivered to the following recipients:
+
+  Recipient address: kim@example.org
+  Diagnostic code: smtp; {diagnostic}
+
+--b0
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; kim@example.org
+Action: failed
+Status: {status}
+Diagnostic-Code: smtp; {diagnostic}
+
+--b0--
+""".encode()
+
+
+@pytest.mark.parametrize(("diagnostic", "failure_type", "reason"), [
+    ("550 5.7.1 User Unknown: kim@example.org", "soft", "refused"),
+    ("550 5.7.1 <kim@example.org>: Recipient address rejected: User unknown",
+     "hard", "user_unknown"),
+    ("550 5.1.1 User Unknown: kim@example.org", "hard", "user_unknown"),
+])
+def test_unknown_user_words_under_a_policy_status_are_the_recipients_filter(
+        diagnostic, failure_type, reason):
+    """A 5.7 status says the server refused by policy; its "user unknown" is evidence
+    against the address only when the reply answered the address itself (RCPT TO)."""
+    parsed = parse(plain_report(diagnostic))
+    assert (parsed.address, parsed.failure_type, parsed.reason) == (
+        "kim@example.org", failure_type, reason)

@@ -42,6 +42,12 @@ NOT_A_RECIPIENT = re.compile(r"(message[- ]?id|in-reply-to|references|\bid|mail 
 # introduce one ("Recipient: <...>", "RCPT To:<...>", "delivered to: <...>").
 RECIPIENT_LEAD = re.compile(r"(^|\n)[ \t]*[\"<]?$|(recipient|rcpt to|delivered to|"
                             r"failed|address)[^\n:]{0,12}:[ \t]*[\"<]?$", re.IGNORECASE)
+# A quoted header line of the returned original: the address on a "From:" or
+# "Reply-To:" line is its sender, the one on a "To:" line its recipient.
+SENDER_LINE = re.compile(r"[ \t>]*(from|sender|reply-to|return-path|errors-to|message-id|"
+                         r"in-reply-to|references)[ \t]*:", re.IGNORECASE)
+RECIPIENT_LINE = re.compile(r"[ \t>]*(to|envelope-to|x-failed-recipients|original-recipient)"
+                            r"[ \t]*:", re.IGNORECASE)
 # An address after these words is a help desk the notice points to.
 HELP_DESK = re.compile(r"(contact|send mail to|write to|assistance|questions)[^\n]{0,40}$",
                        re.IGNORECASE)
@@ -49,11 +55,12 @@ HELP_DESK = re.compile(r"(contact|send mail to|write to|assistance|questions)[^\
 
 def first_address(text: str, exclude: str | set[str] = "") -> str:
     """The address a notice reports as failed: the first one standing where notices
-    name recipients, else the first one at all; leaving out the excluded ones, our
-    return paths, daemons, message ids (``Message-ID: <1234.5678@host>``), senders
-    (``MAIL FROM:<...>``) and help desks ("please contact <support@...>")."""
+    name recipients, else the first on a quoted "To:" line, else the first one at all;
+    leaving out the excluded ones, our return paths, daemons, message ids
+    (``Message-ID: <1234.5678@host>``), senders (``MAIL FROM:<...>``, a quoted "From:"
+    line) and help desks ("please contact <support@...>")."""
     excluded = {exclude.lower()} if isinstance(exclude, str) else exclude
-    candidates: list[tuple[bool, str]] = []
+    candidates: list[tuple[int, str]] = []
     for found in ADDRESS.finditer(text):
         address = found.group(0).lower().rstrip(".")
         if address in excluded or DAEMONS.match(address):
@@ -61,13 +68,16 @@ def first_address(text: str, exclude: str | set[str] = "") -> str:
         if RETURN_PATH.fullmatch(address.encode()):
             continue
         before = text[max(0, found.start() - 60):found.start()]
-        if NOT_A_RECIPIENT.search(before[-20:]) or HELP_DESK.search(before):
+        line = text[text.rfind("\n", 0, found.start()) + 1:found.start()]
+        if (NOT_A_RECIPIENT.search(before[-20:]) or HELP_DESK.search(before)
+                or SENDER_LINE.match(line)):
             continue
-        candidates.append((bool(RECIPIENT_LEAD.search(before)), address))
-    for strong, address in candidates:
-        if strong:
-            return address
-    return candidates[0][1] if candidates else ""
+        # Where notices name failed recipients beats the "To:" line of a quoted
+        # original (which may name others), which beats anywhere else.
+        rank = 2 if RECIPIENT_LEAD.search(before) else 1 if RECIPIENT_LINE.match(line) else 0
+        candidates.append((rank, address))
+    best = max((rank for rank, _ in candidates), default=0)
+    return next((address for rank, address in candidates if rank == best), "")
 
 
 def return_paths(message: Message, raw: bytes, envelope_rcpts) -> list[str]:

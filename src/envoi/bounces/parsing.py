@@ -31,7 +31,10 @@ and the code its diagnostic quotes disagree, the quoted code wins (the remote se
 own words; the Status is what the reporting MTA derived from them), unless it is vaguer
 (x.y.0); the qualification table then weighs codes against words
 (:mod:`envoi.bounces.qualification`). A refusal that answered the message after DATA
-with "unknown user" is not evidence against the address (:func:`refused_after_data`).
+with "unknown user" is not evidence against the address (:func:`refused_after_data`),
+nor is "unknown user" under a 5.7 (policy) status or from a Japanese carrier unless the
+reply answered the address itself at RCPT TO (:func:`policy_status`,
+:func:`carrier_filter`).
 The failed address is never the notice's or the original's sender, a daemon, one of
 our return paths nor a message id.
 
@@ -215,7 +218,9 @@ def split_report(message: Message) -> tuple[Notice, list[Message]]:
             notice.reports.setdefault(kind.replace("global-", ""), part)
         elif part.is_multipart():
             stack[0:0] = [p for p in part.get_payload() if isinstance(p, Message)]
-        elif part.get_content_maintype() == "text" or part is message:
+        elif part.get_content_maintype() in ("text", "multipart") or part is message:
+            # A multipart whose boundary could not be read (a parameter on an
+            # unindented line) is left as text: the notice is in it.
             notice.texts.append(decoded_text(part))
     return notice, originals
 
@@ -441,12 +446,17 @@ def qualified(kind: str, finding: Finding, notice_text: str) -> Parsed:
         # is no transient reply of the remote side; the words decide.
         enhanced = ""
     code = finding.code or (450 if enhanced.startswith("4") else 550)
-    text = finding.diagnostic or notice_text
+    # Notices wrap long replies anywhere ("Unknown\nRecipient"): words are read with
+    # their line breaks as spaces.
+    words = " ".join(notice_text.split())
+    text = " ".join((finding.diagnostic or words).split())
     result: Qualification = qualify(code, enhanced, text)
-    if result.reason == Reason.NOT_DEFINED and finding.diagnostic and notice_text:
+    if result.reason == Reason.NOT_DEFINED and finding.diagnostic and words:
         # The diagnostic alone said nothing useful; the notice's own words may.
-        result = qualify(code, enhanced, notice_text)
-    if refused_after_data(result, enhanced, notice_text):
+        result = qualify(code, enhanced, words)
+    if (refused_after_data(result, enhanced, notice_text)
+            or carrier_filter(result, enhanced, finding, notice_text)
+            or policy_status(result, enhanced, finding, notice_text)):
         result = Qualification(SOFT, Reason.REFUSED)
     status = " ".join(filter(None, [str(finding.code or ""), finding.enhanced]))
     return Parsed(kind=kind, address=finding.address, failure_type=result.failure_type,
@@ -458,6 +468,37 @@ def qualified(kind: str, finding: Finding, notice_text: str) -> Parsed:
 AFTER_DATA = re.compile(r"in reply to (end of )?data command|after (end of )?data\b|"
                         r"^\s*>>> data\s*$", re.IGNORECASE | re.MULTILINE)
 ADDRESS_CODES = ("5.1.1", "5.1.10", "5.1.2", "5.1.3", "5.1.6", "5.4.4")
+
+
+# Japanese mobile carriers: their MXes answer "unknown user" both for an address that
+# does not exist and for a recipient whose filter refuses the sender's domain.
+CARRIER_DOMAIN = re.compile(r"@(.+\.)?(docomo\.ne\.jp|ezweb\.ne\.jp|au\.com|softbank\.ne\.jp|"
+                            r"i\.softbank\.jp|vodafone\.ne\.jp|pdx\.ne\.jp|willcom\.com|"
+                            r"emnet\.ne\.jp|y-?mobile\.ne\.jp)$", re.IGNORECASE)
+# The reply answered the recipient itself: the notice says so, or the reply names the
+# address the way a server refusing it at RCPT TO does ("550 <ada@...>: User unknown";
+# the same server refusing the message after DATA says "550 : User unknown").
+AT_RCPT = re.compile(r"rcpt to|<[^<>@\s]+@[^<>\s]+>:", re.IGNORECASE)
+
+
+def carrier_filter(result: Qualification, enhanced: str, finding: Finding,
+                   notice_text: str) -> bool:
+    """A Japanese carrier's "unknown user" is evidence against the address only when it
+    answered the recipient itself (at RCPT TO) or gave a precise status code; otherwise
+    it is the recipient's filter refusing the message (as after DATA)."""
+    return (result.failure_type == HARD and result.reason == Reason.USER_UNKNOWN
+            and enhanced not in ADDRESS_CODES and bool(CARRIER_DOMAIN.search(finding.address))
+            and not AT_RCPT.search(finding.diagnostic + "\n" + notice_text))
+
+
+def policy_status(result: Qualification, enhanced: str, finding: Finding,
+                  notice_text: str) -> bool:
+    """A status of class 5.7 (security or policy) says the server refused by policy:
+    "unknown user" words under it are the recipient's filter (some servers answer so
+    for a sender they refuse), unless the reply answered the address itself at RCPT TO."""
+    return (result.failure_type == HARD and result.reason == Reason.USER_UNKNOWN
+            and enhanced.startswith("5.7.")
+            and not AT_RCPT.search(finding.diagnostic + "\n" + notice_text))
 
 
 def refused_after_data(result: Qualification, enhanced: str, notice_text: str) -> bool:
@@ -498,10 +539,18 @@ FAILURE_WORDS = re.compile(r"invalid (user|recipient|address)|could not be deliv
                            r"permanent (fatal )?error|not (be )?delivered to", re.IGNORECASE)
 
 
+# "Could not be delivered to: <ada@example.org>" (au/KDDI and other carriers name the
+# failed recipient in the sentence itself, with no reply code).
+FAILED_TO_ADDRESS = re.compile(r"(could not be delivered|undeliverable|delivery (has )?failed)"
+                               r" to:?\s*<?[^\s@<>]+@", re.IGNORECASE)
+
+
 def failure_notice_body(text: str) -> bool:
-    """The notice's first lines say delivery failed and quote a failure reply code."""
+    """The notice's first lines say delivery failed and quote a failure reply code, or
+    say to which address delivery failed."""
     head = text[:2000]
-    return bool(FAILURE_WORDS.search(head) and BASIC_CODE.search(head))
+    return bool(FAILURE_WORDS.search(head) and BASIC_CODE.search(head)
+                or FAILED_TO_ADDRESS.search(head))
 
 
 def failed_addresses(message: Message, text: str, excluded: set[str]) -> list[str]:

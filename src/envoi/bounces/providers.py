@@ -45,7 +45,9 @@ def find_json(text: str) -> dict[str, Any] | None:
     if start < 0:
         return None
     try:
-        value, _ = json.JSONDecoder().raw_decode(text[start:])
+        # strict=False: a notification delivered by mail may have a line break folded
+        # into a long string value, which a strict decoder refuses.
+        value, _ = json.JSONDecoder(strict=False).raw_decode(text[start:])
     except (ValueError, RecursionError):  # not JSON, or nested beyond reason
         return None
     return value if isinstance(value, dict) else None

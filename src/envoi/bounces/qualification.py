@@ -15,7 +15,10 @@ tried before the built-in ones. The built-in table, in the order it is tried:
    A code whose detail is 0 (5.0.0, 5.1.0, 5.2.0) names only a subject and is left to
    the words;
 3. the words that are evidence about the recipient's address (account disabled, no
-   such domain, user unknown, moved), in English, Korean and Japanese;
+   such domain, user unknown, moved), in English, Korean and Japanese, and the
+   phrasings of other MTAs for the same classes (French, Italian, Spanish "unknown
+   user"; Domino's "not in the directory"; qmail's badrcptto lists). A guess ("may not
+   exist") is not evidence;
 4. the words of an unreachable host or of a refusal that gives no reason (soft);
 5. basic reply codes, for what nothing above explained: 421 (the server is closing the
    session) is unreachable, any other transient reply is soft "not defined", and so is
@@ -159,6 +162,10 @@ ADDRESS_TEXT: list[Rule] = [
         r"inactive (user|account|mailbox)|invalid/inactive|is currently suspended|"
         r"administrativ\w* disabled|"
         r"account that you tried to reach is (disabled|inactive)|deactivated mailbox|"
+        r"user is terminated|suspended recipient account|user suspended|"
+        r"account has been disabled or discontinued|account is locked|"
+        r"inactive e-?mail address|recipient account isn'?t enabled|"
+        r"compte du destinataire est bloqu|"
         r"휴면|(계정|계좌).{0,8}(정지|중지|비활성)|"
         r"(アカウント|アカウント).{0,8}(停止|無効|休止)|利用停止")),
     Rule(HARD, Reason.INVALID_DOMAIN, pattern=_text(
@@ -169,14 +176,19 @@ ADDRESS_TEXT: list[Rule] = [
         r"domain is not reachable|check the domain|domain .{0,40}(does not|doesn'?t) exist|"
         r"domain \S+ (couldn'?t|could not) be found|doesn'?t receive e?mail|"
         r"couldn'?t find any host|all relevant mx records point to non-existent hosts|"
+        r"the account or domain may not exist|recipient domain must exist|"
         r"ドメイン.{0,10}(見つかりません|存在しません)|도메인.{0,10}(찾을 수 없|존재하지 않)")),
     Rule(HARD, Reason.USER_UNKNOWN, pattern=_text(
         r"user ?unknown|no such (user|recipient|mailbox|address|person)|"
         r"unknown (user|recipient|mailbox|address|local ?part|e-?mail)|"
-        r"does not exist|doesn'?t (have|exist)|not exist|invalid (recipient|mailbox|"
-        r"address|user)|no mailbox|mailbox unavailable|mailbox (not found|not present)|"
+        # "may not exist" is a guess (Google Groups: "or you may not have permission")
+        r"(?<!may )(?<!might )(does not|doesn'?t|not) exist|doesn'?t have|"
+        r"invalid (recipient|mailbox|"
+        r"address|user)|invalid( \w+){0,2} (user ?id|username)|no mailbox|"
+        r"mailbox unavailable|mailbox (not found|not present)|"
         r"recipient not found|user not found|not a valid (mailbox|user|recipient)|"
         r"is not a known user|address (not found|unknown|invalid|not present)|"
+        r"(recipient|user) name is not recognized|unknown\s+recipient|no valid recipient|"
         r"(couldn'?t|could not|cannot|can'?t) be found|not listed in|no one at this address|"
         r"bad (recipient|address|destination)|badrcptto|unknown or illegal alias|"
         r"no longer (accepts mail|available|valid|in use|active)|has moved|"
@@ -184,7 +196,16 @@ ADDRESS_TEXT: list[Rule] = [
         r"resolver\.adr\.invalidinsmtp|"
         r"recipient address rejected(\s*[.;(]|\s*$|: (access denied|invalid|unknown))|"
         r"5\.1\.0 address rejected|recipient (is )?not (accepted|local|ok)|"
-        r"存在しません|(アドレス|宛先|ユーザ|ユーザー|受信者).{0,6}(見つから|存在し|不明)|"
+        r"address not present in directory|can'?t accept user|"
+        r"destination (addresses were unknown|server rejected recipients)|"
+        r"invalid mailbox path|is not an active address|mailbox is inactive|"
+        r"no (mail ?box|account) (by that name|available|found|here)|not a local address|"
+        r"user (missing home directory|not active|not known)|email name is not found|"
+        r"invalid or unknown virtual user|(badrecipientto|validrcptto) list|"
+        r"envelope recipient (has been denied|is in my badrcptto)|"
+        r"utilisateur inconnu|nessun utente|no existe (dicha persona|ese usuario)|"
+        r"存在しません|ディレクトリ.{0,8}(にありません|見つかりません)|"
+        r"(アドレス|宛先|ユーザ|ユーザー|受信者).{0,6}(見つから|存在し|不明)|"
         r"該当する(ユーザ|ユーザー|アドレス)|"
         r"존재하지 않|(사용자|수신자|받는\s?사람|계정|주소).{0,8}(없|찾을 수 없|알 수 없)")),
 ]
@@ -229,7 +250,11 @@ MAILBOX_FULL_TEXT = Rule(SOFT, Reason.MAILBOX_FULL, pattern=_text(
     r"exceeded storage allocation|insufficient (disk |storage )?space|"
     r"not enough (storage|disk )?space|does not have enough space|mailbox size limit|"
     r"mailbox would exceed|(disk|storage) space limit|space has been used up|"
-    r"out of storage space|account storage limit|"
+    r"out of storage space|account storage limit|mailbox exceeds (the )?allowed size|"
+    r"disc quota|exceeding (its|their) (mailbox )?quota|over the (allowed )?quota|"
+    r"mailbox exceeded the local limit|(userdisk|domaindisk|reached disk) quota|"
+    r"not sufficient disk space|boite du destinataire pleine|"
+    r"mail file size exceeds the maximum size allowed for mail delivery|"
     r"too many messages (on the server|in (the|this) mailbox)|too much mail data|"
     r"용량.{0,6}(초과|부족)|(메일함|편지함|사서함).{0,6}(가득|꽉)|"
     r"容量.{0,8}(超え|オーバー|不足|一杯|いっぱい)|(メールボックス|メールボツクス).{0,6}"
@@ -258,6 +283,7 @@ POLICY_TEXT = Rule(SOFT, Reason.POLICY, pattern=_text(
     r"unverified sender|"
     r"\bspf\b|\bdkim\b|\bdmarc\b|sender policy framework|not authenticated|"
     r"unauthenticated|authentication (failed|failure|required|problem)|"
+    r"does not advertise auth|'send mail as'|"
     r"relay(ing)? (access )?(denied|not (permitted|allowed))|not permitted to relay|"
     r"unable to relay|relaying denied|not allowed to (relay|send)|"
     # the message: spam or content filters, size
@@ -273,6 +299,11 @@ POLICY_TEXT = Rule(SOFT, Reason.POLICY, pattern=_text(
     r"user complaints|exceeded .{0,20}(rate|limit)|limit exceeded|throttl|unusual rate|"
     # policy in its own words, greylisting
     r"policy (reasons|violation|rejection)|local policy|for policy reasons|"
+    # the recipient's own filters refused the message (not the address)
+    r"recipient('s)? (preferences|filter)|email preferences of the person|"
+    r"not accepting (mail|messages) (with|from)|only accepting mail from specific|"
+    r"is not accepting any mail|resolver\.rst\.notauthorized|this account is protected by|"
+    r"user reject|refuse to receive mail|blocked by the recipient|"
     r"administrative prohibition|grey ?list|gray ?list|"
     r"스팸|차단|수신\s?거부|受信拒否|迷惑メール|拒否"))
 
