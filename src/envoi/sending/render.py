@@ -16,6 +16,11 @@ and ``{{ unsubscribe_url }}``.
 Proofs (row :data:`PROOF_ROW`) carry no tracking at all: their links are the original
 targets, they have no pixel, and their mirror and unsubscribe links lead to pages that
 say "this is a proof".
+
+A message that cannot be made raises :class:`~envoi.deliveries.liquid.PersonalizationError`
+and nothing else: a Liquid error for this profile's values (``divided_by`` an attribute
+it lacks), a render limit reached (:mod:`envoi.deliveries.liquid`), a header that a
+value broke, or a message over the size limit. Callers fail that one recipient.
 """
 
 from __future__ import annotations
@@ -37,7 +42,15 @@ from liquid.builtin.expressions.path import Path
 from liquid.builtin.output import OutputNode
 from liquid.exceptions import LiquidError
 
-from envoi.deliveries.content import PROFILE_FIELDS, compile_content, environment
+from envoi.deliveries.content import PROFILE_FIELDS, compile_content, environment, line_and_column
+from envoi.deliveries.liquid import (
+    MESSAGE_SIZE_LIMIT,
+    MessageTooLarge,
+    PersonalizationError,
+    RenderTimeLimitError,
+    error_index,
+    error_message,
+)
 from envoi.deliveries.models import Delivery
 from envoi.sending.layout import AssembledPart, PartLayout
 from envoi.sending.mime import Body, MessageSkeleton, format_date, make_message_id
@@ -328,6 +341,8 @@ class DeliveryRenderer:
     def __init__(self, delivery: Delivery, subject_prefix: str = ""):
         self.delivery_id = delivery.pk
         self.subject_prefix = subject_prefix
+        self.sources = (("subject", delivery.subject), ("text_body", delivery.text_body),
+                        ("html_body", delivery.html_body))
         self.links = links.tracked_links(delivery.html_body) if delivery.html_body else ()
         self.personalized_links = tuple(
             (link.index, environment.from_string(link.url))
@@ -348,6 +363,21 @@ class DeliveryRenderer:
     def render(self, row_id: int, address: str, profile: dict[str, Any],
                unsubscribe_url: str | None = None,
                message_key: str | None = None) -> OutgoingMessage:
+        """The recipient's message; :class:`PersonalizationError` when it cannot be made."""
+        try:
+            message = self._render(row_id, address, profile, unsubscribe_url, message_key)
+        except PersonalizationError:
+            raise
+        except Exception as error:  # whatever a profile's values broke: this message only
+            raise self.located(error, profile) from error
+        if len(message.data_8bit) > MESSAGE_SIZE_LIMIT:
+            raise MessageTooLarge(
+                f"the rendered message is {len(message.data_8bit) // 1024} KB; "
+                f"the limit is {MESSAGE_SIZE_LIMIT // 1024} KB")
+        return message
+
+    def _render(self, row_id: int, address: str, profile: dict[str, Any],
+                unsubscribe_url: str | None, message_key: str | None) -> OutgoingMessage:
         context, slots = self.context(row_id, profile, unsubscribe_url)
         subject, text, html_part = self.message_parts(context, slots)
         # One Message-ID per sending-log row, stable across a crash-induced resend.
@@ -370,13 +400,39 @@ class DeliveryRenderer:
 
     def mirror_html(self, row_id: int, profile: dict[str, Any]) -> str:
         """The HTML part as this recipient received it, minus the open pixel: viewing
-        the mirror page is recorded as a mirror view, not as an open."""
-        context, slots = self.context(row_id, profile)
-        slots.set(len(self.links), "")  # the pixel
-        if self.html is not None:
-            return self.html_part(context, slots)
-        text = self.content.text.render(**context) if self.content.text else ""
+        the mirror page is recorded as a mirror view, not as an open.
+        :class:`PersonalizationError` when it cannot be made."""
+        try:
+            context, slots = self.context(row_id, profile)
+            slots.set(len(self.links), "")  # the pixel
+            if self.html is not None:
+                return self.html_part(context, slots)
+            text = self.content.text.render(**context) if self.content.text else ""
+        except Exception as error:
+            raise self.located(error, profile) from error
         return f"<pre>{html.escape(text)}</pre>"
+
+    def located(self, error: Exception, profile: dict[str, Any]) -> PersonalizationError:
+        """``error`` with the field, line and column it comes from.
+
+        The templates rendered are rewritten (parts joined, links made slots), so their
+        positions are not the author's: each field is rendered again, as written, for
+        the same profile, until one fails. Only on this (rare) path; a render stopped
+        by the time limit is not run again.
+        """
+        if isinstance(error, RenderTimeLimitError):
+            return PersonalizationError(error_message(error))
+        context = profile_context(profile)
+        context.update(unsubscribe_url="", mirror_url="")
+        for name, source in self.sources:
+            try:
+                environment.from_string(source).render(**context)
+            except Exception as found:
+                index = error_index(found)
+                line, column = line_and_column(source, index) if index is not None else (
+                    None, None)
+                return PersonalizationError(error_message(found), name, line, column)
+        return PersonalizationError(error_message(error))
 
     def message_parts(self, context: dict[str, Any], slots: Slots) -> tuple[str, Body, Body]:
         """The subject, text part and HTML part, assembled from the delivery's layouts

@@ -74,6 +74,8 @@ REASON_LABELS = {
     "not_defined": _("Not defined"),
     "delivery_stopped": _("Delivery stopped"),
     "expired": _("Validity period over"),
+    "personalization_error": _("Personalization error"),
+    "message_too_large": _("Message too large"),
 }
 
 EVENT_LABELS = {
