@@ -80,3 +80,11 @@ def test_an_error_names_its_field_line_and_column():
     render(template)
     assert str(render.error) == (  # type: ignore[attr-defined]
         "text_body, line 2, column 12: divided_by: can't divide by 0")
+
+
+def test_a_number_squared_in_a_loop_stops_before_its_multiplications_take_seconds():
+    squaring = ("{% assign n = 7 %}{% for i in (1..40) %}{% assign n = n | times: n %}"
+                "{% endfor %}")
+    assert render(renderer(text=squaring)) < 0.5
+    assert str(render.error) == (  # type: ignore[attr-defined]
+        "text_body, line 1, column 59: times: the result is too large")

@@ -12,6 +12,9 @@ the public mirror page, so a render must end, quickly, whatever the template say
   doubling a string in a loop.
 * **Time** (``ENVOI_RENDER_SECONDS``): checked at every turn of every loop, the only
   constructs whose cost the template's length does not bound.
+* **Numbers**: ``times`` refuses a whole number past 2^1024. Squaring one in a loop
+  doubles its size each turn, and a single multiplication of numbers of megabytes
+  takes seconds that no check between two turns can interrupt.
 
 ``include`` and ``render`` are not tags here: they load templates from files, and a
 delivery has none. A template using them is refused when it is saved.
@@ -23,13 +26,14 @@ at its start.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from io import StringIO
 from typing import Any
 
 from liquid import BoundTemplate, Environment, RenderContext
-from liquid.exceptions import OutputStreamLimitError, ResourceLimitError
+from liquid.exceptions import FilterArgumentError, OutputStreamLimitError, ResourceLimitError
 from liquid.output import LimitedStringIO
 
 from envoi import config
@@ -38,6 +42,9 @@ LOOP_LIMIT = int(config.env("ENVOI_RENDER_LOOP_LIMIT", "10000"))
 OUTPUT_LIMIT = int(config.env("ENVOI_RENDER_OUTPUT_LIMIT", str(5 * 1024 * 1024)))
 VARIABLES_LIMIT = int(config.env("ENVOI_RENDER_VARIABLES_LIMIT", str(1024 * 1024)))
 RENDER_SECONDS = float(config.env("ENVOI_RENDER_SECONDS", "1"))
+
+NUMBER_BITS = 1024
+"""The largest whole number ``times`` gives, in bits (about 10^308, a float's range)."""
 
 FILE_TAGS = ("include", "render")
 """Tags that load other templates from files: a delivery has none to give them."""
@@ -114,6 +121,18 @@ class LimitedEnvironment(Environment):
         super().setup_tags_and_filters(extra=extra)
         for name in FILE_TAGS:
             self.tags.pop(name, None)
+        self.filters["times"] = _bounded(self.filters["times"])
+
+
+def _bounded(times: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(times)
+    def bounded_times(*args: Any, **kwargs: Any) -> Any:
+        product = times(*args, **kwargs)
+        if isinstance(product, int) and product.bit_length() > NUMBER_BITS:
+            raise FilterArgumentError("times: the result is too large", token=None)
+        return product
+
+    return bounded_times
 
 
 PERSONALIZATION_ERROR = "personalization_error"

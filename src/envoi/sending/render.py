@@ -28,6 +28,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
@@ -55,6 +56,9 @@ from envoi.deliveries.models import Delivery
 from envoi.sending.layout import AssembledPart, PartLayout
 from envoi.sending.mime import Body, MessageSkeleton, format_date, make_message_id
 from envoi.tracking import links, tokens
+
+LOCATE_WITHIN = 0.05
+"""Seconds: a failed render that took longer is not rendered again to locate its error."""
 
 PROOF_ROW = 0
 """Proofs are rendered for this row id: they are not in the sending log."""
@@ -364,12 +368,13 @@ class DeliveryRenderer:
                unsubscribe_url: str | None = None,
                message_key: str | None = None) -> OutgoingMessage:
         """The recipient's message; :class:`PersonalizationError` when it cannot be made."""
+        started = time.monotonic()
         try:
             message = self._render(row_id, address, profile, unsubscribe_url, message_key)
         except PersonalizationError:
             raise
         except Exception as error:  # whatever a profile's values broke: this message only
-            raise self.located(error, profile) from error
+            raise self.located(error, profile, time.monotonic() - started) from error
         if len(message.data_8bit) > MESSAGE_SIZE_LIMIT:
             raise MessageTooLarge(
                 f"the rendered message is {len(message.data_8bit) // 1024} KB; "
@@ -402,6 +407,7 @@ class DeliveryRenderer:
         """The HTML part as this recipient received it, minus the open pixel: viewing
         the mirror page is recorded as a mirror view, not as an open.
         :class:`PersonalizationError` when it cannot be made."""
+        started = time.monotonic()
         try:
             context, slots = self.context(row_id, profile)
             slots.set(len(self.links), "")  # the pixel
@@ -409,18 +415,20 @@ class DeliveryRenderer:
                 return self.html_part(context, slots)
             text = self.content.text.render(**context) if self.content.text else ""
         except Exception as error:
-            raise self.located(error, profile) from error
+            raise self.located(error, profile, time.monotonic() - started) from error
         return f"<pre>{html.escape(text)}</pre>"
 
-    def located(self, error: Exception, profile: dict[str, Any]) -> PersonalizationError:
+    def located(self, error: Exception, profile: dict[str, Any], took: float,
+                ) -> PersonalizationError:
         """``error`` with the field, line and column it comes from.
 
         The templates rendered are rewritten (parts joined, links made slots), so their
         positions are not the author's: each field is rendered again, as written, for
-        the same profile, until one fails. Only on this (rare) path; a render stopped
-        by the time limit is not run again.
+        the same profile, until one fails. Only on this (rare) path, and only when the
+        failed render was quick (:data:`LOCATE_WITHIN`): one cut off by a limit after
+        a second of work is not run again.
         """
-        if isinstance(error, RenderTimeLimitError):
+        if took > LOCATE_WITHIN or isinstance(error, RenderTimeLimitError):
             return PersonalizationError(error_message(error))
         context = profile_context(profile)
         context.update(unsubscribe_url="", mirror_url="")
