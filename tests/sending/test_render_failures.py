@@ -89,6 +89,9 @@ def test_a_delivery_whose_failures_pass_the_threshold_pauses_itself(relay, monke
     page = client.get(f"/deliveries/{poisoned.pk}/").content.decode()
     assert 'data-testid="auto-pause"' in page
     assert "divided_by: can&#x27;t divide by 0" in page
+    client.cookies["envoi_language"] = "ja"
+    assert "配信が自動的に一時停止しました" in client.get(
+        f"/deliveries/{poisoned.pk}/").content.decode()
 
     # Resumed by a person, it sends on and pauses again only after as many more fail.
     services.resume(boss(), poisoned)

@@ -75,6 +75,9 @@ def test_the_mirror_page_of_a_runaway_template_answers_at_once():
     assert time.monotonic() - start < 1
     assert response.status_code == 200
     assert "This message cannot be shown" in response.content.decode()
+    korean = Client(HTTP_ACCEPT_LANGUAGE="ko").get(mirror_path(delivery,
+                                                               "mirror-huge@example.com"))
+    assert "이 메시지는 표시할 수 없습니다" in korean.content.decode()
 
 
 @pytest.mark.django_db
