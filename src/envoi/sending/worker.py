@@ -243,6 +243,8 @@ class Worker:
         if not batch.expired:
             if self.stopping.is_set():
                 queue.defer([row.id for row in batch.rows])  # stopping: give them back
+                if batch.unrendered:  # failed for good: nothing to give back
+                    queue.record(batch.unrendered, self.clock())
                 return
             batch.replies = Replies(len(batch.messages))
             for index, (row, message) in enumerate(zip(batch.rows, batch.messages,
