@@ -120,8 +120,16 @@ def test_a_template_saved_with_include_before_it_was_refused_fails_rows_not_the_
     assert {r["status"] for r in rows(healthy)} == {"sent"}
     failures = rows(legacy)
     assert {r["failure_reason"] for r in failures} == {"personalization_error"}
-    assert "include" in failures[0]["smtp_reply"]
+    assert failures[0]["smtp_reply"].startswith(
+        "text_body, line 1, column 4: {% include %} is not supported")
     assert len(relay.messages) == 5
+
+    # Its mirror page says the message cannot be shown; its proof is refused.
+    from envoi.tracking import tokens
+
+    row = SendingLog.objects.filter(delivery=legacy).first()
+    mirror = tokens.mirror_url(legacy.pk, row.pk, None).removeprefix("http://testserver")
+    assert "This message cannot be shown" in Client().get(mirror).content.decode()
 
 
 @pytest.mark.django_db

@@ -43,7 +43,14 @@ from liquid.builtin.expressions.path import Path
 from liquid.builtin.output import OutputNode
 from liquid.exceptions import LiquidError
 
-from envoi.deliveries.content import PROFILE_FIELDS, compile_content, environment, line_and_column
+from envoi.deliveries.content import (
+    PROFILE_FIELDS,
+    TEMPLATE_FIELDS,
+    check_template,
+    compile_content,
+    environment,
+    line_and_column,
+)
 from envoi.deliveries.liquid import (
     MESSAGE_SIZE_LIMIT,
     MessageTooLarge,
@@ -339,10 +346,28 @@ def _outputs_only(source: str) -> bool:
     return all(isinstance(node, ContentNode | OutputNode) for node in nodes)
 
 
+def unreadable(delivery: Delivery, error: LiquidError) -> PersonalizationError:
+    """The first problem of the delivery's templates, with its field, line and column."""
+    for name in TEMPLATE_FIELDS:
+        problems = check_template(name, getattr(delivery, name))
+        if problems:
+            problem = problems[0]
+            return PersonalizationError(problem.message, name, problem.line, problem.column)
+    return PersonalizationError(error_message(error))
+
+
 class DeliveryRenderer:
     """One delivery's messages: build it once per delivery, then :meth:`render` each row."""
 
     def __init__(self, delivery: Delivery, subject_prefix: str = ""):
+        """:class:`PersonalizationError` for templates that no longer parse (stored
+        before a rule refused them, as ``{% include %}`` now is)."""
+        try:
+            self._build(delivery, subject_prefix)
+        except LiquidError as error:
+            raise unreadable(delivery, error) from error
+
+    def _build(self, delivery: Delivery, subject_prefix: str) -> None:
         self.delivery_id = delivery.pk
         self.subject_prefix = subject_prefix
         self.sources = (("subject", delivery.subject), ("text_body", delivery.text_body),

@@ -215,11 +215,10 @@ class Worker:
         rows, send_at = self.pace(delivery, rows)
         try:
             renderer = self.renderer(delivery)
-        except Exception as error:  # a template that no longer parses: no row can render
-            log.exception("delivery %s cannot be rendered", delivery_id)
-            failure = PersonalizationError(f"the templates cannot be read: {error}")
+        except PersonalizationError as error:  # templates that no longer parse: no row can
+            log.warning("delivery %s cannot be rendered: %s", delivery_id, error)
             return Batch(delivery, [], [], send_at,
-                         unrendered=[_unrendered(row, failure) for row in rows])
+                         unrendered=[_unrendered(row, error) for row in rows])
         profiles = load_profiles(row.profile_id for row in rows)
         rendered: list[ClaimedRow] = []
         messages: list[OutgoingMessage] = []
