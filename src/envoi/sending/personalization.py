@@ -14,6 +14,7 @@ failures since the last pause, and at least this share of the rows processed sin
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
@@ -54,6 +55,26 @@ def past_threshold(failed: int, rendered: int) -> bool:
     """Whether a batch's own failures already pass the threshold (rendering the rest
     of it would only fail more rows)."""
     return Tally(failed, failed + rendered).over_threshold()
+
+
+CHECK_EVERY = 2.0
+"""Seconds between a worker's threshold checks of one delivery (each counts its rows),
+unless a batch's own failures already pass the threshold."""
+
+
+class PauseChecks:
+    """When a worker next counts a delivery's failures: a sparse failure in each batch
+    of a million-row delivery must not cost a count of its log per batch."""
+
+    def __init__(self) -> None:
+        self._next: dict[int, float] = {}
+
+    def after_batch(self, delivery_id: int, failed: int, rendered: int, example: str) -> bool:
+        now = time.monotonic()
+        if not past_threshold(failed, rendered) and now < self._next.get(delivery_id, 0.0):
+            return False
+        self._next[delivery_id] = now + CHECK_EVERY
+        return pause_if_failing(delivery_id, example)
 
 
 def tally(delivery_id: int) -> Tally:

@@ -84,6 +84,7 @@ class Worker:
         self.jobs = JobRunner(self.worker_id)
         self.housekept_at: datetime | None = None
         self.in_flight: Batch | None = None
+        self.pause_checks = personalization.PauseChecks()
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -268,8 +269,8 @@ class Worker:
         # Quarantine (SPEC §8); a message that could not be made says nothing of its address.
         note_sending_results(sent, self.clock())
         if batch.unrendered:
-            personalization.pause_if_failing(batch.delivery.pk,
-                                             batch.unrendered[0].smtp_reply)
+            self.pause_checks.after_batch(batch.delivery.pk, len(batch.unrendered),
+                                          len(batch.rows), batch.unrendered[0].smtp_reply)
         if batch.end_of_log:  # maybe nothing is left pending
             lifecycle.finish_if_done(batch.delivery.pk)
         return len(sent) + len(batch.unrendered)
