@@ -23,6 +23,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", metavar="FILE", help="cProfile the loop into FILE")
+    parser.add_argument("--filters", action="store_true",
+                        help="write {{ first_name | strip }} for {{ first_name }}: the "
+                             "parts then render through Liquid (and its limits)")
     parser.add_argument("--seven-bit", action="store_true",
                         help="also build the 7-bit form (what a relay without 8BITMIME gets)")
     args = parser.parse_args()
@@ -33,8 +36,13 @@ def main() -> int:
     from envoi.deliveries.models import Delivery
     from envoi.sending.render import DeliveryRenderer
 
-    delivery = Delivery(pk=7, subject=content.SUBJECT, sender=content.SENDER,
-                        html_body=content.html_body(), text_body=content.text_body())
+    def liquid(text: str) -> str:
+        return text.replace("{{ first_name }}", "{{ first_name | strip }}") if args.filters \
+            else text
+
+    delivery = Delivery(pk=7, subject=liquid(content.SUBJECT), sender=content.SENDER,
+                        html_body=liquid(content.html_body()),
+                        text_body=liquid(content.text_body()))
     renderer = DeliveryRenderer(delivery)
     profiles = [{"email": f"user{i}@example.com", "first_name": f"민준{i}",
                  "last_name": "김"} for i in range(args.messages)]
@@ -57,7 +65,7 @@ def main() -> int:
         size = loop()
         runs.append((time.process_time() - start) / args.messages * 1e6)
     print(f"# runs (us/msg): {', '.join(f'{r:.1f}' for r in runs)}")
-    form = "7-bit" if args.seven_bit else "8bit"
+    form = ("7-bit" if args.seven_bit else "8bit") + (", Liquid filters" if args.filters else "")
     print(f"envoi-render: {min(runs):.1f} us/msg CPU (best of {args.repeat}, "
           f"{args.messages} messages, {form}, {size // args.messages} bytes each)")
     return 0

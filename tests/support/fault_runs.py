@@ -37,10 +37,11 @@ REPORTED: list[str] = []
 
 
 def worker_env(database_url: str, smtp_url: str, *, secret_key: str, base_url: str,
-               lease_seconds: int, batch_size: int) -> dict[str, str]:
+               lease_seconds: int, batch_size: int, **extra: str) -> dict[str, str]:
     return dict(os.environ, ENVOI_DATABASE_URL=database_url, ENVOI_SMTP_URL=smtp_url,
                 ENVOI_SECRET_KEY=secret_key, ENVOI_BASE_URL=base_url,
-                ENVOI_LEASE_SECONDS=str(lease_seconds), ENVOI_BATCH_SIZE=str(batch_size))
+                ENVOI_LEASE_SECONDS=str(lease_seconds), ENVOI_BATCH_SIZE=str(batch_size),
+                **extra)
 
 
 class WorkerFleet:
@@ -182,9 +183,12 @@ class PsycopgLedger:
             self._connection = None
 
 
-def terminal_count(ledger: Ledger, delivery_id: int) -> int:
-    return ledger.fetch("SELECT count(*) FROM sending_sendinglog WHERE delivery_id = %s "
-                        "AND status <> 'pending'", [delivery_id])[0][0]
+def terminal_count(ledger: Ledger, delivery_id: int | Sequence[int]) -> int:
+    """Terminal rows of one delivery, or of several together."""
+    ids = [delivery_id] if isinstance(delivery_id, int) else list(delivery_id)
+    marks = ", ".join(["%s"] * len(ids))
+    return ledger.fetch(f"SELECT count(*) FROM sending_sendinglog WHERE delivery_id IN "
+                        f"({marks}) AND status <> 'pending'", ids)[0][0]
 
 
 @dataclass(frozen=True)
@@ -248,7 +252,7 @@ class Run:
     test's relay, not Envoi, set the pace."""
 
 
-def run_until_terminal(ledger: Ledger, delivery_id: int, recipients: int,
+def run_until_terminal(ledger: Ledger, delivery_id: int | Sequence[int], recipients: int,
                        fleet: WorkerFleet, relay: Relay, *, chaos: Chaos | None = None,
                        timeout: float = 240) -> Run:
     """Start the fleet and keep it going, with ``chaos`` called at every poll, until
@@ -280,7 +284,7 @@ def run_until_terminal(ledger: Ledger, delivery_id: int, recipients: int,
     return Run(meter.longest, elapsed, (relay.cpu_seconds() - relay_cpu) / elapsed)
 
 
-def _terminal_or_none(ledger: Ledger, delivery_id: int) -> int | None:
+def _terminal_or_none(ledger: Ledger, delivery_id: int | Sequence[int]) -> int | None:
     """The count, or None while the database cannot answer (it is being restarted)."""
     try:
         return terminal_count(ledger, delivery_id)

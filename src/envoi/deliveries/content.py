@@ -1,21 +1,27 @@
 """Personalization: the Liquid environment, what a template may refer to, and the
 content hash that approval freezes.
 
-Templates are checked at preparation (syntax, unknown fields, unknown filters, each with
-line and column) so that rendering at send time never meets a surprise; an attribute
-that a given profile lacks simply renders empty.
+Templates are checked when saved and at preparation (syntax, unknown fields, unknown
+filters, the file tags ``include`` and ``render``, each with line and column). What only
+a profile's values can break (``divided_by`` a missing attribute) fails that recipient's
+message alone at send time (:mod:`envoi.sending.render`); an attribute that a profile
+lacks otherwise renders empty. Every render runs within the limits of
+:mod:`envoi.deliveries.liquid`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-from liquid import BoundTemplate, Environment
+from liquid import BoundTemplate
 from liquid.exceptions import LiquidError
 
+from envoi.deliveries.liquid import FILE_TAGS, LimitedEnvironment
 from envoi.deliveries.models import Delivery, Recurrence
 
 PROFILE_FIELDS = ("email", "phone", "first_name", "last_name", "language", "timezone")
@@ -25,7 +31,7 @@ PROFILE_GLOBALS = frozenset({*PROFILE_FIELDS, "attributes"})
 TEMPLATE_GLOBALS = PROFILE_GLOBALS | {"unsubscribe_url", "mirror_url"}
 TEMPLATE_FIELDS = ("subject", "html_body", "text_body")
 
-environment = Environment()
+environment = LimitedEnvironment()
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,7 @@ def check_template(field: str, source: str) -> list[TemplateProblem]:
         template = environment.from_string(source)
     except LiquidError as error:
         index = error.token.start_index if error.token is not None else -1
-        return [TemplateProblem(field, str(error.message or error),
+        return [TemplateProblem(field, _syntax_message(error),
                                 *line_and_column(source, index))]
     analysis = template.analyze()
     problems = [
@@ -72,11 +78,73 @@ def check_template(field: str, source: str) -> list[TemplateProblem]:
     return problems
 
 
+def _syntax_message(error: LiquidError) -> str:
+    token = error.token
+    if token is not None and token.kind == "tag" and token.value in FILE_TAGS:
+        return (f"{{% {token.value} %}} is not supported: it loads a template from a "
+                "file, and a delivery has none; write its content here instead")
+    return str(error.message or error)
+
+
 def uses_variable(source: str, name: str) -> bool:
     try:
         return name in environment.from_string(source).analyze().globals
     except LiquidError:
         return False
+
+
+DIVIDING_FILTERS = frozenset({"divided_by", "modulo"})
+"""Filters that fail the render when their argument is missing or zero."""
+
+
+@dataclass(frozen=True)
+class AttributeDivisor:
+    """``… | divided_by: attributes.<name>`` in a template, at ``index``."""
+
+    attribute: str
+    filter: str
+    index: int
+
+
+def attribute_divisors(source: str) -> list[AttributeDivisor]:
+    """Every dividing filter whose divisor is a profile attribute: a profile without
+    it (or with 0) fails to render."""
+    try:
+        template = environment.from_string(source)
+    except LiquidError:
+        return []
+    found = []
+    for expression in _expressions(template.nodes):
+        for liquid_filter in _filters(expression):
+            if liquid_filter.name not in DIVIDING_FILTERS:
+                continue
+            for argument in liquid_filter.args:
+                attribute = _attribute_name(getattr(argument, "value", None))
+                if attribute is not None:
+                    found.append(AttributeDivisor(attribute, liquid_filter.name,
+                                                  liquid_filter.token.start_index))
+    return found
+
+
+def _expressions(nodes: Iterable[Any]) -> Iterator[Any]:
+    for node in nodes:
+        yield from node.expressions()
+        yield from _expressions(node.children(None, include_partials=False))
+
+
+def _filters(expression: Any) -> Iterator[Any]:
+    yield from getattr(expression, "filters", None) or ()
+    yield from getattr(expression, "tail_filters", None) or ()
+    for child in expression.children():
+        yield from _filters(child)
+
+
+def _attribute_name(expression: Any) -> str | None:
+    segments = getattr(expression, "path", None)
+    if (isinstance(segments, list) and len(segments) == 2 and segments[0] == "attributes"
+            and isinstance(segments[1], str)):
+        return segments[1]
+    return None
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from envoi.deliveries.content import check_template, line_and_column, uses_variable
+from django.db import DatabaseError, connection
+
+from envoi.deliveries.content import (
+    TEMPLATE_FIELDS,
+    attribute_divisors,
+    check_template,
+    line_and_column,
+    uses_variable,
+)
+from envoi.deliveries.liquid import MESSAGE_SIZE_LIMIT
 from envoi.deliveries.models import Delivery
 from envoi.sending.mime import HeaderValueError, parse_mailbox
 
 ERROR, WARNING = "error", "warning"
 SIZE_WARNING_BYTES = 100 * 1024  # Gmail clips bodies past ~102 KB
-SIZE_ERROR_BYTES = 5 * 1024 * 1024
+SIZE_ERROR_BYTES = MESSAGE_SIZE_LIMIT  # each rendered message is held to it when sent
 
 _HREF = re.compile(r"""\bhref\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
 _LIQUID = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)
@@ -63,11 +72,69 @@ def header_characters(delivery: Delivery) -> Iterator[Finding]:
             yield Finding(ERROR, f"{field}.invalid", str(error), field)
 
 
+def sender_liquid(delivery: Delivery) -> Iterator[Finding]:
+    """Sender and reply-to are not personalized: Liquid there would go out as written.
+    Refused rather than rendered, because the sender is what recipients, filters and
+    DMARC judge the message by: it must be the same, known address for everyone."""
+    for field in ("sender", "reply_to"):
+        match = _LIQUID.search(getattr(delivery, field))
+        if match:
+            yield Finding(ERROR, f"{field}.liquid",
+                          f"{field}: {match.group(0)!r} would be sent as written: the sender "
+                          "and reply-to addresses are not personalized. Write a fixed "
+                          "address.", field, 1, match.start() + 1)
+
+
 def personalization(delivery: Delivery) -> Iterator[Finding]:
     for field in ("subject", "html_body", "text_body"):
         for problem in check_template(field, getattr(delivery, field)):
             yield Finding(ERROR, "personalization", f"{field}: {problem.message}", field,
                           problem.line, problem.column)
+
+
+def divisor_attributes(delivery: Delivery) -> Iterator[Finding]:
+    """``divided_by: attributes.x`` fails the message of every profile without ``x``
+    (or with 0): a warning that says for how many of the audience's profiles."""
+    for field in TEMPLATE_FIELDS:
+        source = getattr(delivery, field)
+        for use in attribute_divisors(source):
+            lacking = profiles_lacking(delivery, use.attribute)
+            if not lacking:
+                continue
+            yield Finding(WARNING, "personalization.may_fail",
+                          f'{field}: "{use.filter}: attributes.{use.attribute}" fails for '
+                          f"the {lacking} targeted profiles without that attribute (or with "
+                          "0): their messages will not be sent (personalization error). "
+                          "Give a default, e.g. "
+                          f'attributes.{use.attribute} | default: 1.',
+                          field, *line_and_column(source, use.index))
+
+
+def profiles_lacking(delivery: Delivery, attribute: str) -> int:
+    """Profiles of the delivery's audience whose ``attribute`` is missing, empty or 0."""
+    from envoi.audiences.filters import FilterError
+    from envoi.preparation.targeting import audience_condition
+
+    if delivery.audience is None:
+        return 0
+    try:
+        condition, params = audience_condition(delivery.audience)
+    except FilterError:
+        return 0  # the audience rule reports it
+    if connection.vendor == "postgresql":
+        value = "COALESCE(p.attributes -> %s, 'null'::jsonb)"
+        lacking = f"{value} IN ('null'::jsonb, '0'::jsonb, '\"\"'::jsonb, '\"0\"'::jsonb)"
+        key = [attribute]
+    else:
+        lacking = "COALESCE(json_extract(p.attributes, %s), '') IN ('', 0, '0')"
+        key = ['$."' + attribute.replace('"', '\\"') + '"']
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM audiences_profile p "  # noqa: S608
+                           f"WHERE ({condition}) AND {lacking}", [*params, *key])
+            return int(cursor.fetchone()[0])
+    except DatabaseError:
+        return 0
 
 
 def unsubscribe_link(delivery: Delivery) -> Iterator[Finding]:
@@ -122,6 +189,6 @@ def message_size(delivery: Delivery) -> Iterator[Finding]:
 
 
 RULES: list[Callable[[Delivery], Iterator[Finding]]] = [
-    empty_content, empty_subject, header_characters, personalization, unsubscribe_link,
-    tracked_urls, message_size,
+    empty_content, empty_subject, header_characters, sender_liquid, personalization,
+    divisor_attributes, unsubscribe_link, tracked_urls, message_size,
 ]

@@ -16,6 +16,11 @@ and ``{{ unsubscribe_url }}``.
 Proofs (row :data:`PROOF_ROW`) carry no tracking at all: their links are the original
 targets, they have no pixel, and their mirror and unsubscribe links lead to pages that
 say "this is a proof".
+
+A message that cannot be made raises :class:`~envoi.deliveries.liquid.PersonalizationError`
+and nothing else: a Liquid error for this profile's values (``divided_by`` an attribute
+it lacks), a render limit reached (:mod:`envoi.deliveries.liquid`), a header that a
+value broke, or a message over the size limit. Callers fail that one recipient.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
@@ -37,11 +43,29 @@ from liquid.builtin.expressions.path import Path
 from liquid.builtin.output import OutputNode
 from liquid.exceptions import LiquidError
 
-from envoi.deliveries.content import PROFILE_FIELDS, compile_content, environment
+from envoi.deliveries.content import (
+    PROFILE_FIELDS,
+    TEMPLATE_FIELDS,
+    check_template,
+    compile_content,
+    environment,
+    line_and_column,
+)
+from envoi.deliveries.liquid import (
+    MESSAGE_SIZE_LIMIT,
+    MessageTooLarge,
+    PersonalizationError,
+    RenderTimeLimitError,
+    error_index,
+    error_message,
+)
 from envoi.deliveries.models import Delivery
 from envoi.sending.layout import AssembledPart, PartLayout
 from envoi.sending.mime import Body, MessageSkeleton, format_date, make_message_id
 from envoi.tracking import links, tokens
+
+LOCATE_WITHIN = 0.05
+"""Seconds: a failed render that took longer is not rendered again to locate its error."""
 
 PROOF_ROW = 0
 """Proofs are rendered for this row id: they are not in the sending log."""
@@ -322,12 +346,32 @@ def _outputs_only(source: str) -> bool:
     return all(isinstance(node, ContentNode | OutputNode) for node in nodes)
 
 
+def unreadable(delivery: Delivery, error: LiquidError) -> PersonalizationError:
+    """The first problem of the delivery's templates, with its field, line and column."""
+    for name in TEMPLATE_FIELDS:
+        problems = check_template(name, getattr(delivery, name))
+        if problems:
+            problem = problems[0]
+            return PersonalizationError(problem.message, name, problem.line, problem.column)
+    return PersonalizationError(error_message(error))
+
+
 class DeliveryRenderer:
     """One delivery's messages: build it once per delivery, then :meth:`render` each row."""
 
     def __init__(self, delivery: Delivery, subject_prefix: str = ""):
+        """:class:`PersonalizationError` for templates that no longer parse (stored
+        before a rule refused them, as ``{% include %}`` now is)."""
+        try:
+            self._build(delivery, subject_prefix)
+        except LiquidError as error:
+            raise unreadable(delivery, error) from error
+
+    def _build(self, delivery: Delivery, subject_prefix: str) -> None:
         self.delivery_id = delivery.pk
         self.subject_prefix = subject_prefix
+        self.sources = (("subject", delivery.subject), ("text_body", delivery.text_body),
+                        ("html_body", delivery.html_body))
         self.links = links.tracked_links(delivery.html_body) if delivery.html_body else ()
         self.personalized_links = tuple(
             (link.index, environment.from_string(link.url))
@@ -348,6 +392,22 @@ class DeliveryRenderer:
     def render(self, row_id: int, address: str, profile: dict[str, Any],
                unsubscribe_url: str | None = None,
                message_key: str | None = None) -> OutgoingMessage:
+        """The recipient's message; :class:`PersonalizationError` when it cannot be made."""
+        started = time.monotonic()
+        try:
+            message = self._render(row_id, address, profile, unsubscribe_url, message_key)
+        except PersonalizationError:
+            raise
+        except Exception as error:  # whatever a profile's values broke: this message only
+            raise self.located(error, profile, time.monotonic() - started) from error
+        if len(message.data_8bit) > MESSAGE_SIZE_LIMIT:
+            raise MessageTooLarge(
+                f"the rendered message is {len(message.data_8bit) // 1024} KB; "
+                f"the limit is {MESSAGE_SIZE_LIMIT // 1024} KB")
+        return message
+
+    def _render(self, row_id: int, address: str, profile: dict[str, Any],
+                unsubscribe_url: str | None, message_key: str | None) -> OutgoingMessage:
         context, slots = self.context(row_id, profile, unsubscribe_url)
         subject, text, html_part = self.message_parts(context, slots)
         # One Message-ID per sending-log row, stable across a crash-induced resend.
@@ -370,13 +430,42 @@ class DeliveryRenderer:
 
     def mirror_html(self, row_id: int, profile: dict[str, Any]) -> str:
         """The HTML part as this recipient received it, minus the open pixel: viewing
-        the mirror page is recorded as a mirror view, not as an open."""
-        context, slots = self.context(row_id, profile)
-        slots.set(len(self.links), "")  # the pixel
-        if self.html is not None:
-            return self.html_part(context, slots)
-        text = self.content.text.render(**context) if self.content.text else ""
+        the mirror page is recorded as a mirror view, not as an open.
+        :class:`PersonalizationError` when it cannot be made."""
+        started = time.monotonic()
+        try:
+            context, slots = self.context(row_id, profile)
+            slots.set(len(self.links), "")  # the pixel
+            if self.html is not None:
+                return self.html_part(context, slots)
+            text = self.content.text.render(**context) if self.content.text else ""
+        except Exception as error:
+            raise self.located(error, profile, time.monotonic() - started) from error
         return f"<pre>{html.escape(text)}</pre>"
+
+    def located(self, error: Exception, profile: dict[str, Any], took: float,
+                ) -> PersonalizationError:
+        """``error`` with the field, line and column it comes from.
+
+        The templates rendered are rewritten (parts joined, links made slots), so their
+        positions are not the author's: each field is rendered again, as written, for
+        the same profile, until one fails. Only on this (rare) path, and only when the
+        failed render was quick (:data:`LOCATE_WITHIN`): one cut off by a limit after
+        a second of work is not run again.
+        """
+        if took > LOCATE_WITHIN or isinstance(error, RenderTimeLimitError):
+            return PersonalizationError(error_message(error))
+        context = profile_context(profile)
+        context.update(unsubscribe_url="", mirror_url="")
+        for name, source in self.sources:
+            try:
+                environment.from_string(source).render(**context)
+            except Exception as found:
+                index = error_index(found)
+                line, column = line_and_column(source, index) if index is not None else (
+                    None, None)
+                return PersonalizationError(error_message(found), name, line, column)
+        return PersonalizationError(error_message(error))
 
     def message_parts(self, context: dict[str, Any], slots: Slots) -> tuple[str, Body, Body]:
         """The subject, text part and HTML part, assembled from the delivery's layouts

@@ -29,9 +29,10 @@ from envoi.bounces.qualification import HARD, is_transient, qualify
 from envoi.bounces.quarantine import note_sending_results
 from envoi.config import relays_from_url
 from envoi.deliveries import lifecycle
+from envoi.deliveries.liquid import PERSONALIZATION_ERROR, PersonalizationError
 from envoi.deliveries.models import Delivery
 from envoi.reporting.jobs import JobRunner
-from envoi.sending import queue, ratelimit
+from envoi.sending import personalization, queue, ratelimit
 from envoi.sending.queue import VALIDITY_EXPIRED, ClaimedRow, Outcome
 from envoi.sending.relays import Lanes, RelayPool, Replies, SlotLedger
 from envoi.sending.render import DeliveryRenderer, OutgoingMessage
@@ -60,6 +61,7 @@ class Batch:
     send_at: dict[int, datetime]  # when each row may leave (rate limits); empty: at once
     replies: Replies = field(default_factory=lambda: Replies(0))
     expired: list[Outcome] = field(default_factory=list)  # validity over: nothing to send
+    unrendered: list[Outcome] = field(default_factory=list)  # failed to render: not sent
     end_of_log: bool = False  # its claim found the end of the delivery's log
 
 
@@ -82,6 +84,7 @@ class Worker:
         self.jobs = JobRunner(self.worker_id)
         self.housekept_at: datetime | None = None
         self.in_flight: Batch | None = None
+        self.pause_checks = personalization.PauseChecks()
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -162,7 +165,12 @@ class Worker:
             # every relay is down or at its cap: leave the rows to others, or later
             return self.settle()
         recorded = 0
-        for delivery_id, rate in queue.sending_deliveries():
+        deliveries = queue.sending_deliveries()
+        if not deliveries:
+            # The batch with the relay belongs to a delivery paused or stopped since:
+            # record it now, not when some other delivery starts.
+            return self.settle()
+        for delivery_id, rate in deliveries:
             size = ratelimit.claim_size(self.batch_size, rate)
             rows = self.cursor.claim(delivery_id, self.worker_id, size, now, self.lease)
             batch = self.prepare(delivery_id, rows) if rows else None
@@ -195,17 +203,39 @@ class Worker:
     # -- stages -----------------------------------------------------------------------
 
     def prepare(self, delivery_id: int, rows: list[ClaimedRow]) -> Batch:
-        """The claimed rows' messages, rendered; none when the validity period is over."""
+        """The claimed rows' messages, rendered; none when the validity period is over.
+
+        A row whose message cannot be rendered fails alone
+        (:mod:`envoi.sending.personalization`); once the batch's failures pass the
+        pause threshold, its remaining rows go back unrendered, for the pause to come.
+        """
         delivery = Delivery.objects.get(pk=delivery_id)
         if self.expired(delivery, self.clock()):
             expired = [Outcome(row.id, "failed", "soft", VALIDITY_EXPIRED) for row in rows]
             return Batch(delivery, rows, [], {}, expired=expired)
-        renderer = self.renderer(delivery)
         rows, send_at = self.pace(delivery, rows)
+        try:
+            renderer = self.renderer(delivery)
+        except PersonalizationError as error:  # templates that no longer parse: no row can
+            log.warning("delivery %s cannot be rendered: %s", delivery_id, error)
+            return Batch(delivery, [], [], send_at,
+                         unrendered=[_unrendered(row, error) for row in rows])
         profiles = load_profiles(row.profile_id for row in rows)
-        messages = [renderer.render(row.id, row.address, profiles.get(row.profile_id, {}))
-                    for row in rows]
-        return Batch(delivery, rows, messages, send_at)
+        rendered: list[ClaimedRow] = []
+        messages: list[OutgoingMessage] = []
+        unrendered: list[Outcome] = []
+        for position, row in enumerate(rows):
+            try:
+                messages.append(renderer.render(row.id, row.address,
+                                                profiles.get(row.profile_id, {})))
+            except PersonalizationError as error:
+                unrendered.append(_unrendered(row, error))
+                if personalization.past_threshold(len(unrendered), len(messages)):
+                    queue.defer([later.id for later in rows[position + 1:]])
+                    break
+                continue
+            rendered.append(row)
+        return Batch(delivery, rendered, messages, send_at, unrendered=unrendered)
 
     def dispatch(self, batch: Batch) -> None:
         """Hand the batch to the relay lanes (each message at its time, when paced);
@@ -213,6 +243,8 @@ class Worker:
         if not batch.expired:
             if self.stopping.is_set():
                 queue.defer([row.id for row in batch.rows])  # stopping: give them back
+                if batch.unrendered:  # failed for good: nothing to give back
+                    queue.record(batch.unrendered, self.clock())
                 return
             batch.replies = Replies(len(batch.messages))
             for index, (row, message) in enumerate(zip(batch.rows, batch.messages,
@@ -231,13 +263,17 @@ class Worker:
             self.outcome(batch.delivery, row, message, reply)
             for row, message, reply in zip(batch.rows, batch.messages, batch.replies.wait(),
                                            strict=True)]
-        queue.record(outcomes, self.clock())
+        queue.record(outcomes + batch.unrendered, self.clock())
         recorded = {outcome.row_id for outcome in outcomes}
         sent = [row for row in batch.rows if row.id in recorded]
-        note_sending_results(sent, self.clock())  # quarantine (SPEC §8)
+        # Quarantine (SPEC §8); a message that could not be made says nothing of its address.
+        note_sending_results(sent, self.clock())
+        if batch.unrendered:
+            self.pause_checks.after_batch(batch.delivery.pk, len(batch.unrendered),
+                                          len(batch.rows), batch.unrendered[0].smtp_reply)
         if batch.end_of_log:  # maybe nothing is left pending
             lifecycle.finish_if_done(batch.delivery.pk)
-        return len(sent)
+        return len(sent) + len(batch.unrendered)
 
     def pace(self, delivery: Delivery, rows: list[ClaimedRow]
              ) -> tuple[list[ClaimedRow], dict[int, datetime]]:
@@ -285,6 +321,12 @@ class Worker:
             return Outcome(row.id, "pending", failure.failure_type, failure.reason,
                            reply_text, next_attempt_at=retry_at)
         return Outcome(row.id, "failed", failure.failure_type, failure.reason, reply_text)
+
+
+def _unrendered(row: ClaimedRow, error: PersonalizationError) -> Outcome:
+    """A row whose message could not be made: failed for good, with the error (field,
+    line and column) where an SMTP reply would be. Retrying would fail the same way."""
+    return Outcome(row.id, "failed", "soft", error.reason or PERSONALIZATION_ERROR, str(error))
 
 
 PROFILE_COLUMNS = ("id", "email", "phone", "first_name", "last_name", "language", "timezone",

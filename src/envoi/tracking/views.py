@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from envoi import clock
+from envoi.deliveries.liquid import PersonalizationError
 from envoi.tracking import buffer, machine, services, tokens
 from envoi.tracking.models import EventKind
 
@@ -91,6 +92,12 @@ def mirror(request: HttpRequest, token: str) -> HttpResponse:
         page = services.mirror_page(ref)
     except tokens.BadToken:
         return _invalid(request)
+    except PersonalizationError:
+        # The render failed or reached a limit: the recipient gets a page that says so
+        # at once (the limits bound how long it took), never a 500.
+        response = render(request, "tracking/mirror_unavailable.html")
+        response["Cache-Control"] = "no-store"
+        return response
     _record(request, EventKind.MIRROR, ref)
     response = HttpResponse(page, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = MIRROR_POLICY

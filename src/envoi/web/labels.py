@@ -75,6 +75,8 @@ REASON_LABELS = {
     "not_defined": _("Not defined"),
     "delivery_stopped": _("Delivery stopped"),
     "expired": _("Validity period over"),
+    "personalization_error": _("Personalization error"),
+    "message_too_large": _("Message too large"),
 }
 
 EVENT_LABELS = {
@@ -155,7 +157,13 @@ FINDING_LABELS = {
     "size.large": _("The message is large: mailboxes may clip it."),
     "audience.missing": _("The delivery has no audience."),
     "audience.filter": _("The audience filter has an error."),
+    "sender.liquid": _("The sender cannot be personalized: write a fixed address."),
+    "reply_to.liquid": _("The reply-to address cannot be personalized: write a fixed "
+                         "address."),
+    "personalization.may_fail": _("Some targeted profiles lack a value the template "
+                                  "divides by: their messages will not be sent."),
 }
 FINDINGS_WITH_DETAIL = frozenset({"sender.invalid", "reply_to.invalid", "personalization",
                                   "url.malformed", "size.too_large", "size.large",
-                                  "audience.filter"})
+                                  "audience.filter", "sender.liquid", "reply_to.liquid",
+                                  "personalization.may_fail"})
