@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from envoi.audiences.models import Profile
 from envoi.sending.models import SendingLog
-from envoi.tracking.models import MessageEngagement, TrackingEvent
+from envoi.tracking import services
+from envoi.tracking.models import MessageEngagement, TrackedLink, TrackingEvent
 from envoi.tracking.views import TRANSPARENT_GIF
 from tests.tracking.conftest import TARGETS, Sent, path_of
 
@@ -48,6 +49,17 @@ def test_a_personalized_link_leads_to_the_recipients_own_url(client, sent: Sent)
         response = get(client, message.clicks[2])
         expected = f"https://shop.example.com/c/{quote_plus(first_name(sent, index))}"
         assert (response.status_code, response["Location"]) == (302, expected)
+
+
+def test_a_personalized_link_its_profile_breaks_gets_the_invalid_link_page(client, sent: Sent):
+    """A profile without the attribute the link divides by: the page that says the link
+    is not valid (400), no 500, no redirect, nothing recorded."""
+    TrackedLink.objects.filter(delivery=sent.delivery, index=2).update(
+        url="https://shop.example.com/c/{{ 10 | divided_by: attributes.count }}")
+    services.forget_links()
+    response = get(client, sent.messages[0].clicks[2])
+    assert response.status_code == 400 and "Location" not in response
+    assert not TrackingEvent.objects.exists()
 
 
 def test_the_pixel_is_a_transparent_gif_that_logs_an_open(client, sent: Sent):

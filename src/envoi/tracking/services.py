@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.encoding import iri_to_uri
 from liquid import BoundTemplate
+from liquid.exceptions import LiquidError
 
 from envoi import clock
 from envoi.accounts.services import audit
@@ -130,7 +131,14 @@ def click_target(ref: tokens.MessageRef) -> str:
         raise tokens.BadToken("no such link")
     if target.template is None:
         return target.url
-    url = html.unescape(target.template.render(**profile_context(_profile_of(ref)))).strip()
+    try:
+        rendered = target.template.render(**profile_context(_profile_of(ref)))
+    except LiquidError as error:
+        # This profile's values break the link (or it reached a render limit): the
+        # recipient gets the invalid-link page, never a 500 or a redirect elsewhere.
+        raise tokens.BadToken("personalized link cannot be rendered for this profile") \
+            from error
+    url = html.unescape(rendered).strip()
     if not links.is_web_url(url):
         raise tokens.BadToken("personalized link is not a web address for this profile")
     return url
