@@ -17,6 +17,7 @@ from envoi.api.schemas import (
     DeliveryPatch,
     ExclusionLogPage,
     ExecutionPage,
+    ProofIn,
     ProofOut,
     RejectIn,
     SendingLogPage,
@@ -57,7 +58,17 @@ def out(delivery: Delivery) -> dict:
     data["counts"] = delivery_counts(delivery)
     data["preparation"] = list(delivery.preparation_messages.order_by("id").values())
     data["actions"] = lifecycle.allowed_moves(delivery.status)
+    data.update(authoring_out(delivery))
     return data
+
+
+def authoring_out(delivery: Delivery) -> dict:
+    """The variants, and the content's findings as they stand (envoi.content)."""
+    from envoi.content.authoring import variant_dicts
+    from envoi.content.checks import content_findings
+
+    return {"variants": variant_dicts(delivery),
+            "findings": [finding.__dict__ for finding in content_findings(delivery)]}
 
 
 # Fields a PATCH may set to null: it removes the audience, contact date or schedule.
@@ -170,8 +181,12 @@ def reject_delivery(request: HttpRequest, delivery_id: int, payload: RejectIn | 
 
 
 @router.post("/{delivery_id}/proof", response=ProofOut)
-def proof_delivery(request: HttpRequest, delivery_id: int):
-    return _run(services.send_proof, request.user, get_delivery(delivery_id))
+def proof_delivery(request: HttpRequest, delivery_id: int, payload: ProofIn | None = None):
+    """To the test profiles; or to typed ``addresses``, in the ``language`` variant,
+    rendered as profile ``profile_id`` (each optional)."""
+    given = payload or ProofIn()
+    return _run(services.send_proof_to, request.user, get_delivery(delivery_id),
+                given.addresses or None, given.language, given.profile_id)
 
 
 class LogFilter(PageFilter):

@@ -78,6 +78,14 @@ def _register() -> None:
     api.add_router("/quarantine", quarantine.router, tags=["quarantine"])
     api.add_router("/bounces", bounces.router, tags=["bounces"])
     api.add_router("/qualification-rules", bounces.rules_router, tags=["bounces"])
+    _register_content()
+
+
+def _register_content() -> None:
+    from envoi.api import content
+
+    api.add_router("/templates", content.templates_router, tags=["templates"])
+    api.add_router("/images", content.images_router, tags=["images"])
 
 
 _register()

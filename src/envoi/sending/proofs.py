@@ -13,39 +13,59 @@ from django.db.models import F
 
 from envoi.audiences.models import Profile
 from envoi.config import smtp_from_url
+from envoi.content.language import variant_of
 from envoi.deliveries.models import Delivery, Proof
-from envoi.sending.render import DeliveryRenderer
 from envoi.sending.smtp import SmtpConnection
+from envoi.sending.variants import VariantRenderer
 
 
 class NoTestProfiles(ValueError):
     pass
 
 
-def send_proof(delivery: Delivery) -> dict[str, Any]:
-    profiles = list(Profile.objects.filter(is_test=True).exclude(email="")
-                    .order_by("id").values())
-    if not profiles:
-        raise NoTestProfiles("There are no test profiles to send a proof to: "
-                             "mark at least one profile as a test profile.")
+def send_proof(delivery: Delivery, addresses: list[str] | None = None,
+               language: str | None = None, profile_id: int | None = None
+               ) -> dict[str, Any]:
+    """Send a proof to the test profiles, or to ``addresses`` typed by hand.
+
+    Each test profile receives it as itself, in its own variant; with ``profile_id``
+    every recipient receives it rendered as that profile, and ``language`` chooses the
+    variant for all of them.
+    """
+    persona = _profile(profile_id) if profile_id is not None else None
+    if addresses:
+        recipients = [(address, persona or {"email": address}) for address in addresses]
+    else:
+        profiles = list(Profile.objects.filter(is_test=True).exclude(email="")
+                        .order_by("id").values())
+        if not profiles:
+            raise NoTestProfiles("There are no test profiles to send a proof to: "
+                                 "mark at least one profile as a test profile.")
+        recipients = [(p["email"], persona or dict(p)) for p in profiles]
     Delivery.objects.filter(pk=delivery.pk).update(proof_count=F("proof_count") + 1)
     delivery.refresh_from_db(fields=["proof_count"])
     number = delivery.proof_count
-    renderer = DeliveryRenderer(delivery, subject_prefix=f"[Proof {number}] ")
+    renderer = VariantRenderer(delivery, subject_prefix=f"[Proof {number}] ")
     connection = SmtpConnection.from_config(smtp_from_url(settings.ENVOI_SMTP_URL))
     results = []
     try:
-        for profile in profiles:
+        for index, (address, profile) in enumerate(recipients):
+            variant = language if language is not None else variant_of(
+                profile.get("language") or "", list(renderer.renderers))
             message = renderer.render(
-                0, profile["email"], dict(profile),
-                unsubscribe_url=f"{settings.ENVOI_BASE_URL}/u/proof",
-                message_key=f"{delivery.pk}.proof{number}.{profile['id']}.envoi",
-            )
-            reply = connection.send(settings.ENVOI_PROOF_MAIL_FROM, profile["email"],
-                                    message.data)
-            results.append({"address": profile["email"], "ok": reply.ok,
+                0, address, profile, unsubscribe_url=f"{settings.ENVOI_BASE_URL}/u/proof",
+                message_key=f"{delivery.pk}.proof{number}.{index}.envoi", variant=variant)
+            reply = connection.send(settings.ENVOI_PROOF_MAIL_FROM, address, message.data)
+            results.append({"address": address, "ok": reply.ok, "variant": variant,
                             "reply": f"{reply.code} {reply.text}".strip()})
     finally:
         connection.close()
     Proof.objects.create(delivery=delivery, number=number, recipients=results)
     return {"number": number, "recipients": results}
+
+
+def _profile(profile_id: int) -> dict[str, Any]:
+    found = Profile.objects.filter(pk=profile_id).values().first()
+    if found is None:
+        raise NoTestProfiles(f"profile_id: profile {profile_id} does not exist.")
+    return dict(found)

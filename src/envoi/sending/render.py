@@ -325,9 +325,11 @@ def _outputs_only(source: str) -> bool:
 class DeliveryRenderer:
     """One delivery's messages: build it once per delivery, then :meth:`render` each row."""
 
-    def __init__(self, delivery: Delivery, subject_prefix: str = ""):
+    def __init__(self, delivery: Delivery, subject_prefix: str = "", link_offset: int = 0):
         self.delivery_id = delivery.pk
         self.subject_prefix = subject_prefix
+        # A language variant's links are numbered after the variants before it.
+        self.link_offset = link_offset
         self.links = links.tracked_links(delivery.html_body) if delivery.html_body else ()
         self.personalized_links = tuple(
             (link.index, environment.from_string(link.url))
@@ -415,12 +417,13 @@ class DeliveryRenderer:
             context["mirror_url"] = f"{settings.ENVOI_BASE_URL}/m/proof"
             return context, self._untracked_slots(context)
         context["unsubscribe_url"] = unsubscribe_url or tokens.unsubscribe_url(row_id)
+        offset = self.link_offset
         urls = tokens.MessageTokens(self.delivery_id, row_id).urls(
-            settings.ENVOI_BASE_URL, len(self.links))
+            settings.ENVOI_BASE_URL, offset + len(self.links))
         context["mirror_url"] = urls.mirror
         links_count = len(self.links)
         slots = Slots([urls.click_head] * links_count + [tokens.pixel_tag(urls.open)],
-                      [*urls.link_fields, ""], [*urls.link_macs, ""])
+                      [*urls.link_fields[offset:], ""], [*urls.link_macs[offset:], ""])
         for index, template in self.personalized_links:
             target = template.render(**context)
             if not links.is_web_url(html.unescape(target)):

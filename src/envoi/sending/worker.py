@@ -34,8 +34,9 @@ from envoi.reporting.jobs import JobRunner
 from envoi.sending import queue, ratelimit
 from envoi.sending.queue import VALIDITY_EXPIRED, ClaimedRow, Outcome
 from envoi.sending.relays import Lanes, RelayPool, Replies, SlotLedger
-from envoi.sending.render import DeliveryRenderer, OutgoingMessage
+from envoi.sending.render import OutgoingMessage
 from envoi.sending.smtp import SmtpOutcome
+from envoi.sending.variants import VariantRenderer
 from envoi.sending.wakeup import Waiter
 from envoi.sql import among
 
@@ -75,7 +76,7 @@ class Worker:
         self.lanes = Lanes(self.relays)
         self.domain_limits = ratelimit.domain_limits()
         self.clock = clock
-        self.renderers: dict[int, tuple[str, DeliveryRenderer]] = {}
+        self.renderers: dict[int, tuple[str, VariantRenderer]] = {}
         self.cursor = queue.ClaimCursor()
         self.stopping = threading.Event()
         self.waiter = Waiter()
@@ -203,7 +204,8 @@ class Worker:
         renderer = self.renderer(delivery)
         rows, send_at = self.pace(delivery, rows)
         profiles = load_profiles(row.profile_id for row in rows)
-        messages = [renderer.render(row.id, row.address, profiles.get(row.profile_id, {}))
+        messages = [renderer.render(row.id, row.address, profiles.get(row.profile_id, {}),
+                                    variant=row.variant)
                     for row in rows]
         return Batch(delivery, rows, messages, send_at)
 
@@ -258,10 +260,10 @@ class Worker:
         if delay > 0:
             time.sleep(delay)
 
-    def renderer(self, delivery: Delivery) -> DeliveryRenderer:
+    def renderer(self, delivery: Delivery) -> VariantRenderer:
         cached = self.renderers.get(delivery.pk)
         if cached is None or cached[0] != delivery.prepared_hash:
-            cached = (delivery.prepared_hash, DeliveryRenderer(delivery))
+            cached = (delivery.prepared_hash, VariantRenderer(delivery))
             self.renderers[delivery.pk] = cached
         return cached[1]
 
