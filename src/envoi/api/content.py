@@ -144,7 +144,7 @@ def upload_image(request: HttpRequest, file: File[UploadedFile]):
     limit = images.max_bytes()
     data = file.read(limit + 1)  # past the limit: refused without reading it all
     try:
-        image = images.upload(request.user, data, file.name or "")
+        image = images.upload(request.user, data, file.name or "", file.size)
     except images.ImageRefused as error:
         raise BadRequest(str(error)) from error
     return Status(201, {"id": image.pk, "url": images.public_url(image),

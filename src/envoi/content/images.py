@@ -71,12 +71,15 @@ def sniff(data: bytes) -> Kind | None:
     return None
 
 
-def check_image(data: bytes) -> tuple[Kind, int, int]:
-    """The kind and dimensions of an acceptable image; :class:`ImageRefused` if not."""
+def check_image(data: bytes, size: int | None = None) -> tuple[Kind, int, int]:
+    """The kind and dimensions of an acceptable image; :class:`ImageRefused` if not.
+    ``size``: the whole file's, when only its first ``ENVOI_IMAGE_MAX_BYTES`` + 1
+    bytes were read."""
     limit = max_bytes()
-    if len(data) > limit:
+    size = max(size or 0, len(data))
+    if size > limit:
         raise ImageRefused(_("The file is %(size)s KB; images may be at most %(limit)s KB.")
-                           % {"size": len(data) // 1024, "limit": limit // 1024})
+                           % {"size": -(-size // 1024), "limit": limit // 1024})
     if not data:
         raise ImageRefused(_("The file is empty."))
     kind = sniff(data)
@@ -153,9 +156,10 @@ def _user_or_none(user: Actor) -> Any:
     return user if getattr(user, "is_authenticated", False) else None
 
 
-def upload(user: Actor, data: bytes, original_name: str = "") -> Image:
+def upload(user: Actor, data: bytes, original_name: str = "", size: int | None = None
+           ) -> Image:
     require(user, "image.upload")
-    kind, width, height = check_image(data)
+    kind, width, height = check_image(data, size)
     store = storage()
     image = Image(id=secrets.token_urlsafe(16).replace("-", "a").replace("_", "b"),
                   extension=kind.extension, content_type=kind.content_type,

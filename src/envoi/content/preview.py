@@ -7,14 +7,17 @@ targets and there is no open pixel, so previewing never records a tracking event
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from django.db import connection
+from liquid.exceptions import LiquidError
 
 from envoi.audiences.models import Profile
 from envoi.content.authoring import compiled, sendable, variants_of
 from envoi.content.checks import content_findings
 from envoi.content.language import variant_of
+from envoi.deliveries.content import environment
 from envoi.deliveries.models import Delivery
 from envoi.sending.render import PROOF_ROW, DeliveryRenderer
 from envoi.tracking import links
@@ -86,23 +89,34 @@ def preview(delivery: Delivery, profile_id: int | None = None, email: str | None
         "preheader": variant.preheader,
         "html": html_part,
         "text": text,
-        "links": link_list(view.html_body, [link.url for link in renderer.links],
-                           slots.texts()),
+        "links": link_list(view.html_body, slots.texts(), context),
         "size": len(message.data),
         "findings": [finding.__dict__ for finding in findings],
     }
 
 
-def link_list(html_source: str, tracked: list[str], rendered: list[str]) -> list[dict]:
-    """Every link of the HTML with its target for this profile and whether it is
-    tracked (unsubscribe, mirror, mailto and the like are not)."""
+def link_list(html_source: str, rendered: list[str], context: dict[str, Any]
+              ) -> list[dict]:
+    """Every link of the HTML with its target for this profile and whether the sent
+    message tracks it (unsubscribe, mirror, mailto and the like are never tracked)."""
     rows: list[dict] = []
     tracked_index = 0
     for href in links._hrefs(html_source):
         is_tracked = links._tracked_kind(href.source) is not None
-        url = href.source
-        if is_tracked and tracked_index < len(tracked):
+        if is_tracked:
             url = rendered[tracked_index]
             tracked_index += 1
-        rows.append({"url": url, "written": href.source, "tracked": is_tracked})
+        else:
+            url = _render(href.source, context)
+        rows.append({"url": html.unescape(url), "written": href.source,
+                     "tracked": is_tracked})
     return rows
+
+
+def _render(source: str, context: dict[str, Any]) -> str:
+    if "{" not in source:
+        return source
+    try:
+        return environment.from_string(source).render(**context)
+    except LiquidError:
+        return source
