@@ -128,3 +128,32 @@ def test_a_variant_with_an_error_blocks_preparation_on_its_field(team):
     assert prepared["status"] == "preparation_failed"
     assert {p["field"] for p in prepared["preparation"]} >= {"variants.ko.subject",
                                                               "variants.ko.mjml_body"}
+
+
+def test_the_mirror_page_shows_the_recipients_variant(team, relay, send_all):
+    from envoi.tracking import tokens
+    from envoi.tracking.services import mirror_page
+
+    final = _sent_delivery(team, relay, send_all)
+    for address, greeting in [("haruto@example.jp", "こんにちは Haruto"),
+                              ("seoyeon@example.com", "안녕하세요 Seoyeon"),
+                              ("bob@example.net", "Hello Bob")]:
+        row = SendingLog.objects.get(address=address)
+        page = mirror_page(tokens.MessageRef(final["id"], row.pk, 0))
+        assert greeting in page, address
+
+
+def test_kpis_per_variant(team, relay, send_all):
+    final = _sent_delivery(team, relay, send_all)
+    by_address = {m.rcpt_to[0]: parse(m.data) for m in relay.messages}
+    [click] = set(re.findall(r'href="(http://testserver/c/[^"]+)"',
+                             html_of(by_address["haruto@example.jp"])))
+    Client(HTTP_USER_AGENT="Mozilla/5.0").get(click.removeprefix("http://testserver"))
+    from envoi.tracking.buffer import flush
+
+    flush()
+    answer = team["starter"].ok(team["starter"].get(f"/deliveries/{final['id']}/kpis/variants"))
+    variants = answer["variants"]
+    assert {name: v["sent"] for name, v in variants.items()} == {"": 3, "ja": 1, "ko": 2}
+    assert variants["ja"]["clicks"] == 1 and variants["ja"]["click_rate"] == 1.0
+    assert variants["ko"]["clicks"] == 0 and variants[""]["clicks"] == 0

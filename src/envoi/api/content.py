@@ -28,8 +28,10 @@ from envoi.api.schemas import (
     TemplateOut,
     TemplatePage,
     TemplatePatch,
+    VariantKpisOut,
 )
 from envoi.content import images, templates
+from envoi.content.kpis import variant_kpis
 from envoi.content.models import Template
 from envoi.content.preview import PreviewError, preview
 from envoi.deliveries.services import DeliveryError
@@ -61,6 +63,13 @@ def duplicate_delivery(request: HttpRequest, delivery_id: int,
     except DeliveryError as error:
         raise BadRequest(str(error)) from error
     return Status(201, out(copy))
+
+
+@deliveries_router.get("/{delivery_id}/kpis/variants", response=VariantKpisOut)
+def delivery_variant_kpis(request: HttpRequest, delivery_id: int):
+    """The KPIs of each language variant, computed now from the logs."""
+    delivery = get_delivery(delivery_id)
+    return {"delivery_id": delivery.pk, "variants": variant_kpis(request.user, delivery)}
 
 
 def get_template(template_id: int) -> Template:

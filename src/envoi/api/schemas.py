@@ -528,3 +528,10 @@ class ProfileHistoryOut(Schema):
     messages: list[HistoryMessageOut]
     events: list[HistoryEventOut]
 
+
+
+class VariantKpisOut(Schema):
+    """The KPIs of each language variant ('' is the default), live."""
+
+    delivery_id: int
+    variants: dict[str, KpisOut]

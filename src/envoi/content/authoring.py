@@ -88,9 +88,19 @@ def with_preheader(source: str, preheader: str) -> str:
     return source[:opening.end()] + hidden + source[opening.end():]
 
 
+def authored(delivery: Delivery) -> Delivery:
+    """Whose authoring (mode, MJML, preheader, variants) a delivery uses: an execution
+    of a recurring delivery is written by its parent, which it copies the HTML,
+    subject and text of when it is created."""
+    if delivery.parent_id is None:
+        return delivery
+    return Delivery.objects.filter(pk=delivery.parent_id).first() or delivery
+
+
 def default_variant(delivery: Delivery) -> Variant:
-    return Variant(DEFAULT, delivery.content_mode, delivery.subject, delivery.preheader,
-                   delivery.html_body, delivery.mjml_body, delivery.text_body,
+    author = authored(delivery)
+    return Variant(DEFAULT, author.content_mode, delivery.subject, author.preheader,
+                   delivery.html_body, author.mjml_body, delivery.text_body,
                    delivery.compiled_html, delivery.compiled_text)
 
 
@@ -98,8 +108,9 @@ def variants_of(delivery: Delivery) -> list[Variant]:
     """The default variant first, then the language variants in their order. A variant
     without a subject or preheader takes the default's."""
     default = default_variant(delivery)
-    rows = DeliveryVariant.objects.filter(delivery_id=delivery.pk).order_by("position", "id")
-    return [default, *(Variant(row.language, delivery.content_mode,
+    rows = DeliveryVariant.objects.filter(delivery_id=authored(delivery).pk).order_by(
+        "position", "id")
+    return [default, *(Variant(row.language, default.mode,
                                row.subject or default.subject,
                                row.preheader or default.preheader, row.html_body,
                                row.mjml_body, row.text_body, row.compiled_html,
@@ -107,7 +118,7 @@ def variants_of(delivery: Delivery) -> list[Variant]:
 
 
 def languages_of(delivery: Delivery) -> list[str]:
-    return list(DeliveryVariant.objects.filter(delivery_id=delivery.pk)
+    return list(DeliveryVariant.objects.filter(delivery_id=authored(delivery).pk)
                 .order_by("position", "id").values_list("language", flat=True))
 
 
@@ -128,7 +139,7 @@ def refresh_compiled(delivery: Delivery) -> list[Variant]:
     delivery.compiled_html, delivery.compiled_text = (default.compiled_html,
                                                       default.compiled_text)
     for variant in others:
-        DeliveryVariant.objects.filter(delivery_id=delivery.pk,
+        DeliveryVariant.objects.filter(delivery_id=authored(delivery).pk,
                                        language=variant.language).update(
             compiled_html=variant.compiled_html, compiled_text=variant.compiled_text)
     return variants
@@ -160,7 +171,7 @@ def clean_variants(variants: Iterable[dict[str, Any]], mode: str) -> list[dict[s
 
 def variant_dicts(delivery: Delivery) -> list[dict[str, Any]]:
     return [{"language": row.language, **{name: getattr(row, name) for name in SOURCE_FIELDS}}
-            for row in DeliveryVariant.objects.filter(delivery_id=delivery.pk)
+            for row in DeliveryVariant.objects.filter(delivery_id=authored(delivery).pk)
             .order_by("position", "id")]
 
 
