@@ -101,3 +101,16 @@ def test_visual_mode_stores_the_editor_project_as_given():
     assert "Hello {{ first_name" in saved["compiled_html"]
     bad = api.post("/deliveries", delivery_fields(None, content_mode="pdf"))
     assert bad.status_code == 422 and "content_mode" in bad.content.decode()
+
+
+def test_liquid_blocks_around_sections_survive_compilation():
+    source = DEFAULT_MJML.replace(
+        "<mj-section>", "{% if first_name %}<mj-section>", 1).replace(
+        "</mj-section>", "</mj-section>{% endif %}", 1)
+    api = Api("paula", "prepare_deliveries")
+    saved = api.ok(api.post("/deliveries", delivery_fields(None, variants=[],
+                                                           mjml_body=source)), 201)
+    assert saved["findings"] == []
+    template = environment.from_string(saved["compiled_html"])
+    assert "Shop now" in template.render(first_name="Ada", unsubscribe_url="U")
+    assert "Shop now" not in template.render(unsubscribe_url="U")  # no first name

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 MAX_ID = 2**63 - 1  # the largest id either database can store
 MAX_RETRY_DELAY = 7 * 24 * 3600
@@ -39,7 +39,34 @@ class RecurrenceIn(Strict):
 ContentModeName = Literal["html", "mjml", "visual"]
 
 
-class VariantIn(Strict):
+def _nul_at(value: Any, path: str) -> str | None:
+    """Where ``value`` holds a NUL character, which PostgreSQL cannot store."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = (value.items() if isinstance(value, dict)
+             else enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        found = _nul_at(item, f"{path}.{key}" if path else str(key))
+        if found is None and isinstance(key, str) and "\x00" in key:
+            found = path or "(a key)"
+        if found is not None:
+            return found
+    return None
+
+
+class NoNul(Strict):
+    """A request body without NUL characters anywhere (named by path when present)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        where = _nul_at(data, "")
+        if where is not None:
+            raise ValueError(f"{where}: contains the NUL character")
+        return data
+
+
+class VariantIn(NoNul):
     """One language's content. An empty subject or preheader takes the default's."""
 
     language: str = Field(min_length=2, max_length=16,
@@ -60,7 +87,7 @@ class VariantOut(Schema):
     text_body: str
 
 
-class AuthoringIn(Strict):
+class AuthoringIn(NoNul):
     content_mode: ContentModeName = "html"
     preheader: str = Field(default="", max_length=500)
     mjml_body: str = ""
@@ -69,7 +96,7 @@ class AuthoringIn(Strict):
     variants: list[VariantIn] = Field(default_factory=list, max_length=50)
 
 
-class AuthoringPatch(Strict):
+class AuthoringPatch(NoNul):
     content_mode: ContentModeName | None = None
     preheader: str | None = Field(default=None, max_length=500)
     mjml_body: str | None = None
@@ -100,7 +127,7 @@ class AuthoringOut(Schema):
         description="The content's findings now: what preparation would refuse.")
 
 
-class PreviewIn(Strict):
+class PreviewIn(NoNul):
     profile_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     email: str | None = Field(default=None, max_length=320)
     language: str | None = Field(default=None, max_length=16)
@@ -124,17 +151,17 @@ class PreviewOut(Schema):
     findings: list[FindingOut]
 
 
-class ProofIn(Strict):
+class ProofIn(NoNul):
     addresses: list[str] = Field(default_factory=list, max_length=20)
     language: str | None = Field(default=None, max_length=16)
     profile_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
-class DuplicateIn(Strict):
+class DuplicateIn(NoNul):
     label: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-class TemplateIn(Strict):
+class TemplateIn(NoNul):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     delivery_id: int | None = Field(default=None, ge=1, le=MAX_ID,
@@ -149,7 +176,7 @@ class TemplateIn(Strict):
     variants: list[VariantIn] | None = Field(default=None, max_length=50)
 
 
-class TemplatePatch(Strict):
+class TemplatePatch(NoNul):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = None
     content_mode: ContentModeName | None = None
@@ -185,7 +212,7 @@ class TemplatePage(Schema):
     results: list[TemplateOut]
 
 
-class DeliveryFromTemplateIn(Strict):
+class DeliveryFromTemplateIn(NoNul):
     label: str = Field(min_length=1, max_length=200)
     sender: str = Field(min_length=1, max_length=320)
     reply_to: str = ""

@@ -46,10 +46,36 @@ def source_problems(variant: Variant) -> list[Finding]:
             findings.append(Finding(ERROR, "personalization",
                                     f"{where(variant, name)}: {problem.message}",
                                     field_key(variant, name), problem.line, problem.column))
+    if not findings:
+        findings += _compiled_problems(variant)
     for mjml_problem in variant.problems:
         findings.append(Finding(ERROR, "mjml", f"{where(variant, body)}: {mjml_problem.message}",
                                 field_key(variant, body), mjml_problem.line,
                                 mjml_problem.column))
+    return findings
+
+
+def _compiled_problems(variant: Variant) -> list[Finding]:
+    """Liquid that parsed as written but not once compiled: MJML moved or dropped a tag
+    (``{% if %}`` between sections), or the text generated from the HTML reads wrong."""
+    findings = []
+    body = variant.body_field
+    if variant.mode != ContentMode.HTML and variant.compiled_html:
+        for problem in check_template(body, variant.compiled_html)[:1]:
+            findings.append(Finding(
+                ERROR, "personalization",
+                f"{where(variant, body)}: " + _("Liquid tags do not survive MJML "
+                                                "compilation here (put them inside "
+                                                "mj-text or mj-raw): %(problem)s")
+                % {"problem": problem.message}, field_key(variant, body)))
+    if not variant.text_body.strip() and variant.compiled_text:
+        for problem in check_template("text_body", variant.compiled_text)[:1]:
+            findings.append(Finding(
+                ERROR, "personalization",
+                f"{where(variant, 'text_body')}: " + _("the text generated from the HTML "
+                                                       "has a Liquid problem; write the "
+                                                       "text part: %(problem)s")
+                % {"problem": problem.message}, field_key(variant, "text_body")))
     return findings
 
 

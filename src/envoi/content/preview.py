@@ -75,12 +75,13 @@ def preview(delivery: Delivery, profile_id: int | None = None, email: str | None
         raise PreviewError(f"language: the delivery has no {language!r} variant.")
     variant = by_language[language]
     view = sendable(delivery, variant)
-    renderer = DeliveryRenderer(view)
-    message = renderer.render(PROOF_ROW, profile.get("email") or "preview@example.invalid",
-                              profile, message_key=f"{delivery.pk}.preview.envoi")
-    context, slots = renderer.context(PROOF_ROW, profile)
-    subject, text, html_part = renderer.parts(context, slots)
     findings = content_findings(delivery, variants)
+    try:
+        subject, text, html_part, size, link_rows = _rendered(view, profile)
+    except (LiquidError, ValueError):
+        # Nothing renders (no content, a template that does not parse): the findings
+        # say why, on the fields concerned.
+        subject, text, html_part, size, link_rows = variant.subject, "", "", 0, []
     return {
         "language": language,
         "profile": {key: profile.get(key) for key in ("id", "email", "first_name",
@@ -89,10 +90,22 @@ def preview(delivery: Delivery, profile_id: int | None = None, email: str | None
         "preheader": variant.preheader,
         "html": html_part,
         "text": text,
-        "links": link_list(view.html_body, slots.texts(), context),
-        "size": len(message.data),
+        "links": link_rows,
+        "size": size,
         "findings": [finding.__dict__ for finding in findings],
     }
+
+
+def _rendered(view: Delivery, profile: dict[str, Any]
+              ) -> tuple[str, str, str, int, list[dict]]:
+    """Subject, text, HTML, message size and links of the message as ``profile``."""
+    renderer = DeliveryRenderer(view)
+    message = renderer.render(PROOF_ROW, profile.get("email") or "preview@invalid.test",
+                              profile, message_key=f"{view.pk}.preview.envoi")
+    context, slots = renderer.context(PROOF_ROW, profile)
+    subject, text, html_part = renderer.parts(context, slots)
+    return (subject, text, html_part, len(message.data),
+            link_list(view.html_body, slots.texts(), context))
 
 
 def link_list(html_source: str, rendered: list[str], context: dict[str, Any]
