@@ -98,6 +98,7 @@ def test_the_content_hash_covers_every_variant(team):
     edited = preparer.ok(preparer.patch(f"/deliveries/{created['id']}",
                                         {"variants": variants}))
     assert edited["status"] == "editing" and edited["approval"] == {}
+    assert edited["variant_counts"] == {} and edited["counts"]["to_deliver"] == 0
     assert edited["variants"][1]["subject"] == "{{ first_name }}様、夏のセール"
 
 

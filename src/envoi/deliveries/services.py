@@ -172,7 +172,8 @@ def discard_preparation(delivery: Delivery) -> None:
     SendingLog.objects.filter(delivery=delivery).delete()
     ExclusionLog.objects.filter(delivery=delivery).delete()
     PreparationMessage.objects.filter(delivery=delivery).delete()
-    Delivery.objects.filter(pk=delivery.pk).update(targeted=0, to_deliver=0, exclusions={})
+    Delivery.objects.filter(pk=delivery.pk).update(targeted=0, to_deliver=0, exclusions={},
+                                                   variant_counts={})
 
 
 def delete(user: Actor, delivery: Delivery) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Count
 
 from envoi import clock
 from envoi.deliveries import lifecycle, scheduling
@@ -69,10 +70,12 @@ def extend_preparation(delivery: Delivery, contact_date: datetime) -> int:
     counts = build_target(delivery.pk, delivery.audience,
                           row_time=_row_time(delivery, contact_date), top_up=True,
                           languages=languages_of(delivery))
-    to_deliver = SendingLog.objects.filter(delivery=delivery).count()
+    per_variant = dict(SendingLog.objects.filter(delivery=delivery).order_by()
+                       .values_list("variant").annotate(n=Count("*")))
+    to_deliver = sum(per_variant.values())
     Delivery.objects.filter(pk=delivery.pk).update(
         to_deliver=to_deliver, targeted=to_deliver + sum(counts.exclusions.values()),
-        exclusions=counts.exclusions)
+        exclusions=counts.exclusions, variant_counts=per_variant)
     delivery.refresh_from_db()
     return counts.to_deliver
 
