@@ -55,3 +55,14 @@ def test_preview_of_a_template_that_does_not_parse_shows_the_finding(api):
     shown = api.ok(api.post(f"/deliveries/{delivery['id']}/preview"))
     assert shown["html"] == "" and shown["size"] == 0
     assert [(f["field"], f["line"]) for f in shown["findings"]] == [("html_body", 1)]
+
+
+def test_findings_name_fields_by_label_never_by_key(api):
+    from envoi.content.checks import content_findings
+    from envoi.deliveries.models import Delivery as Model
+
+    delivery = Model.objects.create(label="x", sender="a@example.com", subject="s",
+                                    reply_to="not an address", html_body="<p>x</p>",
+                                    is_marketing=False)
+    [finding] = content_findings(delivery)
+    assert finding.field == "reply_to" and finding.message.startswith("Reply-to: ")

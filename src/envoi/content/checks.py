@@ -113,13 +113,23 @@ def variant_findings(delivery: Delivery, variant: Variant) -> list[Finding]:
     return findings
 
 
+def _labelled(finding: Finding) -> Finding:
+    """A header finding whose message starts with the field's key, by its label."""
+    prefix = f"{finding.field}:"
+    if not finding.field or not finding.message.startswith(prefix):
+        return finding
+    message = f"{field_label(finding.field)}:{finding.message[len(prefix):]}"
+    return Finding(finding.level, finding.code, message, finding.field, finding.line,
+                   finding.column)
+
+
 def content_findings(delivery: Delivery, variants: list[Variant] | None = None,
                      ) -> list[Finding]:
     """Every finding of the delivery's content, all variants: what preparation stores,
     and what the API shows on a draft. ``variants`` already compiled, or compiled here."""
     if variants is None:
         variants = [compiled(variant) for variant in variants_of(delivery)]
-    findings = list(control.header_characters(delivery))
+    findings = [_labelled(finding) for finding in control.header_characters(delivery)]
     for variant in variants:
         findings += variant_findings(delivery, variant)
     return findings
