@@ -30,7 +30,7 @@ from envoi.preparation.models import ExclusionLog
 from envoi.reporting import services as reporting
 from envoi.reporting.counts import delivery_counts
 from envoi.sending.models import SendingLog
-from envoi.sending.proofs import NoTestProfiles
+from envoi.sending.proofs import ProofError
 from envoi.tracking.models import EventKind, TrackingEvent
 
 router = Router()
@@ -88,7 +88,7 @@ def _fields(payload: Schema, *, partial: bool) -> dict:
 def _run(call, *args):
     try:
         return call(*args)
-    except (services.DeliveryError, NoTestProfiles) as error:
+    except (services.DeliveryError, ProofError) as error:
         raise BadRequest(str(error)) from error
 
 

@@ -145,7 +145,7 @@ def refresh_compiled(delivery: Delivery) -> list[Variant]:
     return variants
 
 
-def clean_variants(variants: Iterable[dict[str, Any]], mode: str) -> list[dict[str, Any]]:
+def clean_variants(variants: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Check the shape of a list of variants; the stored form (languages lower-cased)."""
     cleaned: list[dict[str, Any]] = []
     seen: set[str] = set()

@@ -74,7 +74,7 @@ def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     fields = dict(fields)
     if fields.get("variants") is not None:
         try:
-            fields["variants"] = authoring.clean_variants(fields["variants"], "")
+            fields["variants"] = authoring.clean_variants(fields["variants"])
         except authoring.ContentError as error:
             raise TemplateError(str(error)) from error
     return fields

@@ -64,8 +64,7 @@ def validate_fields(fields: dict[str, Any]) -> None:
     # are findings that block preparation (envoi.content.checks).
     if "variants" in fields:
         try:
-            fields["variants"] = authoring.clean_variants(fields["variants"] or [],
-                                                          fields.get("content_mode", ""))
+            fields["variants"] = authoring.clean_variants(fields["variants"] or [])
         except authoring.ContentError as error:
             raise DeliveryError(str(error)) from error
 

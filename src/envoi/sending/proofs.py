@@ -19,7 +19,11 @@ from envoi.sending.smtp import SmtpConnection
 from envoi.sending.variants import VariantRenderer
 
 
-class NoTestProfiles(ValueError):
+class ProofError(ValueError):
+    """A proof that cannot be sent as asked; the message says why."""
+
+
+class NoTestProfiles(ProofError):
     pass
 
 
@@ -67,5 +71,5 @@ def send_proof(delivery: Delivery, addresses: list[str] | None = None,
 def _profile(profile_id: int) -> dict[str, Any]:
     found = Profile.objects.filter(pk=profile_id).values().first()
     if found is None:
-        raise NoTestProfiles(f"profile_id: profile {profile_id} does not exist.")
+        raise ProofError(f"profile_id: profile {profile_id} does not exist.")
     return dict(found)
