@@ -46,7 +46,7 @@ def test_preview_of_an_empty_draft_says_what_is_missing(api):
     delivery = api.ok(api.post("/deliveries", BASE), 201)
     shown = api.ok(api.post(f"/deliveries/{delivery['id']}/preview"))
     assert shown["html"] == "" and shown["profile"]["email"] is None
-    assert [f["code"] for f in shown["findings"]] == ["content.empty"]
+    assert [f["code"] for f in shown["findings"]] == ["content.empty", "audience.missing"]
 
 
 def test_preview_of_a_template_that_does_not_parse_shows_the_finding(api):
@@ -54,7 +54,8 @@ def test_preview_of_a_template_that_does_not_parse_shows_the_finding(api):
                                                 "is_marketing": False}), 201)
     shown = api.ok(api.post(f"/deliveries/{delivery['id']}/preview"))
     assert shown["html"] == "" and shown["size"] == 0
-    assert [(f["field"], f["line"]) for f in shown["findings"]] == [("html_body", 1)]
+    assert [(f["field"], f["line"]) for f in shown["findings"]] == [("html_body", 1),
+                                                                    ("audience", None)]
 
 
 def test_findings_name_fields_by_label_never_by_key(api):

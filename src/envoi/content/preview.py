@@ -19,6 +19,7 @@ from envoi.content.checks import content_findings
 from envoi.content.language import variant_of
 from envoi.deliveries.content import environment
 from envoi.deliveries.models import Delivery
+from envoi.preparation.control import ERROR, Finding
 from envoi.sending.render import PROOF_ROW, DeliveryRenderer
 from envoi.tracking import links
 
@@ -76,6 +77,9 @@ def preview(delivery: Delivery, profile_id: int | None = None, email: str | None
     variant = by_language[language]
     view = sendable(delivery, variant)
     findings = content_findings(delivery, variants)
+    if delivery.audience_id is None:  # as preparation would say
+        findings.append(Finding(ERROR, "audience.missing", "The delivery has no audience.",
+                                "audience"))
     try:
         subject, text, html_part, size, link_rows = _rendered(view, profile)
     except (LiquidError, ValueError):
