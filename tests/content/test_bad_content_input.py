@@ -67,3 +67,14 @@ def test_findings_name_fields_by_label_never_by_key(api):
                                     is_marketing=False)
     [finding] = content_findings(delivery)
     assert finding.field == "reply_to" and finding.message.startswith("Reply-to: ")
+
+
+def test_too_many_tracked_links_across_variants_is_a_finding(api, monkeypatch):
+    from envoi.content import checks
+
+    monkeypatch.setattr(checks, "MAX_LINKS", 3)
+    page = "".join(f'<a href="https://shop.example.com/{n}">{n}</a>' for n in range(2))
+    delivery = api.ok(api.post("/deliveries", {
+        **BASE, "html_body": page, "is_marketing": False,
+        "variants": [{"language": "ko", "html_body": page}]}), 201)
+    assert [f["code"] for f in delivery["findings"]] == ["links.too_many"]

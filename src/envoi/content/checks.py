@@ -18,6 +18,8 @@ from envoi.deliveries.content import check_template
 from envoi.deliveries.models import Delivery
 from envoi.preparation import control
 from envoi.preparation.control import ERROR, Finding
+from envoi.tracking import links
+from envoi.tracking.tokens import MAX_LINKS
 
 
 def field_label(name: str) -> str:
@@ -132,4 +134,14 @@ def content_findings(delivery: Delivery, variants: list[Variant] | None = None,
     findings = [_labelled(finding) for finding in control.header_characters(delivery)]
     for variant in variants:
         findings += variant_findings(delivery, variant)
-    return findings
+    return findings + list(_link_total(delivery, variants))
+
+
+def _link_total(delivery: Delivery, variants: list[Variant]) -> Iterator[Finding]:
+    """Tracked links are numbered across all variants, within what a token can carry."""
+    total = sum(len(links.tracked_links(html_part)) for html_part in
+                (sendable(delivery, variant).html_body for variant in variants) if html_part)
+    if total > MAX_LINKS:
+        yield Finding(ERROR, "links.too_many",
+                      _("The variants hold %(total)s tracked links together; at most "
+                        "%(limit)s are possible.") % {"total": total, "limit": MAX_LINKS})
