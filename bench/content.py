@@ -90,3 +90,43 @@ def text_body() -> str:
         lines.append(line)
         n += 1
     return "".join(lines) + tail
+
+
+# The same newsletter written in MJML, with a Korean and a Japanese variant besides the
+# default (bench/send.py --content mjml-variants): compiled once at save, so the
+# per-recipient path is the HTML one's.
+
+_MJML_PRODUCT = """<mj-column><mj-image src="https://img.shop.example.com/{n}.jpg" width="160px"
+ href="https://shop.example.com/{lang}/p/{n}?c=spring" /><mj-text font-size="13px">
+<a href="https://shop.example.com/{lang}/p/{n}?c=spring"><b>{name}</b></a><br>
+<span style="color:#d9534f;">{price:,}</span></mj-text></mj-column>
+"""
+
+_GREETINGS = {"en": ("Spring is here, {{ first_name }}!", "Unsubscribe"),
+              "ko": ("{{ first_name }}님, 봄이 왔어요!", "수신 거부"),
+              "ja": ("{{ first_name }}様、春が来ました！", "配信停止")}
+SUBJECTS = {"en": "{{ first_name }}, your spring member coupon is here",
+            "ko": SUBJECT, "ja": "{{ first_name }}様、春の会員限定クーポンが届きました"}
+
+
+def mjml_body(lang: str) -> str:
+    """``SHOP_LINKS`` products (each linked twice: image and name) in MJML sections."""
+    greeting, unsubscribe = _GREETINGS[lang]
+    sections = []
+    for start in range(0, SHOP_LINKS, 3):
+        columns = "".join(
+            _MJML_PRODUCT.format(n=1000 + n, lang=lang, name=_PRODUCTS[n % len(_PRODUCTS)],
+                                 price=19_900 + 1_000 * n)
+            for n in range(start, min(start + 3, SHOP_LINKS)))
+        sections.append(f"<mj-section>{columns}</mj-section>\n")
+    return ("<mjml><mj-head><mj-title>Spring</mj-title></mj-head><mj-body>\n"
+            f"<mj-section><mj-column><mj-text font-size=\"22px\">{greeting}</mj-text>"
+            "</mj-column></mj-section>\n" + "".join(sections) +
+            "<mj-section><mj-column><mj-text font-size=\"12px\">"
+            f"<a href=\"{{{{ unsubscribe_url }}}}\">{unsubscribe}</a></mj-text>"
+            "</mj-column></mj-section></mj-body></mjml>\n")
+
+
+def variants() -> list[dict]:
+    return [{"language": lang, "subject": SUBJECTS[lang], "mjml_body": mjml_body(lang)}
+            for lang in ("ko", "ja")]

@@ -142,16 +142,19 @@ def seed_profiles(count: int) -> float:
     return elapsed
 
 
-def prepared_delivery(user, count: int, label: str = "Spring sale"):
-    """A delivery to every seeded profile, prepared and approved through the services."""
+def prepared_delivery(user, count: int, label: str = "Spring sale", mjml: bool = False):
+    """A delivery to every seeded profile, prepared and approved through the services;
+    with ``mjml``, written in MJML with a Korean and a Japanese variant."""
     from envoi.audiences.services import create_audience
     from envoi.deliveries import services
 
     audience = create_audience(user, f"{label} members", 'language = "ko" or language = "en"')
-    delivery = services.create(
-        user, label=label, sender=content.SENDER, subject=content.SUBJECT,
-        html_body=content.html_body(), text_body=content.text_body(), audience=audience,
-    )
+    written = ({"content_mode": "mjml", "subject": content.SUBJECTS["en"],
+                "mjml_body": content.mjml_body("en"), "variants": content.variants()}
+               if mjml else {"subject": content.SUBJECT, "html_body": content.html_body(),
+                             "text_body": content.text_body()})
+    delivery = services.create(user, label=label, sender=content.SENDER, audience=audience,
+                               **written)
     started = time.perf_counter()
     delivery = services.prepare(user, delivery)
     note(f"prepare: {time.perf_counter() - started:.2f} s, status {delivery.status}, "
@@ -167,13 +170,14 @@ def rendered_size(delivery) -> int:
     """Bytes of one real message (the first row's), as the worker hands it to a relay
     that offers 8BITMIME (smtp-sink does)."""
     from envoi.sending.models import SendingLog
-    from envoi.sending.render import DeliveryRenderer
+    from envoi.sending.variants import VariantRenderer
     from envoi.sending.worker import load_profiles
 
     row = SendingLog.objects.filter(delivery=delivery).order_by("id").first()
     assert row is not None
     profile = load_profiles([row.profile_id])[row.profile_id]
-    return len(DeliveryRenderer(delivery).render(row.id, row.address, profile).data_8bit)
+    return len(VariantRenderer(delivery).render(row.id, row.address, profile,
+                                                variant=row.variant).data_8bit)
 
 
 # Workers --------------------------------------------------------------------------------
@@ -357,6 +361,8 @@ def parse_args() -> argparse.Namespace:
                              "collapsed stacks to DIR/worker<k>.txt (see bench/stacks.py)")
     parser.add_argument("--setup-sql", default="",
                         help="SQL run after migrate, ';'-separated (experiments only)")
+    parser.add_argument("--content", choices=["html", "mjml-variants"], default="html",
+                        help="the newsletter in HTML, or in MJML with ko and ja variants")
     parser.add_argument("--keep", action="store_true",
                         help="keep the database and the data directory afterwards")
     args = parser.parse_args()
@@ -395,10 +401,11 @@ def main() -> int:
 
     note(f"seeded {n} profiles through import_profiles_csv in {seed_profiles(n):.2f} s")
     user = common.all_roles_user()
-    delivery = prepared_delivery(user, n)
+    delivery = prepared_delivery(user, n, mjml=args.content == "mjml-variants")
     size = rendered_size(delivery)
-    note(f"message: html {len(delivery.html_body.encode())} B, text "
-         f"{len(delivery.text_body.encode())} B, rendered MIME {size} B; batch "
+    note(f"message ({args.content}, variants {delivery.variant_counts}): html "
+         f"{len(delivery.compiled_html.encode())} B, text "
+         f"{len(delivery.compiled_text.encode())} B, rendered MIME {size} B; batch "
          f"{settings.ENVOI_BATCH_SIZE}, pool {args.pool} per worker")
 
     sink = Sink(port)
@@ -496,7 +503,7 @@ def main() -> int:
 
     shape = ", cold start" if args.cold_start else ""
     line = (f"envoi-send: {n} msgs in {elapsed:.1f} s = {rate:.0f} msg/s "
-            f"({args.workers} workers{shape}, {args.database}); "
+            f"({args.workers} workers{shape}, {args.database}, {args.content}); "
             f"smtp-source -d -s {SOURCE_SESSIONS}: {source_rate:.0f} msg/s; "
             f"ratio {rate / source_rate:.2f}")
     if failures:

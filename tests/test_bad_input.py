@@ -51,21 +51,25 @@ def test_bad_filter_says_where(api):
     assert "line 1, column" in response.json()["detail"]
 
 
-def test_liquid_syntax_error_says_line_and_column(api):
+def test_liquid_syntax_error_is_saved_as_a_finding_with_line_and_column(api):
+    """A draft keeps its work: the error is a finding on its field, not a refusal."""
     audience = api.ok(api.post("/audiences", {"name": "a", "filter": ""}), 201)
     payload = delivery_payload(audience["id"], html_body="<p>Hi</p>\n<p>{% if x %}</p>")
-    response = api.post("/deliveries", payload)
-    assert response.status_code == 400
-    assert "html_body, line 2" in response.json()["detail"]
-    assert not Delivery.objects.exists()
+    saved = api.ok(api.post("/deliveries", payload), 201)
+    [finding] = [f for f in saved["findings"] if f["code"] == "personalization"]
+    assert (finding["field"], finding["line"]) == ("html_body", 2)
+    assert finding["message"].startswith("HTML: ") and "html_body" not in finding["message"]
+    prepared = api.ok(api.post(f"/deliveries/{saved['id']}/prepare"))
+    assert prepared["status"] == "preparation_failed"
 
 
 def test_unknown_personalization_field(api):
     audience = api.ok(api.post("/audiences", {"name": "a", "filter": ""}), 201)
-    response = api.post("/deliveries", delivery_payload(audience["id"],
-                                                        subject="Hi {{ frist_name }}"))
-    assert response.status_code == 400
-    assert 'subject, line 1, column 7: unknown field "frist_name"' in response.json()["detail"]
+    saved = api.ok(api.post("/deliveries", delivery_payload(
+        audience["id"], subject="Hi {{ frist_name }}")), 201)
+    [finding] = [f for f in saved["findings"] if f["code"] == "personalization"]
+    assert (finding["field"], finding["line"], finding["column"]) == ("subject", 1, 7)
+    assert 'Subject: unknown field "frist_name"' in finding["message"]
 
 
 @pytest.mark.parametrize("field,value,expected", [

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "envoi.tracking",
     "envoi.bounces",
     "envoi.reporting",
+    "envoi.content",
     "envoi.web",
 ]
 

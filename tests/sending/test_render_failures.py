@@ -134,13 +134,20 @@ def test_a_template_saved_with_include_before_it_was_refused_fails_rows_not_the_
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("tag", ["include", "render"])
-def test_file_tags_are_refused_when_saved_with_line_and_column(tag):
+def test_file_tags_keep_the_draft_and_fail_preparation_with_line_and_column(tag):
+    """The draft keeps its work (a saved delivery is not refused for its content), and
+    preparation, which blocks, names the tag's line and column: it never reaches a
+    worker, where it could only fail at render time."""
     create_profiles([{"email": "x@example.com"}])
     audience = Audience.objects.create(name="x", filter="")
-    with pytest.raises(services.DeliveryError) as refused:
-        services.create(boss(), label="x", sender="a@example.com", subject="s",
-                        text_body=f'Hi\n  {{% {tag} "footer" %}} {{{{ unsubscribe_url }}}}',
-                        audience=audience)
-    assert str(refused.value) == (
-        f"text_body, line 2, column 6: {{% {tag} %}} is not supported: it loads a template "
+    delivery = services.create(
+        boss(), label="x", sender="a@example.com", subject="s",
+        text_body=f'Hi\n  {{% {tag} "footer" %}} {{{{ unsubscribe_url }}}}',
+        audience=audience)
+    delivery = services.prepare(boss(), delivery)
+    assert delivery.status == "preparation_failed"
+    finding = delivery.preparation_messages.get(level="error", field="text_body")
+    assert (finding.field, finding.line, finding.column) == ("text_body", 2, 6)
+    assert finding.message.endswith(
+        f"{{% {tag} %}} is not supported: it loads a template "
         "from a file, and a delivery has none; write its content here instead")

@@ -44,7 +44,7 @@ def test_a_proof_that_cannot_be_rendered_is_refused_with_line_and_column(relay):
 
     assert response.status_code == 400, response.content[:500]
     assert response.json()["detail"] == (
-        "The proof for test profile tester@example.com cannot be rendered: html_body, "
+        "The proof for tester@example.com cannot be rendered: html_body, "
         "line 1, column 13: divided_by: can't divide by 0")
     delivery.refresh_from_db()
     assert delivery.proof_count == 0 and not relay.messages  # nothing sent, no number used

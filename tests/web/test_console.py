@@ -92,7 +92,6 @@ def test_the_form_creates_a_delivery_through_the_core():
 
 @pytest.mark.parametrize("field, value, shown", [
     ("sender", "not an address", "sender"),
-    ("html_body", "<p>{{ first_name </p>", "line 1"),
     ("subject", "", "This field is required."),
 ])
 def test_bad_input_is_shown_on_the_form_never_as_a_server_error(field, value, shown):
@@ -101,6 +100,18 @@ def test_bad_input_is_shown_on_the_form_never_as_a_server_error(field, value, sh
     assert response.status_code == 400
     assert shown in response.content.decode()
     assert not Delivery.objects.exists()
+
+
+def test_a_draft_with_a_liquid_error_is_kept_and_preparation_shows_where():
+    """A draft keeps the work: the error is a finding that blocks preparation."""
+    client = signed_in("careless", "prepare_deliveries")
+    response = client.post("/deliveries/new/",
+                           delivery_form(html_body="<p>{{ first_name </p>"))
+    assert response.status_code == 302
+    delivery = Delivery.objects.get()
+    page = client.post(f"/deliveries/{delivery.pk}/do/prepare/", follow=True)
+    assert "line 1" in page.content.decode()
+    assert Delivery.objects.get().status == "preparation_failed"
 
 
 def test_editing_a_prepared_delivery_sends_it_back_to_editing():

@@ -52,6 +52,10 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "quarantine.view": frozenset(Role) - {Role.IMPORT},
     "qualification.manage": frozenset({Role.ADMINISTRATION}),
     "bounces.view": frozenset({Role.ADMINISTRATION}),
+    # Content authoring (envoi.content): templates and images for emails.
+    "template.view": frozenset(Role) - {Role.IMPORT},
+    "template.edit": _PREPARERS,
+    "image.upload": _PREPARERS,
 }
 
 # Sending actions refused with the sentence of the seed page, naming the action.
@@ -62,7 +66,7 @@ SENDING_ACTIONS = {"delivery.confirm", "delivery.pause", "delivery.resume", "del
 _OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audiences",
             "logs": "logs", "outbox": "the outbox", "users": "users", "token": "API tokens",
             "quarantine": "the quarantine", "qualification": "qualification rules",
-            "bounces": "received bounces"}
+            "bounces": "received bounces", "template": "templates", "image": "images"}
 
 
 def denial_message(action: str) -> str:

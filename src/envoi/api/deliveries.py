@@ -17,6 +17,7 @@ from envoi.api.schemas import (
     DeliveryPatch,
     ExclusionLogPage,
     ExecutionPage,
+    ProofIn,
     ProofOut,
     RejectIn,
     SendingLogPage,
@@ -29,7 +30,7 @@ from envoi.preparation.models import ExclusionLog
 from envoi.reporting import services as reporting
 from envoi.reporting.counts import delivery_counts
 from envoi.sending.models import SendingLog
-from envoi.sending.proofs import NoTestProfiles
+from envoi.sending.proofs import ProofError
 from envoi.tracking.models import EventKind, TrackingEvent
 
 router = Router()
@@ -64,7 +65,17 @@ def out(delivery: Delivery) -> dict:
     data["counts"] = delivery_counts(delivery)
     data["preparation"] = list(delivery.preparation_messages.order_by("id").values())
     data["actions"] = lifecycle.allowed_moves(delivery.status)
+    data.update(authoring_out(delivery))
     return data
+
+
+def authoring_out(delivery: Delivery) -> dict:
+    """The variants, and the content's findings as they stand (envoi.content)."""
+    from envoi.content.authoring import variant_dicts
+    from envoi.content.checks import content_findings
+
+    return {"variants": variant_dicts(delivery),
+            "findings": [finding.__dict__ for finding in content_findings(delivery)]}
 
 
 # Fields a PATCH may set to null: it removes the audience, contact date or schedule.
@@ -84,7 +95,7 @@ def _fields(payload: Schema, *, partial: bool) -> dict:
 def _run(call, *args):
     try:
         return call(*args)
-    except (services.DeliveryError, NoTestProfiles) as error:
+    except (services.DeliveryError, ProofError) as error:
         raise BadRequest(str(error)) from error
 
 
@@ -181,9 +192,13 @@ def reject_delivery(request: HttpRequest, delivery_id: int, payload: RejectIn | 
 
 
 @router.post("/{delivery_id}/proof", response=ProofOut)
-def proof_delivery(request: HttpRequest, delivery_id: int):
-    return _run(services.send_proof, request.user,
-                permitted_delivery(request, delivery_id, "delivery.proof"))
+def proof_delivery(request: HttpRequest, delivery_id: int, payload: ProofIn | None = None):
+    """To the test profiles; or to typed ``addresses``, in the ``language`` variant,
+    rendered as profile ``profile_id`` (each optional)."""
+    given = payload or ProofIn()
+    delivery = permitted_delivery(request, delivery_id, "delivery.proof")
+    return _run(services.send_proof_to, request.user, delivery,
+                given.addresses or None, given.language, given.profile_id)
 
 
 class LogFilter(PageFilter):

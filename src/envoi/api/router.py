@@ -80,6 +80,14 @@ def _register() -> None:
     api.add_router("/qualification-rules", bounces.rules_router, tags=["bounces"])
     api.add_router("/tokens", accounts.token_router, tags=["accounts"])
     api.add_router("/users", accounts.user_router, tags=["accounts"])
+    _register_content()
+
+
+def _register_content() -> None:
+    from envoi.api import content
+
+    api.add_router("/templates", content.templates_router, tags=["templates"])
+    api.add_router("/images", content.images_router, tags=["images"])
 
 
 _register()

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 MAX_ID = 2**63 - 1  # the largest id either database can store
 MAX_RETRY_DELAY = 7 * 24 * 3600
@@ -34,7 +34,203 @@ class RecurrenceIn(Strict):
     request_confirmation: bool = True
 
 
-class DeliveryIn(Strict):
+# -- content authoring (envoi.content): modes, language variants, templates, images ----
+
+ContentModeName = Literal["html", "mjml", "visual"]
+
+
+def _nul_at(value: Any, path: str) -> str | None:
+    """Where ``value`` holds a NUL character, which PostgreSQL cannot store."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = (value.items() if isinstance(value, dict)
+             else enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        found = _nul_at(item, f"{path}.{key}" if path else str(key))
+        if found is None and isinstance(key, str) and "\x00" in key:
+            found = path or "(a key)"
+        if found is not None:
+            return found
+    return None
+
+
+class NoNul(Strict):
+    """A request body without NUL characters anywhere (named by path when present)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        where = _nul_at(data, "")
+        if where is not None:
+            raise ValueError(f"{where}: contains the NUL character")
+        return data
+
+
+class VariantIn(NoNul):
+    """One language's content. An empty subject or preheader takes the default's."""
+
+    language: str = Field(min_length=2, max_length=16,
+                          description="A language code: en, ko, ja, pt-br…")
+    subject: str = Field(default="", max_length=998)
+    preheader: str = Field(default="", max_length=500)
+    html_body: str = ""
+    mjml_body: str = ""
+    text_body: str = ""
+
+
+class VariantOut(Schema):
+    language: str
+    subject: str
+    preheader: str
+    html_body: str
+    mjml_body: str
+    text_body: str
+
+
+class AuthoringIn(NoNul):
+    content_mode: ContentModeName = "html"
+    preheader: str = Field(default="", max_length=500)
+    mjml_body: str = ""
+    visual_project: dict[str, Any] = Field(
+        default_factory=dict, description="The visual editor's project, stored as is.")
+    variants: list[VariantIn] = Field(default_factory=list, max_length=50)
+
+
+class AuthoringPatch(NoNul):
+    content_mode: ContentModeName | None = None
+    preheader: str | None = Field(default=None, max_length=500)
+    mjml_body: str | None = None
+    visual_project: dict[str, Any] | None = None
+    variants: list[VariantIn] | None = Field(default=None, max_length=50)
+
+
+class FindingOut(Schema):
+    level: str
+    code: str
+    field: str
+    message: str
+    line: int | None
+    column: int | None
+
+
+class AuthoringOut(Schema):
+    content_mode: str
+    preheader: str
+    mjml_body: str
+    visual_project: dict[str, Any]
+    compiled_html: str
+    compiled_text: str
+    variants: list[VariantOut]
+    variant_counts: dict[str, int] = Field(
+        description="To deliver per variant at the last preparation ('': default).")
+    findings: list[FindingOut] = Field(
+        description="The content's findings now: what preparation would refuse.")
+
+
+class PreviewIn(NoNul):
+    profile_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    email: str | None = Field(default=None, max_length=320)
+    language: str | None = Field(default=None, max_length=16)
+
+
+class PreviewLinkOut(Schema):
+    url: str
+    written: str
+    tracked: bool
+
+
+class PreviewOut(Schema):
+    language: str
+    profile: dict[str, Any]
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    links: list[PreviewLinkOut]
+    size: int = Field(description="Bytes of the whole rendered message.")
+    findings: list[FindingOut]
+
+
+class ProofIn(NoNul):
+    addresses: list[str] = Field(default_factory=list, max_length=20)
+    language: str | None = Field(default=None, max_length=16)
+    profile_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class DuplicateIn(NoNul):
+    label: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class TemplateIn(NoNul):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    delivery_id: int | None = Field(default=None, ge=1, le=MAX_ID,
+                                    description="Take the content of this delivery.")
+    content_mode: ContentModeName | None = None
+    subject: str | None = Field(default=None, max_length=998)
+    preheader: str | None = Field(default=None, max_length=500)
+    html_body: str | None = None
+    mjml_body: str | None = None
+    text_body: str | None = None
+    visual_project: dict[str, Any] | None = None
+    variants: list[VariantIn] | None = Field(default=None, max_length=50)
+
+
+class TemplatePatch(NoNul):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = None
+    content_mode: ContentModeName | None = None
+    subject: str | None = Field(default=None, max_length=998)
+    preheader: str | None = Field(default=None, max_length=500)
+    html_body: str | None = None
+    mjml_body: str | None = None
+    text_body: str | None = None
+    visual_project: dict[str, Any] | None = None
+    variants: list[VariantIn] | None = Field(default=None, max_length=50)
+
+
+class TemplateOut(Schema):
+    id: int
+    name: str
+    description: str
+    content_mode: str
+    subject: str
+    preheader: str
+    html_body: str
+    mjml_body: str
+    text_body: str
+    visual_project: dict[str, Any]
+    variants: list[VariantOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class TemplatePage(Schema):
+    count: int
+    page: int
+    page_size: int
+    results: list[TemplateOut]
+
+
+class DeliveryFromTemplateIn(NoNul):
+    label: str = Field(min_length=1, max_length=200)
+    sender: str = Field(min_length=1, max_length=320)
+    reply_to: str = ""
+    audience_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    is_marketing: bool = True
+    approval_required: bool = True
+
+
+class ImageOut(Schema):
+    id: str
+    url: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+
+
+class DeliveryIn(AuthoringIn):
     label: str = Field(min_length=1, max_length=200)
     sender: str = Field(min_length=1, max_length=320)
     reply_to: str = ""
@@ -56,7 +252,7 @@ class DeliveryIn(Strict):
     recurrence: RecurrenceIn | None = None
 
 
-class DeliveryPatch(Strict):
+class DeliveryPatch(AuthoringPatch):
     label: str | None = Field(default=None, min_length=1, max_length=200)
     sender: str | None = Field(default=None, min_length=1, max_length=320)
     reply_to: str | None = None
@@ -108,7 +304,7 @@ class RecurrenceOut(Schema):
     runs: int
 
 
-class DeliveryOut(Schema):
+class DeliveryOut(AuthoringOut):
     id: int
     label: str
     channel: str
@@ -209,6 +405,7 @@ class SendingLogOut(Schema):
     message_id: str
     sent_at: datetime | None
     updated_at: datetime | None
+    variant: str = ""
 
 
 class ExclusionLogOut(Schema):
@@ -357,3 +554,11 @@ class ProfileHistoryOut(Schema):
     event_count: int
     messages: list[HistoryMessageOut]
     events: list[HistoryEventOut]
+
+
+
+class VariantKpisOut(Schema):
+    """The KPIs of each language variant ('' is the default), live."""
+
+    delivery_id: int
+    variants: dict[str, KpisOut]

@@ -183,6 +183,12 @@ def audience_definition(delivery: Delivery) -> dict | None:
             "filter": audience.filter}
 
 
+def _variants(delivery: Delivery) -> list[dict]:
+    from envoi.content.authoring import variant_dicts
+
+    return variant_dicts(delivery)
+
+
 def content_hash(delivery: Delivery) -> str:
     """What approval freezes: every input that shapes the messages and their recipients."""
     audience = delivery.audience
@@ -192,6 +198,11 @@ def content_hash(delivery: Delivery) -> str:
         "subject": delivery.subject,
         "html_body": delivery.html_body,
         "text_body": delivery.text_body,
+        # Every language variant, and how the content is written (envoi.content).
+        "content_mode": delivery.content_mode,
+        "preheader": delivery.preheader,
+        "mjml_body": delivery.mjml_body,
+        "variants": _variants(delivery),
         "audience_id": delivery.audience_id,
         "audience_filter": audience.filter if audience else None,
         "is_marketing": delivery.is_marketing,

@@ -35,6 +35,16 @@ class Delivery(models.Model):
     subject = models.CharField(max_length=998)
     html_body = models.TextField(blank=True, default="")
     text_body = models.TextField(blank=True, default="")
+    # Authoring (envoi.content): how the default variant is written, and what it
+    # compiles to. The compiled HTML and text feed the sending pipeline unchanged.
+    content_mode = models.CharField(max_length=8, default="html")
+    preheader = models.CharField(max_length=500, blank=True, default="")
+    mjml_body = models.TextField(blank=True, default="")
+    visual_project = models.JSONField(default=dict, blank=True)
+    compiled_html = models.TextField(blank=True, default="")
+    compiled_text = models.TextField(blank=True, default="")
+    variant_counts = models.JSONField(default=dict, blank=True,
+                                      help_text="To-deliver count per language variant.")
     audience = models.ForeignKey("audiences.Audience", null=True, blank=True,
                                  on_delete=models.PROTECT)
     is_marketing = models.BooleanField(

@@ -13,8 +13,12 @@ from django.db import transaction
 from envoi import clock
 from envoi.accounts.services import Actor, audit, require
 from envoi.audiences.models import Audience
+from envoi.content import authoring
 from envoi.deliveries import lifecycle, recurring, scheduling
-from envoi.deliveries.content import audience_definition, check_template, snapshot_drift
+from envoi.deliveries.content import (
+    audience_definition,
+    snapshot_drift,
+)
 from envoi.deliveries.models import Delivery, PreparationMessage, Status
 from envoi.preparation.models import ExclusionLog
 from envoi.sending.models import SendingLog
@@ -23,8 +27,12 @@ from envoi.sending.models import SendingLog
 # whom, and when.
 SCHEDULE_FIELDS = frozenset({"contact_date", "time_zone", "recipient_time_zone",
                              "recurrence"})
+# How the content is written, and its language variants (envoi.content).
+AUTHORING_FIELDS = frozenset({"content_mode", "preheader", "mjml_body", "visual_project",
+                              "variants"})
 CONTENT_FIELDS = frozenset({"sender", "reply_to", "subject", "html_body", "text_body",
-                            "audience", "audience_id", "is_marketing"}) | SCHEDULE_FIELDS
+                            "audience", "audience_id", "is_marketing"}) | SCHEDULE_FIELDS | (
+    AUTHORING_FIELDS)
 # Fields that may change at any time, even while sending: a throttle can be tightened.
 ALWAYS_EDITABLE = frozenset({"label", "rate_limit"})
 EDITABLE_FIELDS = CONTENT_FIELDS | ALWAYS_EDITABLE | {
@@ -65,10 +73,13 @@ def validate_fields(fields: dict[str, Any]) -> None:
     subject = fields.get("subject") or ""
     if "\r" in subject or "\n" in subject:
         raise DeliveryError("subject: contains a line break (CR/LF)")
-    for name in ("subject", "html_body", "text_body"):
-        problems = check_template(name, fields.get(name) or "")
-        if problems:
-            raise DeliveryError("; ".join(str(problem) for problem in problems))
+    # Liquid and MJML problems do not refuse the save: a draft keeps its work, and they
+    # are findings that block preparation (envoi.content.checks).
+    if "variants" in fields:
+        try:
+            fields["variants"] = authoring.clean_variants(fields["variants"] or [])
+        except authoring.ContentError as error:
+            raise DeliveryError(str(error)) from error
 
 
 def create(user: Actor, **fields: Any) -> Delivery:
@@ -76,9 +87,13 @@ def create(user: Actor, **fields: Any) -> Delivery:
     validate_fields(fields)
     fields = _schedule(None, fields)
     spec = fields.pop("recurrence", None)
+    variants = fields.pop("variants", None)
     with transaction.atomic():
         delivery = Delivery.objects.create(created_by=_user_or_none(user), **fields)
         recurring.save_spec(delivery, spec)
+        if variants:
+            authoring.save_variants(delivery, variants)
+        authoring.refresh_compiled(delivery)
         audit(user, "delivery.create", delivery_id=delivery.pk, label=delivery.label)
     return delivery
 
@@ -130,10 +145,14 @@ def update(user: Actor, delivery: Delivery, **changes: Any) -> Delivery:
     with transaction.atomic():
         if "recurrence" in changed:
             recurring.save_spec(delivery, changed["recurrence"])
-        columns = {k: v for k, v in changed.items() if k != "recurrence"}
+        if "variants" in changed:
+            authoring.save_variants(delivery, changed["variants"])
+        columns = {k: v for k, v in changed.items() if k not in ("recurrence", "variants")}
         for name, value in columns.items():
             setattr(delivery, name, value)
         delivery.save(update_fields=[_column(name) for name in columns] + ["updated_at"])
+        if AUTHORING_FIELDS & changed.keys() or {"html_body", "text_body"} & changed.keys():
+            authoring.refresh_compiled(delivery)
         if CONTENT_FIELDS & changed.keys() and delivery.status != Status.EDITING:
             discard_preparation(delivery)
             lifecycle.apply(delivery, "edit", approval={}, prepared_hash="")
@@ -148,6 +167,8 @@ def _column(name: str) -> str:
 def _value(delivery: Delivery, name: str) -> Any:
     if name == "recurrence":
         return recurring.spec_of(delivery)
+    if name == "variants":
+        return authoring.variant_dicts(delivery)
     return getattr(delivery, "audience_id" if name == "audience" else name)
 
 
@@ -163,7 +184,8 @@ def discard_preparation(delivery: Delivery) -> None:
     SendingLog.objects.filter(delivery=delivery).delete()
     ExclusionLog.objects.filter(delivery=delivery).delete()
     PreparationMessage.objects.filter(delivery=delivery).delete()
-    Delivery.objects.filter(pk=delivery.pk).update(targeted=0, to_deliver=0, exclusions={})
+    Delivery.objects.filter(pk=delivery.pk).update(targeted=0, to_deliver=0, exclusions={},
+                                                   variant_counts={})
 
 
 def delete(user: Actor, delivery: Delivery) -> None:
@@ -213,6 +235,7 @@ def approve(user: Actor, delivery: Delivery) -> Delivery:
         "sender": delivery.sender,
         # What a recurring delivery's runs compare their audience with.
         "audience": audience_definition(delivery),
+        "variants": delivery.variant_counts,  # to deliver, per language variant
     }
     lifecycle.apply(delivery, "approve", approval=snapshot)
     audit(user, "delivery.approve", delivery_id=delivery.pk, **snapshot)
@@ -311,14 +334,42 @@ def _require_unchanged(delivery: Delivery) -> None:
         raise DeliveryError("The delivery changed since it was approved: approve it again.")
 
 
+MAX_PROOF_ADDRESSES = 20
+
+
+def _checked_addresses(addresses: list[str]) -> list[str]:
+    """The bare address of each typed proof address; DeliveryError naming a bad one."""
+    from envoi.sending.mime import HeaderValueError, parse_mailbox
+
+    if len(addresses) > MAX_PROOF_ADDRESSES:
+        raise DeliveryError(f"addresses: at most {MAX_PROOF_ADDRESSES} proof addresses")
+    try:
+        return [parse_mailbox(address, f"addresses[{index}]")[1]
+                for index, address in enumerate(addresses)]
+    except HeaderValueError as error:
+        raise DeliveryError(str(error)) from error
+
+
 def send_proof(user: Actor, delivery: Delivery) -> dict[str, Any]:
+    """A proof to the test profiles, each as itself in its own variant."""
+    return send_proof_to(user, delivery)
+
+
+def send_proof_to(user: Actor, delivery: Delivery, addresses: list[str] | None = None,
+                  language: str | None = None, profile_id: int | None = None
+                  ) -> dict[str, Any]:
+    """A proof to the test profiles, or to typed ``addresses``; in the ``language``
+    variant and rendered as profile ``profile_id`` when given."""
     from envoi.sending.proofs import send_proof as deliver_proof
 
     _act(user, "proof", delivery)
     if delivery.status not in lifecycle.PREPARED_STATES:
         raise lifecycle.InvalidTransition(delivery.pk, "send a proof before preparation",
                                           delivery.status)
-    proof = deliver_proof(delivery)
+    addresses = _checked_addresses(addresses or [])
+    if language and language not in authoring.languages_of(delivery):
+        raise DeliveryError(f"language: the delivery has no {language!r} variant")
+    proof = deliver_proof(delivery, addresses, language, profile_id)
     audit(user, "delivery.proof", delivery_id=delivery.pk, number=proof["number"],
           recipients=len(proof["recipients"]))
     return proof

@@ -5,36 +5,42 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Count
 
 from envoi import clock
 from envoi.deliveries import lifecycle, scheduling
 from envoi.deliveries.content import content_hash
 from envoi.deliveries.models import Delivery, PreparationMessage
-from envoi.preparation.control import ERROR, Finding, check_delivery
+from envoi.preparation.control import ERROR, Finding
 from envoi.preparation.models import ExclusionLog
 from envoi.preparation.targeting import RowTime, build_target
 from envoi.sending.models import SendingLog
-from envoi.tracking.services import store_tracked_links
 
 
 def prepare_delivery(delivery: Delivery) -> Delivery:
     """Build the sending log of a delivery in Preparing and decide where it goes next."""
     from envoi.audiences.filters import FilterError
+    from envoi.content.authoring import languages_of, refresh_compiled
+    from envoi.content.checks import content_findings
+    from envoi.content.links import store_links
     from envoi.deliveries.services import discard_preparation
 
-    findings = check_delivery(delivery)
+    # MJML is compiled and every variant checked once, here: never per recipient.
+    variants = refresh_compiled(delivery)
+    findings = content_findings(delivery, variants)
     if delivery.audience is None:
         findings.append(Finding(ERROR, "audience.missing", "The delivery has no audience.",
                                 "audience"))
     counts = None
     with transaction.atomic():
         discard_preparation(delivery)
-        store_tracked_links(delivery)
+        store_links(delivery, variants)
         if delivery.audience is not None:
             try:
                 counts = build_target(delivery.pk, delivery.audience,
                                       row_time=_row_time(delivery),
-                                      keep_rows=not delivery.is_recurring)
+                                      keep_rows=not delivery.is_recurring,
+                                      languages=languages_of(delivery))
             except FilterError as error:
                 findings.append(Finding(ERROR, "audience.filter",
                                         f"Audience filter: {error}", "audience"))
@@ -44,7 +50,7 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
               content_hash(delivery)}
     if counts is not None:
         fields.update(targeted=counts.targeted, to_deliver=counts.to_deliver,
-                      exclusions=counts.exclusions,
+                      exclusions=counts.exclusions, variant_counts=counts.variants,
                       start_at=counts.first_due or delivery.contact_date)
     if failed:
         move = "preparation_failed"
@@ -59,12 +65,17 @@ def extend_preparation(delivery: Delivery, contact_date: datetime) -> int:
     exclusion log is replaced by this run's. Call inside a transaction."""
     assert delivery.audience is not None
     ExclusionLog.objects.filter(delivery=delivery).delete()
+    from envoi.content.authoring import languages_of
+
     counts = build_target(delivery.pk, delivery.audience,
-                          row_time=_row_time(delivery, contact_date), top_up=True)
-    to_deliver = SendingLog.objects.filter(delivery=delivery).count()
+                          row_time=_row_time(delivery, contact_date), top_up=True,
+                          languages=languages_of(delivery))
+    per_variant = dict(SendingLog.objects.filter(delivery=delivery).order_by()
+                       .values_list("variant").annotate(n=Count("*")))
+    to_deliver = sum(per_variant.values())
     Delivery.objects.filter(pk=delivery.pk).update(
         to_deliver=to_deliver, targeted=to_deliver + sum(counts.exclusions.values()),
-        exclusions=counts.exclusions)
+        exclusions=counts.exclusions, variant_counts=per_variant)
     delivery.refresh_from_db()
     return counts.to_deliver
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import DatabaseError, connection, transaction
@@ -42,10 +42,10 @@ ADDRESS_PATTERN = (
 # Reasons and statuses are fixed enum values written into the statement; the address
 # pattern and the audience's own values are parameters.
 _CLASSIFY = """
-INSERT INTO prep_target (profile_id, address, zone, reason)
+INSERT INTO prep_target (profile_id, address, zone, variant, reason)
 WITH base AS (
     SELECT p.id, TRIM(p.email) AS address, LOWER(TRIM(p.email)) AS address_key,
-        p.timezone AS zone,
+        p.timezone AS zone, {variant} AS variant,
         CASE
             WHEN TRIM(p.email) = '' THEN '{missing}'
             WHEN NOT (TRIM(p.email) {regex} %s) THEN '{invalid}'
@@ -60,7 +60,7 @@ WITH base AS (
         AND q.status IN ('{q_denylisted}', '{q_quarantined}')
     WHERE NOT p.is_test AND ({audience}) {not_in_log}
 )
-SELECT id, address, zone,
+SELECT id, address, zone, variant,
     CASE WHEN reason IS NULL
          AND ROW_NUMBER() OVER (PARTITION BY address_key, reason ORDER BY id) > 1
     THEN '{duplicate}' ELSE reason END
@@ -76,8 +76,8 @@ _NOT_IN_LOG = ("AND p.id NOT IN (SELECT profile_id FROM sending_sendinglog "
 
 _FILL_SENDING_LOG = """
 INSERT INTO sending_sendinglog (delivery_id, profile_id, address, status, failure_type,
-    failure_reason, smtp_reply, attempts, claimed_by, message_id, next_attempt_at)
-SELECT %s, profile_id, address, 'pending', '', '', '', 0, '', '', {due}
+    failure_reason, smtp_reply, attempts, claimed_by, message_id, next_attempt_at, variant)
+SELECT %s, profile_id, address, 'pending', '', '', '', 0, '', '', {due}, variant
 FROM prep_target t {join} WHERE reason IS NULL ORDER BY profile_id
 """
 
@@ -97,6 +97,7 @@ class TargetCounts:
     targeted: int
     to_deliver: int
     exclusions: dict[str, int]
+    variants: dict[str, int] = field(default_factory=dict)  # to deliver, per variant
     first_due: datetime | None = None  # per-row due times, when they were set
     last_due: datetime | None = None
 
@@ -110,20 +111,37 @@ def audience_condition(audience: Audience) -> tuple[str, list]:
     return compiled.sql, list(compiled.params)
 
 
+def variant_choice(languages: list[str]) -> tuple[str, list[str]]:
+    """The language variant of profile ``p`` as an SQL expression ('' is the default):
+    a variant matches its language and the regional forms of it (``ko`` takes
+    ``ko-KR``); a more specific variant (``pt-br``) wins over a broader one (``pt``)."""
+    if not languages:
+        return "''", []
+    branches, params = [], []
+    for language in sorted(languages, key=len, reverse=True):
+        branches.append("WHEN LOWER(TRIM(p.language)) = %s "
+                        "OR LOWER(TRIM(p.language)) LIKE %s THEN %s")
+        params += [language, f"{language}-%", language]
+    return f"CASE {' '.join(branches)} ELSE '' END", params
+
+
 def build_target(delivery_id: int, audience: Audience, *, row_time: RowTime | None = None,
-                 top_up: bool = False, keep_rows: bool = True) -> TargetCounts:
+                 top_up: bool = False, keep_rows: bool = True,
+                 languages: list[str] | None = None) -> TargetCounts:
     """Fill the sending and exclusion logs of a delivery. Call inside a transaction.
 
     ``row_time`` gives each row its own due time (recipient's time zone); ``top_up``
     adds only profiles not yet in the sending log (aggregated recurring runs); without
     ``keep_rows`` only the counts and exclusions are kept (a recurring delivery's own
-    preparation: its executions send, never the parent).
+    preparation: its executions send, never the parent). Each row is given its
+    profile's variant among ``languages`` (:func:`variant_choice`).
     """
     audience_sql, audience_params = audience_condition(audience)
+    variant_sql, variant_params = variant_choice(languages or [])
     top_up_params = [delivery_id] if top_up else []
     classify = _CLASSIFY.format(
         regex="~" if connection.vendor == "postgresql" else "REGEXP",
-        audience=audience_sql,
+        audience=audience_sql, variant=variant_sql,
         already_sent_to=_ALREADY_SENT_TO.format(duplicate=R.DUPLICATE) if top_up else "",
         not_in_log=_NOT_IN_LOG if top_up else "",
         missing=R.ADDRESS_MISSING, invalid=R.ADDRESS_INVALID, denylisted=R.DENYLISTED,
@@ -133,9 +151,10 @@ def build_target(delivery_id: int, audience: Audience, *, row_time: RowTime | No
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS prep_target")
         cursor.execute("CREATE TEMPORARY TABLE prep_target "
-                       "(profile_id BIGINT, address TEXT, zone TEXT, reason TEXT)")
-        cursor.execute(classify, [ADDRESS_PATTERN, *top_up_params, *audience_params,
-                                  *top_up_params])
+                       "(profile_id BIGINT, address TEXT, zone TEXT, variant TEXT, "
+                       "reason TEXT)")
+        cursor.execute(classify, [*variant_params, ADDRESS_PATTERN, *top_up_params,
+                                  *audience_params, *top_up_params])
         due = _due_times(cursor, row_time) if row_time else []
         fill = _FILL_SENDING_LOG.format(
             due="z.due" if due else "NULL",
@@ -145,13 +164,17 @@ def build_target(delivery_id: int, audience: Audience, *, row_time: RowTime | No
         cursor.execute(_FILL_EXCLUSION_LOG, [delivery_id])
         cursor.execute("SELECT reason, COUNT(*) FROM prep_target GROUP BY reason")
         counts = dict(cursor.fetchall())
+        cursor.execute("SELECT variant, COUNT(*) FROM prep_target WHERE reason IS NULL "
+                       "GROUP BY variant")
+        per_variant = dict(cursor.fetchall())
         cursor.execute("DROP TABLE prep_target")
         cursor.execute("DROP TABLE IF EXISTS prep_due")
     to_deliver = counts.pop(None, 0)
     if keep_rows and to_deliver >= ANALYZE_AFTER_ROWS:
         transaction.on_commit(refresh_planner_statistics)
     return TargetCounts(targeted=to_deliver + sum(counts.values()), to_deliver=to_deliver,
-                        exclusions=counts, first_due=min(due, default=None),
+                        exclusions=counts, variants=per_variant,
+                        first_due=min(due, default=None),
                         last_due=max(due, default=None))
 
 

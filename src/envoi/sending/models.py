@@ -42,6 +42,8 @@ class SendingLog(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=64, blank=True, default="")
     message_id = models.CharField(max_length=250, blank=True, default="")
+    variant = models.CharField(max_length=16, blank=True, default="", db_default="",
+                               help_text="The language variant it is sent in; '': default.")
     sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True)
 

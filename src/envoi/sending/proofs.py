@@ -1,4 +1,4 @@
-"""Proofs (SPEC §2): the prepared message, sent to the test profiles only.
+"""Proofs (SPEC §2): the prepared message, sent to the test profiles or typed addresses.
 
 Proofs go out at once over their own connection and are kept in the ``Proof`` table,
 outside the sending log, so they never count in a delivery's KPIs.
@@ -14,40 +14,54 @@ from django.db.models import F
 
 from envoi.audiences.models import Profile
 from envoi.config import smtp_from_url
+from envoi.content.language import variant_of
 from envoi.deliveries.liquid import PersonalizationError
 from envoi.deliveries.models import Delivery, Proof
 from envoi.deliveries.services import DeliveryError
-from envoi.sending.render import DeliveryRenderer, OutgoingMessage
+from envoi.sending.render import OutgoingMessage
 from envoi.sending.smtp import SmtpConnection
+from envoi.sending.variants import VariantRenderer
 
 
-class NoTestProfiles(ValueError):
+class ProofError(ValueError):
+    """A proof that cannot be sent as asked; the message says why."""
+
+
+class NoTestProfiles(ProofError):
     pass
 
 
 class ProofNotRendered(DeliveryError):
-    """A test profile's message cannot be made: no proof is sent, and the faces answer
-    with the error's field, line and column (the API: 400)."""
+    """A recipient's proof cannot be made: no proof is sent, and the faces answer with
+    the error's field, line and column (the API: 400)."""
 
 
-def send_proof(delivery: Delivery) -> dict[str, Any]:
-    profiles = list(Profile.objects.filter(is_test=True).exclude(email="")
-                    .order_by("id").values())
-    if not profiles:
-        raise NoTestProfiles("There are no test profiles to send a proof to: "
-                             "mark at least one profile as a test profile.")
-    with transaction.atomic():  # a proof that cannot be rendered takes no number
+Recipient = tuple[str, dict[str, Any]]  # the address, and the profile it is rendered as
+
+
+def send_proof(delivery: Delivery, addresses: list[str] | None = None,
+               language: str | None = None, profile_id: int | None = None
+               ) -> dict[str, Any]:
+    """Send a proof to the test profiles, or to ``addresses`` typed by hand.
+
+    Each test profile receives it as itself, in its own variant; with ``profile_id``
+    every recipient receives it rendered as that profile, and ``language`` chooses the
+    variant for all of them. Every message is rendered before any is sent, so a proof
+    that cannot be rendered sends nothing and takes no number.
+    """
+    recipients = _recipients(addresses, profile_id)
+    with transaction.atomic():
         Delivery.objects.filter(pk=delivery.pk).update(proof_count=F("proof_count") + 1)
         delivery.refresh_from_db(fields=["proof_count"])
         number = delivery.proof_count
-        messages = _render_all(delivery, number, profiles)
+        messages = _render_all(delivery, number, recipients, language)
     connection = SmtpConnection.from_config(smtp_from_url(settings.ENVOI_SMTP_URL))
     results = []
     try:
-        for profile, message in zip(profiles, messages, strict=True):
-            reply = connection.send(settings.ENVOI_PROOF_MAIL_FROM, profile["email"],
-                                    message.data)
-            results.append({"address": profile["email"], "ok": reply.ok,
+        for (address, _profile), (variant, message) in zip(recipients, messages,
+                                                          strict=True):
+            reply = connection.send(settings.ENVOI_PROOF_MAIL_FROM, address, message.data)
+            results.append({"address": address, "ok": reply.ok, "variant": variant,
                             "reply": f"{reply.code} {reply.text}".strip()})
     finally:
         connection.close()
@@ -55,22 +69,41 @@ def send_proof(delivery: Delivery) -> dict[str, Any]:
     return {"number": number, "recipients": results}
 
 
-def _render_all(delivery: Delivery, number: int, profiles: list[Any],
-                ) -> list[OutgoingMessage]:
-    """Every test profile's proof, rendered before any is sent."""
+def _recipients(addresses: list[str] | None, profile_id: int | None) -> list[Recipient]:
+    persona = _profile(profile_id) if profile_id is not None else None
+    if addresses:
+        return [(address, persona or {"email": address}) for address in addresses]
+    profiles = list(Profile.objects.filter(is_test=True).exclude(email="")
+                    .order_by("id").values())
+    if not profiles:
+        raise NoTestProfiles("There are no test profiles to send a proof to: "
+                             "mark at least one profile as a test profile.")
+    return [(p["email"], persona or dict(p)) for p in profiles]
+
+
+def _render_all(delivery: Delivery, number: int, recipients: list[Recipient],
+                language: str | None) -> list[tuple[str, OutgoingMessage]]:
+    """Every recipient's proof and its variant, rendered before any is sent."""
     try:
-        renderer = DeliveryRenderer(delivery, subject_prefix=f"[Proof {number}] ")
-    except Exception as error:
+        renderer = VariantRenderer(delivery, subject_prefix=f"[Proof {number}] ")
+    except PersonalizationError as error:
         raise ProofNotRendered(f"The proof cannot be rendered: {error}") from error
     messages = []
-    for profile in profiles:
+    for index, (address, profile) in enumerate(recipients):
+        variant = language if language is not None else variant_of(
+            profile.get("language") or "", list(renderer.renderers))
         try:
-            messages.append(renderer.render(
-                0, profile["email"], dict(profile),
-                unsubscribe_url=f"{settings.ENVOI_BASE_URL}/u/proof",
-                message_key=f"{delivery.pk}.proof{number}.{profile['id']}.envoi"))
+            messages.append((variant, renderer.render(
+                0, address, profile, unsubscribe_url=f"{settings.ENVOI_BASE_URL}/u/proof",
+                message_key=f"{delivery.pk}.proof{number}.{index}.envoi", variant=variant)))
         except PersonalizationError as error:
             raise ProofNotRendered(
-                f"The proof for test profile {profile['email']} cannot be rendered: "
-                f"{error}") from error
+                f"The proof for {address} cannot be rendered: {error}") from error
     return messages
+
+
+def _profile(profile_id: int) -> dict[str, Any]:
+    found = Profile.objects.filter(pk=profile_id).values().first()
+    if found is None:
+        raise ProofError(f"profile_id: profile {profile_id} does not exist.")
+    return dict(found)

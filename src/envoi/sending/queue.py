@@ -26,6 +26,7 @@ class ClaimedRow(NamedTuple):
     profile_id: int
     address: str
     attempts: int
+    variant: str = ""  # the language variant it is sent in ('': the default)
 
 
 class Outcome(NamedTuple):
@@ -47,7 +48,7 @@ WHERE id IN (
       AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
     ORDER BY id LIMIT %s {lock}
 )
-RETURNING id, delivery_id, profile_id, address, attempts
+RETURNING id, delivery_id, profile_id, address, attempts, variant
 """
 
 # PostgreSQL: the whole batch in one statement, its columns passed as arrays.

@@ -359,19 +359,23 @@ def unreadable(delivery: Delivery, error: LiquidError) -> PersonalizationError:
 class DeliveryRenderer:
     """One delivery's messages: build it once per delivery, then :meth:`render` each row."""
 
-    def __init__(self, delivery: Delivery, subject_prefix: str = ""):
+    def __init__(self, delivery: Delivery, subject_prefix: str = "", link_offset: int = 0):
         """:class:`PersonalizationError` for templates that no longer parse (stored
         before a rule refused them, as ``{% include %}`` now is)."""
         try:
-            self._build(delivery, subject_prefix)
+            self._build(delivery, subject_prefix, link_offset)
         except LiquidError as error:
             raise unreadable(delivery, error) from error
 
-    def _build(self, delivery: Delivery, subject_prefix: str) -> None:
+    def _build(self, delivery: Delivery, subject_prefix: str, link_offset: int) -> None:
         self.delivery_id = delivery.pk
         self.subject_prefix = subject_prefix
-        self.sources = (("subject", delivery.subject), ("text_body", delivery.text_body),
-                        ("html_body", delivery.html_body))
+        # A language variant's links are numbered after the variants before it.
+        self.link_offset = link_offset
+        # Where a failed render is located, in this order: the HTML before the text part,
+        # which may be generated from it and then holds the same Liquid.
+        self.sources = (("subject", delivery.subject), ("html_body", delivery.html_body),
+                        ("text_body", delivery.text_body))
         self.links = links.tracked_links(delivery.html_body) if delivery.html_body else ()
         self.personalized_links = tuple(
             (link.index, environment.from_string(link.url))
@@ -504,12 +508,13 @@ class DeliveryRenderer:
             context["mirror_url"] = f"{settings.ENVOI_BASE_URL}/m/proof"
             return context, self._untracked_slots(context)
         context["unsubscribe_url"] = unsubscribe_url or tokens.unsubscribe_url(row_id)
+        offset = self.link_offset
         urls = tokens.MessageTokens(self.delivery_id, row_id).urls(
-            settings.ENVOI_BASE_URL, len(self.links))
+            settings.ENVOI_BASE_URL, offset + len(self.links))
         context["mirror_url"] = urls.mirror
         links_count = len(self.links)
         slots = Slots([urls.click_head] * links_count + [tokens.pixel_tag(urls.open)],
-                      [*urls.link_fields, ""], [*urls.link_macs, ""])
+                      [*urls.link_fields[offset:], ""], [*urls.link_macs[offset:], ""])
         for index, template in self.personalized_links:
             target = template.render(**context)
             if not links.is_web_url(html.unescape(target)):

@@ -35,8 +35,9 @@ from envoi.reporting.jobs import JobRunner
 from envoi.sending import personalization, queue, ratelimit
 from envoi.sending.queue import VALIDITY_EXPIRED, ClaimedRow, Outcome
 from envoi.sending.relays import Lanes, RelayPool, Replies, SlotLedger
-from envoi.sending.render import DeliveryRenderer, OutgoingMessage
+from envoi.sending.render import OutgoingMessage
 from envoi.sending.smtp import SmtpOutcome
+from envoi.sending.variants import VariantRenderer
 from envoi.sending.wakeup import Waiter
 from envoi.sql import among
 
@@ -77,7 +78,7 @@ class Worker:
         self.lanes = Lanes(self.relays)
         self.domain_limits = ratelimit.domain_limits()
         self.clock = clock
-        self.renderers: dict[int, tuple[str, DeliveryRenderer]] = {}
+        self.renderers: dict[int, tuple[str, VariantRenderer]] = {}
         self.cursor = queue.ClaimCursor()
         self.stopping = threading.Event()
         self.waiter = Waiter()
@@ -227,7 +228,8 @@ class Worker:
         for position, row in enumerate(rows):
             try:
                 messages.append(renderer.render(row.id, row.address,
-                                                profiles.get(row.profile_id, {})))
+                                                profiles.get(row.profile_id, {}),
+                                                variant=row.variant))
             except PersonalizationError as error:
                 unrendered.append(_unrendered(row, error))
                 if personalization.past_threshold(len(unrendered), len(messages)):
@@ -294,10 +296,10 @@ class Worker:
         if delay > 0:
             time.sleep(delay)
 
-    def renderer(self, delivery: Delivery) -> DeliveryRenderer:
+    def renderer(self, delivery: Delivery) -> VariantRenderer:
         cached = self.renderers.get(delivery.pk)
         if cached is None or cached[0] != delivery.prepared_hash:
-            cached = (delivery.prepared_hash, DeliveryRenderer(delivery))
+            cached = (delivery.prepared_hash, VariantRenderer(delivery))
             self.renderers[delivery.pk] = cached
         return cached[1]
 

@@ -25,7 +25,7 @@ from envoi.audiences.models import Profile
 from envoi.deliveries.content import environment
 from envoi.deliveries.models import Delivery
 from envoi.sending.models import SendingLog
-from envoi.sending.render import DeliveryRenderer, profile_context
+from envoi.sending.render import profile_context
 from envoi.tracking import buffer, links, tokens
 from envoi.tracking.models import EventKind, TrackedLink
 
@@ -165,8 +165,12 @@ def mirror_page(ref: tokens.MessageRef) -> str:
     delivery = Delivery.objects.filter(pk=ref.delivery_id).first()
     if delivery is None:
         raise tokens.BadToken("unknown delivery")
+    from envoi.sending.variants import VariantRenderer
+
     profile = _profile_of(ref)
-    return DeliveryRenderer(delivery).mirror_html(ref.row_id, profile)
+    variant = SendingLog.objects.filter(pk=ref.row_id).values_list("variant", flat=True)
+    renderer = VariantRenderer(delivery).for_variant(variant.first() or "")
+    return renderer.mirror_html(ref.row_id, profile)
 
 
 # -- unsubscribe -------------------------------------------------------------------------

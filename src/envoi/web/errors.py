@@ -51,6 +51,9 @@ DENIALS = {
     "qualification.manage": gettext_lazy(
         "Your permissions do not allow you to manage qualification rules."),
     "bounces.view": gettext_lazy("Your permissions do not allow you to view received bounces."),
+    "template.view": gettext_lazy("Your permissions do not allow you to view templates."),
+    "template.edit": gettext_lazy("Your permissions do not allow you to edit templates."),
+    "image.upload": gettext_lazy("Your permissions do not allow you to upload images."),
 }
 
 KNOWN_DELIVERY_ERRORS = {
