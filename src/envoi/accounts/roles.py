@@ -50,6 +50,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "quarantine.view": frozenset(Role) - {Role.IMPORT},
     "qualification.manage": frozenset({Role.ADMINISTRATION}),
     "bounces.view": frozenset({Role.ADMINISTRATION}),
+    "workers.view": frozenset({Role.ADMINISTRATION}),
+    "metrics.view": frozenset({Role.ADMINISTRATION}),
 }
 
 # Sending actions refused with the sentence of the seed page, naming the action.
@@ -60,7 +62,7 @@ SENDING_ACTIONS = {"delivery.confirm", "delivery.pause", "delivery.resume", "del
 _OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audiences",
             "logs": "logs", "outbox": "the outbox", "users": "users",
             "quarantine": "the quarantine", "qualification": "qualification rules",
-            "bounces": "received bounces"}
+            "bounces": "received bounces", "workers": "workers", "metrics": "metrics"}
 
 
 def denial_message(action: str) -> str:

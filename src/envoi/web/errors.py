@@ -50,6 +50,8 @@ DENIALS = {
     "qualification.manage": gettext_lazy(
         "Your permissions do not allow you to manage qualification rules."),
     "bounces.view": gettext_lazy("Your permissions do not allow you to view received bounces."),
+    "workers.view": gettext_lazy("Your permissions do not allow you to view workers."),
+    "metrics.view": gettext_lazy("Your permissions do not allow you to view metrics."),
 }
 
 KNOWN_DELIVERY_ERRORS = {
