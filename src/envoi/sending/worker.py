@@ -30,6 +30,7 @@ from envoi.bounces.quarantine import note_sending_results
 from envoi.config import relays_from_url
 from envoi.deliveries import lifecycle
 from envoi.deliveries.models import Delivery
+from envoi.ops.vitals import WorkerVitals
 from envoi.reporting.jobs import JobRunner
 from envoi.sending import queue, ratelimit
 from envoi.sending.queue import VALIDITY_EXPIRED, ClaimedRow, Outcome
@@ -61,6 +62,7 @@ class Batch:
     replies: Replies = field(default_factory=lambda: Replies(0))
     expired: list[Outcome] = field(default_factory=list)  # validity over: nothing to send
     end_of_log: bool = False  # its claim found the end of the delivery's log
+    claimed_at: float = 0.0  # time.monotonic() of its claim (metrics)
 
 
 class Worker:
@@ -82,6 +84,7 @@ class Worker:
         self.jobs = JobRunner(self.worker_id)
         self.housekept_at: datetime | None = None
         self.in_flight: Batch | None = None
+        self.vitals = WorkerVitals(self.worker_id, clock)  # heartbeat and metrics
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -96,6 +99,7 @@ class Worker:
             while not self.stopping.is_set():
                 try:
                     self.jobs.tick(self.clock())
+                    self.vitals.tick()
                     done = self.turn()
                     processed += done
                     if done or self.in_flight is not None:
@@ -164,11 +168,12 @@ class Worker:
         recorded = 0
         for delivery_id, rate in queue.sending_deliveries():
             size = ratelimit.claim_size(self.batch_size, rate)
+            claimed_at = time.monotonic()
             rows = self.cursor.claim(delivery_id, self.worker_id, size, now, self.lease)
             batch = self.prepare(delivery_id, rows) if rows else None
             recorded += self.settle()
             if batch is not None:
-                batch.end_of_log = len(rows) < size
+                batch.end_of_log, batch.claimed_at = len(rows) < size, claimed_at
                 self.dispatch(batch)
             else:  # the end of its log: maybe nothing is left pending
                 lifecycle.finish_if_done(delivery_id)
@@ -191,6 +196,7 @@ class Worker:
     def close(self) -> None:
         self.lanes.close()
         self.slots.release()
+        self.vitals.stopped()
 
     # -- stages -----------------------------------------------------------------------
 
@@ -231,7 +237,10 @@ class Worker:
             self.outcome(batch.delivery, row, message, reply)
             for row, message, reply in zip(batch.rows, batch.messages, batch.replies.wait(),
                                            strict=True)]
+        replied_at = time.monotonic()
         queue.record(outcomes, self.clock())
+        self.vitals.batch_recorded(batch.delivery.pk, batch.delivery.channel, outcomes,
+                                   batch.replies.relays, batch.claimed_at, replied_at)
         recorded = {outcome.row_id for outcome in outcomes}
         sent = [row for row in batch.rows if row.id in recorded]
         note_sending_results(sent, self.clock())  # quarantine (SPEC §8)
@@ -256,6 +265,7 @@ class Worker:
     def wait_until(self, moment: datetime) -> None:
         delay = (moment - self.clock()).total_seconds()
         if delay > 0:
+            self.vitals.rate_limited(delay)
             time.sleep(delay)
 
     def renderer(self, delivery: Delivery) -> DeliveryRenderer:
