@@ -116,3 +116,15 @@ def test_only_administration_sees_the_workers(language, refusal):
     assert refusal in page.content.decode()
     admin_menu = signed_in("admin", Role.ADMINISTRATION).get("/deliveries/").content.decode()
     assert 'href="/workers/"' in admin_menu
+
+
+def test_a_starting_worker_forgets_workers_lost_for_a_week(clock):
+    from envoi.ops.vitals import WorkerVitals
+
+    for name, age in (("gone", timedelta(days=8)), ("recent", timedelta(days=6))):
+        WorkerHeartbeat.objects.create(worker_id=name, host=name, pid=1, version="0.1.0",
+                                       started_at=clock.now() - age,
+                                       last_seen_at=clock.now() - age)
+    WorkerVitals("new:1:1", clock.now).tick()
+    assert sorted(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) == [
+        "new:1:1", "recent"]

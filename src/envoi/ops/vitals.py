@@ -13,7 +13,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import DatabaseError
 
@@ -26,6 +26,7 @@ log = logging.getLogger("envoi.worker")
 
 HEARTBEAT_SECONDS = 5.0
 RECENT_SECONDS = 60.0
+FORGET_LOST_AFTER = timedelta(days=7)
 
 
 class WorkerVitals:
@@ -38,6 +39,7 @@ class WorkerVitals:
         self.current_delivery_id: int | None = None
         self._recent: deque[tuple[float, int]] = deque()  # (monotonic time, messages)
         self._next_beat = 0.0
+        self._swept = False
 
     # -- heartbeat -------------------------------------------------------------------
 
@@ -49,6 +51,10 @@ class WorkerVitals:
             self.beat()
 
     def beat(self) -> None:
+        if not self._swept:  # once per start: forget workers lost long ago
+            WorkerHeartbeat.objects.filter(
+                last_seen_at__lt=self.clock() - FORGET_LOST_AFTER).delete()
+            self._swept = True
         WorkerHeartbeat.objects.update_or_create(worker_id=self.worker_id, defaults={
             "host": socket.gethostname()[:255], "pid": os.getpid(),
             "version": envoi.__version__, "started_at": self.started_at,
