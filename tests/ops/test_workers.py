@@ -24,8 +24,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def start_worker(relay):
     worker = envoi_process("worker", ENVOI_SMTP_URL=f"smtp://127.0.0.1:{relay.port}")
-    wait_until(lambda: WorkerHeartbeat.objects.filter(pid=worker.pid).exists(),
-               what="a heartbeat")
+    try:
+        wait_until(lambda: WorkerHeartbeat.objects.filter(pid=worker.pid).exists(),
+                   what="a heartbeat")
+    except AssertionError:
+        stop(worker)
+        raise
     return worker
 
 
@@ -37,8 +41,10 @@ def rows_by_state(page: str) -> dict[str, str]:
 
 
 def test_a_killed_worker_shows_as_lost(relay, clock):
-    alive, killed = start_worker(relay), start_worker(relay)
+    alive = start_worker(relay)
+    killed = None
     try:
+        killed = start_worker(relay)
         clock.set(timezone.now())
         admin = signed_in("admin", Role.ADMINISTRATION)
         page = admin.get("/workers/").content.decode()
@@ -62,14 +68,15 @@ def test_a_killed_worker_shows_as_lost(relay, clock):
         assert list(states.values()) == ["alive", "lost"]  # alive ones first
         assert "Alive: 1 · Lost: 1" in page
     finally:
-        stop(alive)
-        stop(killed)
+        for worker in (alive, killed):
+            if worker is not None:
+                stop(worker)
 
 
 def test_envoi_workers_lists_alive_and_lost(relay):
     worker = start_worker(relay)
     os.kill(worker.pid, signal.SIGKILL)
-    worker.wait(timeout=10)
+    stop(worker)
     beat = WorkerHeartbeat.objects.get(pid=worker.pid)
     listing = envoi_process("workers", ENVOI_LEASE_SECONDS="2")
     assert listing.communicate(timeout=60)[0].split("\n")[1].split()[4] == "alive"

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+import envoi
+
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     workers = commands.add_parser("workers", help="list the workers and their heartbeats")
@@ -26,6 +28,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--language", choices=["en", "ko", "ja"], default=None,
                        help="language of the findings (default: from LANG)")
     check.set_defaults(handler=cmd_check)
+    upgrade = commands.add_parser(
+        "upgrade", help="check, apply this release's migrations, report")
+    upgrade.add_argument("--dry-run", action="store_true",
+                         help="check and list the migrations, apply nothing")
+    upgrade.add_argument("--language", choices=["en", "ko", "ja"], default=None,
+                         help="language of the report (default: from LANG)")
+    upgrade.set_defaults(handler=cmd_upgrade)
 
 
 def reader_language(chosen: str | None) -> str:
@@ -59,7 +68,7 @@ def cmd_workers(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from envoi.ops.check import VERDICTS, Plan, failed, run_checks
+    from envoi.ops.check import Plan, failed, run_checks
 
     if args.workers < 1 or args.servers < 0:
         print("envoi check: --workers must be at least 1 and --servers at least 0",
@@ -67,16 +76,51 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     with translation.override(reader_language(args.language)):
         findings = run_checks(Plan(workers=args.workers, servers=args.servers))
-        width = max(len(str(f.topic)) for f in findings)
-        for finding in findings:
-            print(f"{str(VERDICTS[finding.verdict]):8} {finding.topic:{width}}  "
-                  f"{finding.message}")
+        print_findings(findings)
         bad = failed(findings, deploy=args.deploy)
         if args.deploy:
             print(_("Not ready for production.") if bad else _("Ready for production."))
         elif bad:
             print(_("Something does not work: see the errors above."))
     return 1 if bad else 0
+
+
+def print_findings(findings: list) -> None:
+    from envoi.ops.check import VERDICTS
+
+    width = max((len(str(f.topic)) for f in findings), default=0)
+    for finding in findings:
+        print(f"{str(VERDICTS[finding.verdict]):8} {finding.topic:{width}}  {finding.message}")
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from envoi.ops.upgrade import upgrade
+
+    with translation.override(reader_language(args.language)):
+        report = upgrade(dry_run=args.dry_run)
+        print_findings(report.findings)
+        if report.stopped_by:
+            print(_("Upgrade stopped before any change: %(reason)s")
+                  % {"reason": report.stopped_by})
+            return 1
+        names = ", ".join(report.planned)
+        if not report.planned:
+            print(_("No migration to apply: the database is up to date."))
+        elif args.dry_run:
+            print(_("Would apply %(count)s migrations: %(names)s")
+                  % {"count": len(report.planned), "names": names})
+        else:
+            print(_("Applied %(count)s migrations in %(seconds).1f s: %(names)s")
+                  % {"count": len(report.applied), "seconds": report.seconds, "names": names})
+        for version, hosts in report.other_releases.items():
+            print(_("Workers of release %(version)s still run on %(hosts)s: restart them "
+                    "with this release.") % {"version": version, "hosts": ", ".join(hosts)})
+        if report.ready or args.dry_run:
+            print(_("Database ready for release %(version)s.") % {"version": envoi.__version__}
+                  if report.ready else report.detail)
+            return 0
+        print(_("Database not ready: %(detail)s") % {"detail": report.detail})
+        return 1
 
 
 @contextmanager
