@@ -35,3 +35,24 @@ def test_serve_with_several_processes():
     finally:
         output = stop(server)
     assert "Traceback" not in output, output
+
+
+def test_behind_a_proxy_the_clients_own_address_counts():
+    """uvicorn takes the client's address from X-Forwarded-For when the request comes
+    from the proxy on loopback: a proxy on this host does not open /metrics to all."""
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    server = envoi_process("serve", "--port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: get(base + "/healthz")[0] == 200, timeout=60, what="envoi serve")
+        assert get(base + "/metrics")[0] == 200  # loopback itself
+        request = urllib.request.Request(base + "/metrics",
+                                         headers={"X-Forwarded-For": "203.0.113.9"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 401
+    finally:
+        stop(server)

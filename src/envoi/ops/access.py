@@ -1,8 +1,9 @@
 """Who may read ``/metrics``: a client whose address is in ``ENVOI_METRICS_ALLOW``
 (loopback by default), or a bearer token of a user whose roles allow ``metrics.view``.
 
-Behind a reverse proxy every request comes from the proxy's address: the proxy must not
-pass ``/metrics`` on (docs/OPERATIONS.md shows how), or scrapers use a token.
+Behind a reverse proxy on loopback, uvicorn puts the client's address from
+``X-Forwarded-For`` in its place; a proxy that does not send that header makes every
+client look local, so the proxy blocks ``/metrics`` too (docs/OPERATIONS.md).
 """
 
 from __future__ import annotations
