@@ -63,3 +63,23 @@ def test_the_tracking_buffer_reports_its_depth_and_lag():
     assert buffer.pending() == 2
     assert value("envoi_tracking_buffer_events") == 2
     assert value("envoi_tracking_flush_lag_seconds") == 1.5
+
+
+def test_live_gauges_of_exited_processes_are_dropped(tmp_path):
+    """A process restarted by its supervisor leaves its files; its open connections
+    must not be added up for ever, its counts must."""
+    import os
+    import subprocess
+    import sys
+
+    from envoi.ops.metrics import forget_exited
+
+    script = ("from envoi.ops import metrics; "
+              "metrics.RELAY_CONNECTIONS.labels('mx:25').inc(3); "
+              "metrics.MESSAGES_SENT.labels('email', 'mx:25').inc(7)")
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    subprocess.run([sys.executable, "-c", script], env=env, check=True)
+    assert list(tmp_path.glob("gauge_livesum_*.db"))
+    forget_exited(tmp_path)
+    assert not list(tmp_path.glob("gauge_livesum_*.db"))
+    assert list(tmp_path.glob("counter_*.db"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter as Tally
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -128,6 +128,7 @@ def exposition() -> bytes:
     directory, and the database's gauges."""
     directory = os.environ.get(MULTIPROC_ENV)
     if directory:
+        forget_exited(Path(directory))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=directory)
         local = generate_latest(registry)
@@ -147,11 +148,24 @@ def use_multiprocess_dir(path: Path) -> None:
     os.environ[MULTIPROC_ENV] = str(path)
 
 
-def mark_dead(pids: Iterable[int]) -> None:
-    """Drop the live gauges of processes that have exited."""
-    if os.environ.get(MULTIPROC_ENV):
-        for pid in pids:
-            multiprocess.mark_process_dead(pid)
+def forget_exited(directory: Path) -> None:
+    """Drop the live gauges (open connections, tracking buffer) of processes that have
+    exited: a server or worker process restarted by its supervisor leaves its files
+    behind. Their counters stay: what they counted happened."""
+    pids = {path.stem.rsplit("_", 1)[-1] for path in directory.glob("gauge_live*.db")}
+    for pid in pids:
+        if pid.isdigit() and not process_alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid), str(directory))
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def tracking_buffer(depth: int, oldest: datetime | None, now: datetime) -> None:
