@@ -238,3 +238,18 @@ def test_findings_are_translated():
     with override("ja"):
         assert [str(VERDICTS[v]) for v in (OK, WARNING, UNSAFE, ERROR)] == [
             "正常", "警告", "危険", "エラー"]
+
+
+def test_an_unreachable_database_is_said_in_one_line_not_a_traceback(relay):
+    unreachable = f"postgresql://envoi@127.0.0.1:{free_port()}/envoi"
+    process = envoi_process("check", ENVOI_DATABASE_URL=unreachable,
+                            ENVOI_SMTP_URL=f"smtp://127.0.0.1:{relay.port}")
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 1
+    [line] = [line for line in output.splitlines() if " database " in line]
+    assert line.startswith("error    database") and "database unreachable: " in line
+    assert "Traceback" not in output
+    process = envoi_process("workers", ENVOI_DATABASE_URL=unreachable)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 2
+    assert output.startswith("envoi: database unreachable: ") and "Traceback" not in output

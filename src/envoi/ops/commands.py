@@ -48,9 +48,16 @@ def reader_language(chosen: str | None) -> str:
 
 
 def cmd_workers(args: argparse.Namespace) -> int:
+    from django.db import DatabaseError
+
+    from envoi.ops.health import one_line
     from envoi.ops.services import list_workers
 
-    found = list_workers(None, check_role=False)
+    try:
+        found = list_workers(None, check_role=False)
+    except DatabaseError as error:
+        print(f"envoi: database unreachable: {one_line(error)}", file=sys.stderr)
+        return 2
     if not found:
         print("no worker has written a heartbeat yet")
         return 0

@@ -38,8 +38,13 @@ def readiness() -> Readiness:
     try:
         missing = unapplied_migrations()
     except DatabaseError as error:
-        return Readiness(False, f"database unreachable: {str(error).strip()[:200]}")
+        return Readiness(False, f"database unreachable: {one_line(error)[:200]}")
     if missing:
         shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
         return Readiness(False, f"{len(missing)} migrations not applied: {shown}")
     return Readiness(True, "ready")
+
+
+def one_line(error: Exception) -> str:
+    """A driver's message, which may span lines, on one line."""
+    return " ".join(str(error).split())

@@ -26,6 +26,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 import envoi
 from envoi.ops import check
+from envoi.ops.health import one_line, readiness
 
 # Any fixed 64-bit number, the same in every release: "envoi upgrade".
 UPGRADE_LOCK_KEY = 0x656E766F69_0002
@@ -73,10 +74,8 @@ def upgrade(*, dry_run: bool = False, plan: check.Plan | None = None) -> Upgrade
                 report.seconds = time.monotonic() - started
                 report.applied = report.planned
     except DatabaseError as error:
-        report.stopped_by = f"database: {str(error).strip()[:300]}"
+        report.stopped_by = f"database: {one_line(error)[:300]}"
         return report
-    from envoi.ops.health import readiness
-
     state = readiness()
     report.ready, report.detail = state.ready, state.detail
     report.other_releases = other_releases()
