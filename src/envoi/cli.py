@@ -280,6 +280,11 @@ def _compute_stats(user: User, delivery: Delivery) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if args.workers > 1:  # /metrics adds up the values of every process
+        from envoi.config import data_dir
+        from envoi.ops.metrics import use_multiprocess_dir
+
+        use_multiprocess_dir(data_dir() / "metrics" / f"serve-{args.port}")
     # No per-request access log: at thousands of tracking hits a second it would cost
     # more than the hits themselves; put one in the reverse proxy if you need it.
     uvicorn.run("envoi.asgi:application", host=args.host, port=args.port,
@@ -292,6 +297,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import gc
     import signal
 
+    from envoi.ops.commands import worker_sidecars
     from envoi.sending.worker import Worker
 
     if args.processes > 1:
@@ -300,14 +306,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
         forwarded = ["--until-idle"] if args.until_idle else []
         if args.batch_size:
             forwarded += ["--batch-size", str(args.batch_size)]
-        return run_processes(args.processes, forwarded, restart=not args.until_idle)
+        with worker_sidecars(args, processes=args.processes):
+            return run_processes(args.processes, forwarded, restart=not args.until_idle)
     worker = Worker(batch_size=args.batch_size)
     signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
     # What is loaded by now (Django, the apps, their modules) lives as long as the
     # process: the cyclic collector's full passes need not walk it again and again.
     gc.freeze()
     print(f"worker {worker.worker_id}: started", flush=True)
-    processed = worker.run(until_idle=args.until_idle)
+    with worker_sidecars(args):
+        processed = worker.run(until_idle=args.until_idle)
     print(f"worker {worker.worker_id}: {processed} messages processed, "
           f"peak memory {peak_memory_mb():.0f} MB")
     return 0
@@ -462,7 +470,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--batch-size", type=int, default=None)
     worker.add_argument("--processes", type=int, default=1,
                         help="run this many worker processes (one per core)")
+    worker.add_argument("--health-port", type=int, default=None,
+                        help="answer /healthz and /readyz on this port")
+    worker.add_argument("--metrics-port", type=int, default=None,
+                        help="answer /metrics (Prometheus) on this port")
+    worker.add_argument("--listen", default="127.0.0.1",
+                        help="address of the health and metrics ports (default: loopback)")
     worker.set_defaults(handler=cmd_worker)
+    from envoi.ops.commands import add_commands
+
+    add_commands(commands)
 
     bounces = commands.add_parser("bounces", help="take in bounces").add_subparsers(
         dest="sub", required=True)

@@ -30,6 +30,8 @@ ENVOI_KPI_REFRESH_SECONDS = int(config.env("ENVOI_KPI_REFRESH_SECONDS", "3600"))
 ENVOI_KPI_REFRESH_DAYS = int(config.env("ENVOI_KPI_REFRESH_DAYS", "30"))
 # Where `envoi bounces listen` and the embedded shape take bounces (host:port).
 ENVOI_BOUNCE_LISTEN = config.env("ENVOI_BOUNCE_LISTEN", "127.0.0.1:2526")
+# Who may read /metrics without a token: addresses or networks (docs/OPERATIONS.md).
+ENVOI_METRICS_ALLOW = config.env("ENVOI_METRICS_ALLOW", "127.0.0.0/8 ::1")
 
 ALLOWED_HOSTS = ["*"]
 CSRF_TRUSTED_ORIGINS = [ENVOI_BASE_URL]
@@ -50,6 +52,7 @@ INSTALLED_APPS = [
     "envoi.bounces",
     "envoi.reporting",
     "envoi.content",
+    "envoi.ops",
     "envoi.web",
 ]
 
@@ -106,6 +109,7 @@ LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:deliveries"
 LOGOUT_REDIRECT_URL = "web:login"
 SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = ENVOI_BASE_URL.startswith("https://")
 LANGUAGE_COOKIE_NAME = "envoi_language"
 
 LOGGING = {

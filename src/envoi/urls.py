@@ -4,6 +4,7 @@ from envoi.api.router import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("", include("envoi.ops.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("envoi.tracking.urls")),
     path("", include("envoi.content.urls")),

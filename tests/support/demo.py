@@ -22,6 +22,8 @@ class Demo:
     base: str
     token: str
     bounce_port: int = 0
+    data_dir: str = ""
+    smtp_port: int = 0
 
     def call(self, method: str, path: str) -> tuple[int, bytes]:
         request = urllib.request.Request(f"{self.base}/api/v1{path}", method=method,
@@ -42,7 +44,8 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
          "--smtp-port", str(smtp_port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        running = Demo(f"http://127.0.0.1:{port}", read_token(process), bounce_port)
+        running = Demo(f"http://127.0.0.1:{port}", read_token(process), bounce_port,
+                       str(tmp_path), smtp_port)
         wait_until_serving(running.base)
         yield running
     finally:

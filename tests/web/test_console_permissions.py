@@ -98,6 +98,7 @@ PAGES: dict[str, dict[str, Rule]] = {
     "user_reset_link": both("users.manage"),
     # The link itself is the credential: an invalid one gets a page saying so.
     "password_reset": {"GET": PUBLIC, "POST": PUBLIC},
+    "workers": both("workers.view"),
 }
 
 # The dashboard's actions and the permission each needs: the API's endpoint for it
@@ -111,18 +112,28 @@ ACTION_PERMISSIONS = {
 }
 
 
+# Console pages that live in their own app's namespace (the rest of that namespace is
+# for machines: health, readiness, metrics).
+OTHER_CONSOLE_PAGES = {"workers": "ops"}
+
+
+def namespace_of(name: str) -> str:
+    return OTHER_CONSOLE_PAGES.get(name, "web")
+
+
 def console_urls() -> dict[str, URLPattern]:
     """Every URL of the console's namespace, by name, as the site's resolver holds it."""
     found: dict[str, URLPattern] = {}
 
-    def walk(patterns: list, inside_console: bool) -> None:
+    def walk(patterns: list, namespace: str | None) -> None:
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
-                walk(pattern.url_patterns, inside_console or pattern.namespace == "web")
-            elif inside_console and isinstance(pattern, URLPattern) and pattern.name:
+                walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and pattern.name and namespace and (
+                    namespace_of(pattern.name) == namespace):
                 found[pattern.name] = pattern
 
-    walk(get_resolver().url_patterns, False)
+    walk(get_resolver().url_patterns, None)
     return found
 
 
@@ -216,7 +227,7 @@ def arguments(name: str, world: World) -> list[dict[str, Any]]:
 def visits(world: World) -> Iterator[Visit]:
     for name in console_urls():
         for kwargs in arguments(name, world):
-            path = reverse(f"web:{name}", kwargs=kwargs)
+            path = reverse(f"{namespace_of(name)}:{name}", kwargs=kwargs)
             names_delivery = name.startswith("delivery_") or name == "delivery"
             delivery_id = kwargs.get("pk") if names_delivery else None
             for method in ("GET", "POST"):

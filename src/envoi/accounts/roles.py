@@ -56,6 +56,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "template.view": frozenset(Role) - {Role.IMPORT},
     "template.edit": _PREPARERS,
     "image.upload": _PREPARERS,
+    "workers.view": frozenset({Role.ADMINISTRATION}),
+    "metrics.view": frozenset({Role.ADMINISTRATION}),
 }
 
 # Sending actions refused with the sentence of the seed page, naming the action.
@@ -66,7 +68,8 @@ SENDING_ACTIONS = {"delivery.confirm", "delivery.pause", "delivery.resume", "del
 _OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audiences",
             "logs": "logs", "outbox": "the outbox", "users": "users", "token": "API tokens",
             "quarantine": "the quarantine", "qualification": "qualification rules",
-            "bounces": "received bounces", "template": "templates", "image": "images"}
+            "bounces": "received bounces", "template": "templates", "image": "images",
+            "workers": "workers", "metrics": "metrics"}
 
 
 def denial_message(action: str) -> str:

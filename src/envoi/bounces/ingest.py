@@ -34,6 +34,7 @@ from envoi.bounces import quarantine
 from envoi.bounces.models import InboundKind, InboundMessage, InboundOutcome
 from envoi.bounces.parsing import Parsed, header_text, parse
 from envoi.bounces.qualification import HARD, SOFT
+from envoi.ops import metrics
 from envoi.sending.models import SendingLog
 from envoi.tracking import tokens
 
@@ -82,6 +83,7 @@ def process(inbound: InboundMessage) -> InboundMessage:
         inbound.error = storable("".join(traceback.format_exception_only(error))[-2000:], 2000)
         inbound.subject = storable(_subject(bytes(inbound.raw)), 500)
         inbound.save(update_fields=["outcome", "error", "subject"])
+    metrics.BOUNCES_RECEIVED.labels(inbound.outcome).inc()
     return inbound
 
 

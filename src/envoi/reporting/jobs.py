@@ -18,6 +18,7 @@ worker in a tight loop.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
+
+from envoi.ops import metrics
 
 log = logging.getLogger("envoi.periodic")
 
@@ -75,10 +78,14 @@ def _claim(job: Job, now: datetime, worker_id: str) -> bool:
 
 
 def _run(job: Job, now: datetime) -> None:
+    started, result = time.monotonic(), "ok"
     try:
         job.run(now)
     except Exception:  # one failing job must neither stop sending nor the other jobs
+        result = "failed"
         log.exception("periodic job %s failed; it runs again at its next due time", job.name)
+    metrics.JOB_RUNS.labels(job.name, result).inc()
+    metrics.JOB_DURATION.labels(job.name).observe(time.monotonic() - started)
 
 
 @contextmanager

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 
 from envoi.config import SmtpConfig
+from envoi.ops import metrics
 from envoi.sending.render import OutgoingMessage
 from envoi.sending.smtp import SmtpConnection, SmtpOutcome, Submission
 
@@ -146,6 +147,7 @@ class Replies:
 
     def __init__(self, count: int):
         self.outcomes: list[SmtpOutcome | None] = [None] * count
+        self.relays: list[str] = [""] * count  # the relay that answered each (metrics)
         self._remaining = count
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -173,7 +175,8 @@ class _Job:
     tried: set[str] = field(default_factory=set)
     _submission: Submission | None = None
 
-    def answer(self, outcome: SmtpOutcome) -> None:
+    def answer(self, outcome: SmtpOutcome, relay: str = "") -> None:
+        self.replies.relays[self.index] = relay
         self.replies.answer(self.index, outcome)
 
     @property
@@ -234,6 +237,7 @@ class Lanes:
                 if session is None or session[0] is not relay:
                     self._close(session)
                     session = (relay, SmtpConnection.from_config(relay.config))
+                    metrics.RELAY_CONNECTIONS.labels(relay.name).inc()
                 following = self._waiting_job()
                 then = (following.submission
                         if following is not None and relay.name not in following.tried
@@ -247,7 +251,7 @@ class Lanes:
                     self._pass_on(job, outcome)
                 else:
                     self.pool.worked(relay)
-                    job.answer(outcome)
+                    job.answer(outcome, relay.name)
                 job = following
         finally:
             self._close(session)
@@ -284,6 +288,7 @@ class Lanes:
     def _close(session: tuple[Relay, SmtpConnection] | None) -> None:
         if session is not None:
             session[1].close()
+            metrics.RELAY_CONNECTIONS.labels(session[0].name).dec()
 
 
 class SlotLedger:

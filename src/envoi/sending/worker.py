@@ -31,6 +31,7 @@ from envoi.config import relays_from_url
 from envoi.deliveries import lifecycle
 from envoi.deliveries.liquid import PERSONALIZATION_ERROR, PersonalizationError
 from envoi.deliveries.models import Delivery
+from envoi.ops.vitals import WorkerVitals
 from envoi.reporting.jobs import JobRunner
 from envoi.sending import personalization, queue, ratelimit
 from envoi.sending.queue import VALIDITY_EXPIRED, ClaimedRow, Outcome
@@ -64,6 +65,7 @@ class Batch:
     expired: list[Outcome] = field(default_factory=list)  # validity over: nothing to send
     unrendered: list[Outcome] = field(default_factory=list)  # failed to render: not sent
     end_of_log: bool = False  # its claim found the end of the delivery's log
+    claimed_at: float = 0.0  # time.monotonic() of its claim (metrics)
 
 
 class Worker:
@@ -86,6 +88,7 @@ class Worker:
         self.housekept_at: datetime | None = None
         self.in_flight: Batch | None = None
         self.pause_checks = personalization.PauseChecks()
+        self.vitals = WorkerVitals(self.worker_id, clock)  # heartbeat and metrics
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -100,6 +103,7 @@ class Worker:
             while not self.stopping.is_set():
                 try:
                     self.jobs.tick(self.clock())
+                    self.vitals.tick()
                     done = self.turn()
                     processed += done
                     if done or self.in_flight is not None:
@@ -173,11 +177,12 @@ class Worker:
             return self.settle()
         for delivery_id, rate in deliveries:
             size = ratelimit.claim_size(self.batch_size, rate)
+            claimed_at = time.monotonic()
             rows = self.cursor.claim(delivery_id, self.worker_id, size, now, self.lease)
             batch = self.prepare(delivery_id, rows) if rows else None
             recorded += self.settle()
             if batch is not None:
-                batch.end_of_log = len(rows) < size
+                batch.end_of_log, batch.claimed_at = len(rows) < size, claimed_at
                 self.dispatch(batch)
             else:  # the end of its log: maybe nothing is left pending
                 lifecycle.finish_if_done(delivery_id)
@@ -200,6 +205,7 @@ class Worker:
     def close(self) -> None:
         self.lanes.close()
         self.slots.release()
+        self.vitals.stopped()
 
     # -- stages -----------------------------------------------------------------------
 
@@ -265,7 +271,11 @@ class Worker:
             self.outcome(batch.delivery, row, message, reply)
             for row, message, reply in zip(batch.rows, batch.messages, batch.replies.wait(),
                                            strict=True)]
-        queue.record(outcomes + batch.unrendered, self.clock())
+        replied_at = time.monotonic()
+        every_outcome = outcomes + batch.unrendered
+        queue.record(every_outcome, self.clock())
+        self.vitals.batch_recorded(batch.delivery.pk, batch.delivery.channel, every_outcome,
+                                   batch.replies.relays, batch.claimed_at, replied_at)
         recorded = {outcome.row_id for outcome in outcomes}
         sent = [row for row in batch.rows if row.id in recorded]
         # Quarantine (SPEC §8); a message that could not be made says nothing of its address.
@@ -294,6 +304,7 @@ class Worker:
     def wait_until(self, moment: datetime) -> None:
         delay = (moment - self.clock()).total_seconds()
         if delay > 0:
+            self.vitals.rate_limited(delay)
             time.sleep(delay)
 
     def renderer(self, delivery: Delivery) -> VariantRenderer:

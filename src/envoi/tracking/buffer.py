@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
+from envoi.ops import metrics
 from envoi.tracking import machine
 from envoi.tracking.ingest import Event, record_events
 from envoi.tracking.models import EventKind
@@ -174,6 +175,8 @@ class EventBuffer:
             with self._lock:
                 self._pending[:0] = held
                 self._held = len(held)
+                waiting = self._pending[0].at if self._pending else None
+                metrics.tracking_buffer(len(self._pending), waiting, self.clock())
             return written >= len(ready)
 
     def _split(self, batch: list[Hit], hold: bool) -> tuple[list[Hit], list[Hit]]:

@@ -54,6 +54,8 @@ DENIALS = {
     "template.view": gettext_lazy("Your permissions do not allow you to view templates."),
     "template.edit": gettext_lazy("Your permissions do not allow you to edit templates."),
     "image.upload": gettext_lazy("Your permissions do not allow you to upload images."),
+    "workers.view": gettext_lazy("Your permissions do not allow you to view workers."),
+    "metrics.view": gettext_lazy("Your permissions do not allow you to view metrics."),
 }
 
 KNOWN_DELIVERY_ERRORS = {

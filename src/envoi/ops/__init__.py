@@ -1,0 +1,2 @@
+"""Running Envoi: health and readiness, Prometheus metrics, worker heartbeats and
+``envoi check``."""

@@ -1,0 +1,89 @@
+"""An upgrade while a worker of the previous release is still sending: nothing lost,
+nothing sent twice.
+
+The previous release is the commit this release's migrations start from
+(``PREVIOUS_RELEASE``): its source is taken from git into a temporary directory and
+its worker runs from there, against a database made by its own migrations. While it
+sends, ``envoi upgrade`` of this release migrates the database, then a worker of this
+release joins in; both finish the delivery together.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from envoi.deliveries import services
+from envoi.sending.models import SendingLog
+from tests.ops.running import envoi_process, stop, wait_until
+from tests.support.deliveries import boss, prepared_delivery
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PREVIOUS_RELEASE = "6b0cfbc27ba083edadb8e998c75be673bb4659cf"
+# What this release's migrations add to the previous release's schema.
+NEW_MIGRATIONS = [("ops", "zero")]
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def previous_release(tmp_path) -> Path:
+    """The previous release's ``src`` directory."""
+    if shutil.which("git") is None or subprocess.run(
+            ["git", "-C", str(REPOSITORY), "cat-file", "-e", PREVIOUS_RELEASE],
+            capture_output=True).returncode != 0:
+        pytest.skip(f"needs the git history with {PREVIOUS_RELEASE[:7]}")
+    archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", PREVIOUS_RELEASE,
+                              "src"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive, check=True)
+    return tmp_path / "src"
+
+
+@pytest.fixture
+def previous_schema():
+    for app, target in NEW_MIGRATIONS:
+        call_command("migrate", app, target, verbosity=0)
+    try:
+        yield
+    finally:
+        call_command("migrate", verbosity=0)
+
+
+def test_upgrade_while_an_old_worker_sends(relay, previous_release, previous_schema):
+    delivery = prepared_delivery("mix", 300)
+    delivery.rate_limit = 60  # five seconds of sending: the upgrade happens meanwhile
+    delivery.save(update_fields=["rate_limit"])
+    services.confirm(boss(), delivery)
+    smtp = {"ENVOI_SMTP_URL": f"smtp://127.0.0.1:{relay.port}"}
+    old = envoi_process("worker", "--until-idle", PYTHONPATH=str(previous_release), **smtp)
+    new = None
+    try:
+        rows = SendingLog.objects.filter(delivery=delivery)
+        # The old worker runs the previous release's code, which knows no heartbeats.
+        environment = Path(f"/proc/{old.pid}/environ").read_bytes().split(b"\0")
+        assert f"PYTHONPATH={previous_release}".encode() in environment
+        assert not (previous_release / "envoi" / "ops").exists()
+        wait_until(lambda: rows.filter(status="sent").count() >= 30, what="the old worker")
+        upgrade = envoi_process("upgrade")
+        output = upgrade.communicate(timeout=300)[0]
+        assert upgrade.returncode == 0, output
+        assert "Applied 1 migrations" in output
+        sent_during_upgrade = rows.filter(status="sent").count()
+        assert 30 <= sent_during_upgrade < 300, "the old worker was not sending throughout"
+        new = envoi_process("worker", "--until-idle", **smtp)
+        assert new.wait(timeout=300) == 0
+        assert old.wait(timeout=300) == 0
+    finally:
+        old_output = stop(old)
+        new_output = stop(new) if new is not None else ""
+    assert "Traceback" not in old_output + new_output, old_output + new_output
+    assert Counter(rows.values_list("status", flat=True)) == {"sent": 300}
+    received = Counter(message.rcpt_to[0] for message in relay.messages)
+    assert received == {f"mix{i}@example.com": 1 for i in range(300)}
+    workers = set(rows.values_list("claimed_by", flat=True))
+    assert len(workers) == 2, workers  # both releases sent part of it
