@@ -6,5 +6,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("envoi.tracking.urls")),
+    path("", include("envoi.bounces.urls")),
     path("", include("envoi.web.urls")),
 ]
