@@ -279,7 +279,8 @@ def verify_mailgun(document: dict[str, Any], signing_key: str, now: dt.datetime,
         raise WebhookRefused("Mailgun signature incomplete")
     expected = hmac.new(signing_key.encode(), f"{timestamp}{token}".encode(),
                         hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, str(signature).lower()):
+    given = str(signature).lower().encode("utf-8", "replace")
+    if not hmac.compare_digest(expected.encode(), given):
         raise WebhookRefused("bad Mailgun signature")
     fresh(str(timestamp), now, max_age)
     if not MAILGUN_TOKENS.first_use(str(token), now.timestamp() + max_age):
