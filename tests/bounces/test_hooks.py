@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from envoi.accounts.models import AuditEntry
 from envoi.bounces import views
 from envoi.bounces.models import InboundMessage, Quarantine
+from envoi.reporting.kpis import refresh as refresh_kpis
 from envoi.reporting.models import DeliveryKpis
 from envoi.sending.models import SendingLog
 from tests.bounces.hookcalls import (
@@ -115,8 +116,8 @@ def test_a_signed_bounce_fails_the_row_moves_the_kpis_and_quarantines(hooks, sen
                                                                       provider):
     delivery, rows = sent
     row = rows["bob@example.net"] if provider == "postmark" else rows["ada@example.org"]
-    before = kpis(delivery) if DeliveryKpis.objects.filter(delivery=delivery).exists() \
-        else None
+    before = refresh_kpis(delivery.pk)
+    assert before["failed"] == 0 and before["delivered"] == before["sent"] > 1
     response = bounce_call(hooks, provider, row)
     assert response.status_code == 200, response.content
     assert response.json()["received"] == 1
@@ -128,10 +129,12 @@ def test_a_signed_bounce_fails_the_row_moves_the_kpis_and_quarantines(hooks, sen
     inbound = InboundMessage.objects.get()
     assert (inbound.source, inbound.outcome, inbound.row_id) == (
         "sns" if provider == "ses" else provider, "matched", row.pk)
-    after = kpis(delivery)
-    assert after["failed"] == (before["failed"] if before else 0) + 1
-    assert after["failures_by_type"].get("hard", 0) >= 1
-    assert after["delivered"] == after["sent"] - after["failed"]
+    after = kpis(delivery)  # refreshed by the webhook itself
+    assert (after["sent"], after["delivered"], after["failed"]) == (
+        before["sent"], before["delivered"] - 1, 1)
+    assert after["failures_by_type"] == {"hard": 1}
+    assert after["failures_by_reason"] == [
+        {"type": "hard", "reason": "user_unknown", "count": 1}]
     # The same call again changes nothing more (the row is already failed).
     assert bounce_call(hooks, provider, row).status_code in (200, 403)
     assert kpis(delivery)["failed"] == after["failed"]
@@ -359,3 +362,38 @@ def test_a_bad_sendgrid_key_in_the_configuration_refuses_without_a_500(hooks, se
     settings.ENVOI_SENDGRID_PUBLIC_KEY = "not a key"
     response = hooks.sendgrid([sendgrid_bounce("ada@example.org")])
     assert response.status_code == 403
+
+
+def test_other_ways_each_provider_names_the_row(hooks, sent):
+    """Mailgun by the return path it reports, Postmark by the Message-ID in the bounce
+    content it includes, SES by the Message-ID in its common headers."""
+    _, rows = sent
+    ada, bob = rows["ada@example.org"], rows["bob@example.net"]
+    assert hooks.mailgun(mailgun_failed(ada.address, sender=return_path(ada))
+                         ).status_code == 200
+    content = f"Return-Path: <x@y>\r\nMessage-ID: {bob.message_id}\r\nSubject: s\r\n\r\nhi"
+    assert hooks.postmark({**postmark_bounce(bob.address, message_id="not-ours"),
+                           "Content": content}).status_code == 200
+    assert {r.status for r in SendingLog.objects.filter(pk__in=[ada.pk, bob.pk])} == {
+        "failed"}
+    others = [r for a, r in rows.items() if a not in (ada.address, bob.address)]
+    row = others[0]
+    assert hooks.sns(sns_notification(ses_bounce(row.address, ses_id="x",
+                                                 message_id=row.message_id))
+                     ).status_code == 200
+    assert SendingLog.objects.get(pk=row.pk).status == "failed"
+    assert set(InboundMessage.objects.values_list("outcome", flat=True)) == {"matched"}
+
+
+def test_a_message_id_naming_a_row_it_was_not_sent_with_matches_nothing(hooks, sent):
+    _, rows = sent
+    ada = rows["ada@example.org"]
+    delivery_id, row_id = ada.message_id.strip("<>").split(".")[:2]
+    wrong_delivery = ada.message_id.replace(f"<{delivery_id}.", f"<{int(delivery_id) + 7}.")
+    other_domain = ada.message_id.replace("@bounces.", "@elsewhere.")
+    for header_id in (wrong_delivery, other_domain):
+        response = hooks.sendgrid([sendgrid_bounce(ada.address, smtp_id=header_id,
+                                                   sg_message_id="nothing.filter0")])
+        assert response.status_code == 200
+    assert set(InboundMessage.objects.values_list("outcome", flat=True)) == {"unmatched"}
+    assert SendingLog.objects.get(pk=ada.pk).status == "sent"
