@@ -397,3 +397,13 @@ def test_a_message_id_naming_a_row_it_was_not_sent_with_matches_nothing(hooks, s
         assert response.status_code == 200
     assert set(InboundMessage.objects.values_list("outcome", flat=True)) == {"unmatched"}
     assert SendingLog.objects.get(pk=ada.pk).status == "sent"
+
+
+def test_an_unreachable_sns_host_answers_503_and_keeps_nothing(hooks, monkeypatch):
+    def unreachable(url: str) -> bytes:
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(views, "sns_certificates", unreachable)
+    response = hooks.sns(sns_notification(ses_bounce("ada@example.org")))
+    assert response.status_code == 503 and response.json()["error"]
+    assert not InboundMessage.objects.exists()

@@ -84,7 +84,8 @@ def body_of(request: HttpRequest) -> bytes | None:
 
 def endpoint(provider: str, setting_name: str):
     """A webhook view: 404 when unconfigured, 413 past the size limit, 401/403 when
-    refused (audited), 400 when verified but unreadable, 200 with what was kept."""
+    refused (audited), 400 when verified but unreadable, 503 when SNS's own host could not
+    be reached, 200 with what was kept."""
 
     def decorate(handler: Callable[[HttpRequest, bytes, str], dict[str, Any]]):
         @csrf_exempt
@@ -105,6 +106,12 @@ def endpoint(provider: str, setting_name: str):
                 return refuse(request, provider, refused)
             except UnreadableEvent as unreadable:
                 return answer(400, error=str(unreadable))
+            except OSError as unreachable:
+                # SNS's certificate or confirmation URL could not be fetched: not the
+                # caller's fault, and the provider retries on a 5xx.
+                log.warning("%s webhook: %s", provider, unreachable)
+                return answer(503, error="a provider host could not be reached; "
+                                         "try again later")
 
         view.__name__ = f"{provider}_webhook"
         return view
