@@ -8,5 +8,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("envoi.tracking.urls")),
     path("", include("envoi.content.urls")),
+    path("", include("envoi.bounces.urls")),
     path("", include("envoi.web.urls")),
 ]

@@ -97,8 +97,10 @@ def _subject(raw: bytes) -> str:
         return ""
 
 
-def apply(inbound: InboundMessage, parsed: Parsed) -> None:
-    row = matching_row(parsed)
+def apply(inbound: InboundMessage, parsed: Parsed, row: SendingLog | None = None) -> None:
+    """Apply a reading to the row it names (``row`` when the caller found it another
+    way, as provider webhooks do by Message-ID or the provider's id)."""
+    row = row or matching_row(parsed)
     if row is not None:
         # A report about several recipients: the row's own recipient's reading counts.
         parsed = parsed.about(row.address)

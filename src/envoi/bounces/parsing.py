@@ -72,7 +72,7 @@ from envoi.bounces.addresses import (
     return_paths,
     typed_address,
 )
-from envoi.bounces.providers import find_json, ses_notification
+from envoi.bounces.providers import Notification, find_json, ses_notification
 from envoi.bounces.qualification import HARD, IGNORED, SOFT, Qualification, Reason, qualify
 
 # flufl.bounce logs every detector that trips on malformed mail as an error; such mail
@@ -305,7 +305,13 @@ def provider_json(message: Message, notice: Notice) -> Parsed | None:
         return None
     document = find_json(body)
     notification = ses_notification(document) if document is not None else None
-    if notification is None or not notification.recipients:
+    return notification_reading(notification) if notification is not None else None
+
+
+def notification_reading(notification: Notification) -> Parsed | None:
+    """A provider's notification (SES, SendGrid, Mailgun, Postmark) read like a report:
+    each recipient's own status and diagnostic through the qualification table."""
+    if not notification.recipients:
         return None
     if notification.event == "complaint":
         readings = [Reading(r["address"], "hard", Reason.COMPLAINT,
@@ -327,7 +333,7 @@ def provider_json(message: Message, notice: Notice) -> Parsed | None:
         diagnostic = finding.diagnostic
         read_codes(finding, diagnostic.split(";", 1)[1] if ";" in diagnostic else diagnostic)
         if notification.event == "bounce" and not notification.permanent:
-            # SES said it will not retry but the failure is transient: never hard.
+            # The provider will not retry but the failure is transient: never hard.
             finding.code = 450 if finding.code >= 500 or not finding.code else finding.code
         findings.append(finding)
     return reading_of("bounce", findings, "")

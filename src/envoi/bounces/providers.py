@@ -37,6 +37,10 @@ class Notification:
     recipients: list[dict[str, str]] = field(default_factory=list)
     feedback_type: str = ""
     message_id: str = ""  # the provider's id of the message it is about
+    # What ties it to the sending-log row: the Message-ID header we wrote, the return
+    # path we sent from (both name the row), or the provider's id stored at sending.
+    header_ids: list[str] = field(default_factory=list)
+    return_paths: list[str] = field(default_factory=list)
 
 
 def find_json(text: str) -> dict[str, Any] | None:
@@ -63,6 +67,17 @@ def ses_notification(document: dict[str, Any]) -> Notification | None:
     kind = str(document.get("notificationType") or document.get("eventType") or "")
     mail = document.get("mail") if isinstance(document.get("mail"), dict) else {}
     message_id = str(mail.get("messageId", "")) if mail else ""
+    notification = _ses_event(document, kind, message_id)
+    if notification is not None and mail:
+        headers = mail.get("commonHeaders")
+        if isinstance(headers, dict) and isinstance(headers.get("messageId"), str):
+            notification.header_ids = [headers["messageId"]]
+        if isinstance(mail.get("source"), str):
+            notification.return_paths = [mail["source"]]
+    return notification
+
+
+def _ses_event(document: dict[str, Any], kind: str, message_id: str) -> Notification | None:
     if kind == "Bounce" and isinstance(document.get("bounce"), dict):
         return _ses_bounce(document["bounce"], message_id)
     if kind == "Complaint" and isinstance(document.get("complaint"), dict):

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from envoi.bounces.providers import Notification, find_json, ses_notification
+from envoi.bounces.providers import Notification, ses_notification
 
 if TYPE_CHECKING:
     from envoi.bounces.models import InboundMessage
@@ -189,21 +189,136 @@ def receive_sns(body: bytes | str, fetch_certificate: CertificateFetcher, *,
     """Verify an SNS POST and, for an SES notification, store and apply it like a
     bounce received by mail. Raises :class:`WebhookRefused` (answer 403) when the
     message is not SNS's; subscription messages are returned, not stored."""
-    from envoi.bounces.ingest import receive
+    from envoi.bounces.hooks import receive_notification
 
     message = read_sns(body, fetch_certificate, topics=topics, now=now)
     if message.kind != "Notification" or message.notification is None:
         return message, None
     document = json.loads(body)
-    inner = find_json(str(document.get("Message", ""))) or {}
-    mail = inner.get("mail") if isinstance(inner.get("mail"), dict) else {}
-    source = str(mail.get("source") or "") if mail else ""
+
     def header(value: str) -> str:
         return value.replace("\r", " ").replace("\n", " ")
 
+    # Kept shaped like SNS's own mail, so it reads the same way as SES notifications
+    # that arrive by mail.
     raw = (f"From: no-reply@sns.amazonaws.com\r\nSubject: AWS Notification Message\r\n"
            f"Message-ID: <{header(message.message_id)}@sns.amazonaws.com>\r\n"
            f"X-SNS-Topic-Arn: {header(message.topic_arn)}\r\n"
            f"Content-Type: text/plain; charset=utf-8\r\n\r\n").encode()
     raw += str(document.get("Message", "")).encode("utf-8", "replace") + b"\r\n"
-    return message, receive(raw, "", [source] if source else [], source="sns")
+    return message, receive_notification("sns", raw, message.notification)
+
+
+# -- SendGrid, Mailgun, Postmark ---------------------------------------------------------
+
+
+def fresh(timestamp: str, now: dt.datetime, max_age: int) -> None:
+    """Refuse a signed timestamp further than ``max_age`` seconds from now (a replay of
+    an old call, or a clock far off)."""
+    try:
+        moment = int(timestamp)
+    except (TypeError, ValueError) as exc:
+        raise WebhookRefused("unreadable signature timestamp") from exc
+    if abs(now.timestamp() - moment) > max_age:
+        raise WebhookRefused("signature timestamp too old or in the future")
+
+
+def sendgrid_public_key(configured: str) -> Any:
+    """SendGrid's verification key as its settings page shows it (base64 DER), or PEM."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import (
+        load_der_public_key,
+        load_pem_public_key,
+    )
+
+    text = configured.strip()
+    try:
+        key = (load_pem_public_key(text.encode()) if text.startswith("-----")
+               else load_der_public_key(base64.b64decode(text, validate=True)))
+    except (ValueError, binascii.Error) as exc:
+        raise ValueError("ENVOI_SENDGRID_PUBLIC_KEY is not an ECDSA public key "
+                         "(base64 or PEM)") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError("ENVOI_SENDGRID_PUBLIC_KEY is not an ECDSA public key")
+    return key
+
+
+def verify_sendgrid(body: bytes, signature: str, timestamp: str, public_key: Any,
+                    now: dt.datetime, max_age: int) -> None:
+    """SendGrid's Signed Event Webhook: ECDSA (SHA-256) over the timestamp header
+    followed by the raw body, the signature base64 DER in its header."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    if not signature or not timestamp:
+        raise WebhookRefused("SendGrid signature headers missing")
+    try:
+        raw_signature = base64.b64decode(signature, validate=True)
+        public_key.verify(raw_signature, timestamp.encode() + body,
+                          ec.ECDSA(hashes.SHA256()))
+    except (binascii.Error, ValueError, InvalidSignature) as exc:
+        raise WebhookRefused("bad SendGrid signature") from exc
+    fresh(timestamp, now, max_age)
+
+
+def verify_mailgun(document: dict[str, Any], signing_key: str, now: dt.datetime,
+                   max_age: int) -> None:
+    """Mailgun: the body's ``signature`` object holds a timestamp, a random token and
+    the hex HMAC-SHA256 of timestamp + token under the webhook signing key."""
+    import hashlib
+    import hmac
+
+    signed = document.get("signature")
+    if not isinstance(signed, dict):
+        raise WebhookRefused("Mailgun call without a signature")
+    timestamp, token, signature = (signed.get(k) for k in ("timestamp", "token", "signature"))
+    if isinstance(timestamp, int):
+        timestamp = str(timestamp)
+    if not all(isinstance(v, str) and v for v in (timestamp, token, signature)):
+        raise WebhookRefused("Mailgun signature incomplete")
+    expected = hmac.new(signing_key.encode(), f"{timestamp}{token}".encode(),
+                        hashlib.sha256).hexdigest()
+    given = str(signature).lower().encode("utf-8", "replace")
+    if not hmac.compare_digest(expected.encode(), given):
+        raise WebhookRefused("bad Mailgun signature")
+    fresh(str(timestamp), now, max_age)
+    if not MAILGUN_TOKENS.first_use(str(token), now.timestamp() + max_age):
+        raise WebhookRefused("Mailgun token already used (a replayed call)")
+
+
+class SeenTokens:
+    """Tokens already accepted in this process, kept until their timestamp would be
+    refused anyway: a call replayed within the window is refused here, and one that
+    reaches another process changes nothing (applying an event twice is a no-op)."""
+
+    def __init__(self, limit: int = 100_000):
+        self.limit = limit
+        self.until: dict[str, float] = {}
+
+    def first_use(self, token: str, keep_until: float) -> bool:
+        if token in self.until:
+            return False
+        if len(self.until) >= self.limit:
+            oldest = sorted(self.until.items(), key=lambda item: item[1])
+            self.until = dict(oldest[len(oldest) // 2:])
+        self.until[token] = keep_until
+        return True
+
+
+MAILGUN_TOKENS = SeenTokens()
+
+
+def verify_basic_auth(authorization: str, credentials: str) -> None:
+    """Postmark: the webhook URL carries ``user:password@``, sent as HTTP basic auth."""
+    import hmac
+
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise WebhookRefused("basic authentication required")
+    try:
+        given = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise WebhookRefused("unreadable basic authentication") from exc
+    if not hmac.compare_digest(given, credentials.encode()):
+        raise WebhookRefused("wrong basic authentication credentials")

@@ -44,6 +44,11 @@ class SendingLog(models.Model):
     message_id = models.CharField(max_length=250, blank=True, default="")
     variant = models.CharField(max_length=16, blank=True, default="", db_default="",
                                help_text="The language variant it is sent in; '': default.")
+    # The relay's own id of the message, from its 250 reply ("250 Ok <id>", "queued as
+    # <id>"): provider webhooks that name only that id find their row by it. NULL, not
+    # "", when there is none: the partial index then holds only rows that have one.
+    provider_message_id = models.CharField(  # noqa: DJ001
+        max_length=200, null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True)
 
@@ -54,6 +59,9 @@ class SendingLog(models.Model):
             # The queue: workers scan only the pending rows of one delivery, in id order.
             models.Index(fields=["delivery", "id"], condition=models.Q(status="pending"),
                          name="sendinglog_queue"),
+            models.Index(fields=["provider_message_id"],
+                         condition=models.Q(provider_message_id__isnull=False),
+                         name="sendinglog_provider_id"),
         ]
 
     def __str__(self) -> str:
