@@ -58,8 +58,10 @@ def test_every_operation_keeps_the_contract(live_server, tmp_path):
     token = create_token(create_user("fuzz", list(Role)))
     delivery = delivery_in("editing")
     profile = Profile.objects.create(email="fuzz@example.com")
-    config = config_with_objects(tmp_path, delivery_id=delivery.pk,
-                                 audience_id=delivery.audience_id, profile_id=profile.pk)
+    # Only objects the API cannot delete are pinned: a pinned id counts as one the run
+    # just created, so a delivery deleted in an earlier phase would read as lost.
+    config = config_with_objects(tmp_path, audience_id=delivery.audience_id,
+                                 profile_id=profile.pk)
     schemathesis(live_server.url, token, config, max_examples=15)
 
 
