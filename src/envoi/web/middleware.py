@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -87,9 +88,20 @@ class RefuseUnstorableInput:
             limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
             detail = f"The request has more fields than this server accepts ({limit})."
             return refusal(request, 400, detail, _("The form sent has too many fields."))
-        if found is not None:
+        if found is not None and not _for_recipients(request):
             return refusal(request, 400, str(found), _unstorable_message(found))
         return self.get_response(request)
+
+
+def _for_recipients(request: HttpRequest) -> bool:
+    """Whether the request is for a recipient page (tracking, unsubscribe): those check
+    their signed token before anything reaches the database, and answer a bad one with
+    their own plain page, never the console's."""
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    return _recipient_view(match.func)
 
 
 def _unstorable_message(found: Unstorable) -> str:
@@ -169,4 +181,8 @@ class ContentSecurityPolicy:
 
 def _recipient_page(request: HttpRequest) -> bool:
     match = request.resolver_match
-    return match is not None and match.func.__module__.startswith("envoi.tracking")
+    return match is not None and _recipient_view(match.func)
+
+
+def _recipient_view(view: Callable) -> bool:
+    return view.__module__.startswith("envoi.tracking")
