@@ -170,7 +170,8 @@ def main() -> int:
     delivery_id = seed(args.profiles, args.rows, args.events)
     from django.test import Client
 
-    client = Client(HTTP_ACCEPT_LANGUAGE="ko")
+    # As a browser at the configured base URL would be: the server answers to that host.
+    client = Client(HTTP_ACCEPT_LANGUAGE="ko", HTTP_HOST="mail.example.com")
     client.force_login(common.all_roles_user())
     slowest = (0.0, "")
     for method, path, data in pages(delivery_id):

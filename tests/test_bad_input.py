@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from envoi.accounts.roles import Role
 from envoi.audiences.models import Profile
 from envoi.deliveries.models import Delivery
 from tests.support.api import Api
@@ -175,7 +176,8 @@ def test_numbers_beyond_the_database_and_broken_unicode_are_4xx(api):
     assert too_big.status_code == 422
     surrogate = api.post("/deliveries", '{"label": "\\udac1x", "sender": "a@example.com", '
                          '"subject": "s", "text_body": "{{ unsubscribe_url }}"}')
-    assert surrogate.status_code == 422 and b'"label"' in surrogate.content
+    assert surrogate.status_code == 400
+    assert surrogate.json()["detail"].startswith("body.label: contains a lone surrogate")
     assert api.get("/deliveries/99999999999999999999").status_code in (404, 422)
     assert not Delivery.objects.exists()
 
@@ -188,3 +190,146 @@ def test_adding_profiles_to_a_filter_audience_is_refused(api):
         assert response.status_code == 400
         assert "is a filter, not a static list" in response.json()["detail"]
     assert not Profile.objects.exists()
+
+
+# Text no database stores: a NUL character (PostgreSQL refuses it in text) and a lone
+# surrogate. Every query parameter, form field and JSON string is checked before a view.
+NUL = "a\x00b"
+
+API_QUERIES = [
+    ("/deliveries", {"search": NUL}),
+    ("/deliveries", {"status": NUL}),
+    ("/deliveries/{id}/logs/sending", {"status": NUL}),
+    ("/deliveries/{id}/logs/sending", {"reason": NUL}),
+    ("/deliveries/{id}/logs/exclusions", {"reason": NUL}),
+    ("/quarantine", {"reason": NUL}),
+]
+
+
+@pytest.mark.parametrize("path,params", API_QUERIES)
+def test_a_nul_in_an_api_query_is_a_400_naming_it(api, path, params):
+    delivery = delivery_in("editing")
+    response = api.get(path.format(id=delivery.pk), **params)
+    assert response.status_code == 400, response.content[:300]
+    name = next(iter(params))
+    assert response.json() == {
+        "detail": f"query parameter '{name}': contains a NUL character, which cannot be "
+                  "stored"}
+
+
+def test_a_nul_in_the_audience_of_an_import_is_a_400(api):
+    for response in (api.post(f"/profiles?audience={NUL}", [{"email": "x@example.com"}]),
+                     api.post(f"/profiles/import?audience={NUL}", "email\nx@example.com\n",
+                              content_type="text/csv")):
+        assert response.status_code == 400
+        assert "query parameter 'audience'" in response.json()["detail"]
+    assert not Profile.objects.exists()
+
+
+@pytest.mark.parametrize("body,where", [
+    ('{"name": "a\\u0000b", "filter": ""}', "body.name"),
+    ('{"name": "x", "filter": "language = \\"\\u0000\\""}', "body.filter"),
+    ('{"name": "x", "filter": "", "\\u0000": 1}', "body.\x00"),
+    ('{"name": "\\udc80", "filter": ""}', "body.name"),
+])
+def test_unstorable_json_strings_are_a_400_naming_the_field(api, body, where):
+    response = api.post("/audiences", body)
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"].startswith(f"{where}: contains")
+
+
+def test_a_nul_in_a_profile_attribute_is_a_400(api):
+    response = api.post("/profiles", [{"email": "x@example.com", "attributes": {"k": NUL}}])
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("body[0].attributes.k: contains a NUL")
+    assert not Profile.objects.exists()
+
+
+def test_a_nul_in_the_path_or_the_token_is_a_400(api):
+    response = api.client.get("/api/v1/quarantine/a%00b", headers=api._headers())
+    assert response.status_code == 400 and response.json()["detail"].startswith("path:")
+    response = api.client.get("/api/v1/deliveries",
+                              headers={"Authorization": "Bearer x\x00y"})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("Authorization header:")
+
+
+def test_a_json_body_nested_too_deeply_is_a_400(api):
+    response = api.post("/profiles", "[" * 100_000 + "]" * 100_000)
+    assert response.status_code in (400, 413)
+    assert response["Content-Type"] == "application/json"
+
+
+def test_a_json_body_over_the_upload_limit_is_a_json_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.post("/audiences", {"name": "x" * 2000, "filter": ""})
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "detail": "The request body is larger than this server accepts (1000 bytes)."}
+
+
+def test_django_level_api_errors_are_json(api):
+    unknown = api.get("/no-such-thing")
+    assert unknown.status_code == 404 and unknown["Content-Type"] == "application/json"
+    assert unknown.json() == {"detail": "No API operation at '/api/v1/no-such-thing'."}
+    wrong_method = api.client.put("/api/v1/deliveries", "{}", content_type="application/json",
+                                  headers=api._headers())
+    assert wrong_method.status_code == 405 and "GET" in wrong_method["Allow"]
+    assert wrong_method.json()["detail"].startswith("PUT is not allowed here")
+    malformed = api.post("/deliveries", "{not json")
+    assert malformed.status_code == 400 and "detail" in malformed.json()
+
+
+def test_a_console_session_without_csrf_or_token_gets_json(api):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(api.user)
+    response = client.post("/api/v1/deliveries", "{}", content_type="application/json")
+    assert response.status_code == 401
+    assert response["Content-Type"].startswith("application/json")
+    assert "detail" in response.json()
+
+
+def test_a_server_error_under_the_api_is_json(api, monkeypatch):
+    from envoi.api import deliveries
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a fault inside the core")
+
+    monkeypatch.setattr(deliveries, "_page", broken)
+    api.client.raise_request_exception = False
+    response = api.get("/deliveries")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error. The error was logged."}
+
+
+CONSOLE_QUERIES = [
+    ("/deliveries/", "q"), ("/deliveries/", "status"), ("/profiles/", "q"),
+    ("/quarantine/", "q"), ("/quarantine/", "reason"), ("/quarantine/", "status"),
+    ("/admin/audit/", "actor"), ("/admin/audit/", "action"),
+    ("/deliveries/{id}/logs/sending/", "reason"), ("/deliveries/{id}/logs/sending/", "status"),
+]
+
+
+@pytest.mark.parametrize("path,name", CONSOLE_QUERIES)
+def test_a_nul_in_a_console_query_is_a_400_page(path, name):
+    from tests.web.conftest import signed_in
+
+    client = signed_in("admin", *Role, language="ko")
+    delivery = delivery_in("editing")
+    response = client.get(path.format(id=delivery.pk), {name: NUL})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "저장할 수 없는 문자" in page and f"“{name}”" in page
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_a_nul_in_a_console_form_is_a_400_page():
+    from tests.web.conftest import signed_in
+
+    client = signed_in("admin", *Role)
+    response = client.post("/audiences/new/", {"name": NUL, "filter": ""})
+    assert response.status_code == 400
+    assert "in the field “name”" in response.content.decode()

@@ -7,6 +7,7 @@ documentation cannot drift apart.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,21 @@ SETTINGS = [
             "How long a worker owns claimed rows before another worker may take them."),
     Setting("ENVOI_BATCH_SIZE", "200", "Rows a worker claims at a time."),
     Setting("ENVOI_DEBUG", "0", "Django debug mode; never in production."),
+    Setting("ENVOI_ALLOWED_HOSTS", "host of ENVOI_BASE_URL, localhost, 127.0.0.1, ::1",
+            "Host names `envoi serve` answers to, separated by commas or spaces; other "
+            "`Host` headers get a 400."),
+    Setting("ENVOI_PROXY_SSL_HEADER", "(none)",
+            "Behind a proxy that terminates TLS: the header by which it says the request "
+            "came over HTTPS, as `X-Forwarded-Proto: https`. Set it only when the proxy "
+            "always sets or strips that header."),
+    Setting("ENVOI_HSTS_SECONDS", "31536000 when ENVOI_BASE_URL is https, else 0",
+            "`Strict-Transport-Security` max-age sent over HTTPS; 0 sends none."),
+    Setting("ENVOI_HSTS_INCLUDE_SUBDOMAINS", "0",
+            "1 adds `includeSubDomains` to Strict-Transport-Security."),
 ]
+
+# Loopback names: the embedded shape, a health check on the machine, and local tools.
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 
 
 def env(name: str, default: str = "") -> str:
@@ -45,8 +60,21 @@ def env(name: str, default: str = "") -> str:
 
 
 def data_dir() -> Path:
+    """The data directory; a new one is readable by its owner only."""
     path = Path(env("ENVOI_DATA_DIR", "var")).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` readable and writable by its owner only (mode 0600), or take an
+    existing one back to that mode. The file never exists with wider rights, not even
+    for a moment."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        with contextlib.suppress(PermissionError):  # another user's file: theirs to set
+            path.chmod(0o600)
     return path
 
 
@@ -56,12 +84,33 @@ def secret_key() -> str:
     if configured:
         return configured
     key_file = data_dir() / "secret_key"
-    if not key_file.exists():
+    if not key_file.exists() or not key_file.read_text().strip():
         import secrets
 
-        key_file.write_text(secrets.token_urlsafe(48))
-        key_file.chmod(0o600)
+        private_file(key_file).write_text(secrets.token_urlsafe(48))
     return key_file.read_text().strip()
+
+
+def allowed_hosts(base_url: str) -> list[str]:
+    """``ENVOI_ALLOWED_HOSTS``, or the base URL's host and the loopback names."""
+    configured = env("ENVOI_ALLOWED_HOSTS").replace(",", " ").split()
+    if configured:
+        return configured
+    host = urlsplit(base_url).hostname
+    named = [f"[{host}]" if host and ":" in host else host] if host else []
+    return list(dict.fromkeys([*named, *LOOPBACK_HOSTS]))
+
+
+def proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto: https`` as Django's ``SECURE_PROXY_SSL_HEADER``."""
+    if not value.strip():
+        return None
+    name, colon, expected = value.partition(":")
+    if not colon or not name.strip() or not expected.strip():
+        raise ValueError(
+            f"ENVOI_PROXY_SSL_HEADER: expected 'Header-Name: value', got {value!r}")
+    meta_name = "HTTP_" + name.strip().upper().replace("-", "_")
+    return meta_name, expected.strip()
 
 
 def database_from_url(url: str) -> dict:
@@ -73,6 +122,7 @@ def database_from_url(url: str) -> dict:
             path = "/" + path.lstrip("/")
         elif path.startswith("/"):
             path = path[1:]
+        _private_database(Path(path))
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": path,
@@ -99,6 +149,17 @@ def database_from_url(url: str) -> dict:
             "CONN_MAX_AGE": 0,
         }
     raise ValueError(f"ENVOI_DATABASE_URL: unsupported scheme {parts.scheme!r}")
+
+
+def _private_database(path: Path) -> None:
+    """The SQLite file holds sessions and tokens: create it mode 0600 before SQLite
+    does, which then gives its -wal and -shm files the same mode."""
+    if str(path).startswith((":", "file:")) or not path.parent.is_dir():
+        return  # in memory, or a URI: nothing on disk to protect here
+    for companion in (path, path.with_name(path.name + "-wal"),
+                      path.with_name(path.name + "-shm")):
+        if companion is path or companion.exists():
+            private_file(companion)
 
 
 def default_database_url() -> str:

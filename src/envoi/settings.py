@@ -33,8 +33,19 @@ ENVOI_BOUNCE_LISTEN = config.env("ENVOI_BOUNCE_LISTEN", "127.0.0.1:2526")
 # Who may read /metrics without a token: addresses or networks (docs/OPERATIONS.md).
 ENVOI_METRICS_ALLOW = config.env("ENVOI_METRICS_ALLOW", "127.0.0.0/8 ::1")
 
-ALLOWED_HOSTS = ["*"]
+ALLOWED_HOSTS = config.allowed_hosts(ENVOI_BASE_URL)
 CSRF_TRUSTED_ORIGINS = [ENVOI_BASE_URL]
+
+# Behind HTTPS (the base URL says so): cookies only over TLS, and browsers told to keep
+# to it. Behind a TLS-terminating proxy, ENVOI_PROXY_SSL_HEADER names the header by which
+# it says the request came over HTTPS.
+HTTPS = ENVOI_BASE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+LANGUAGE_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = int(config.env("ENVOI_HSTS_SECONDS", "31536000")) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config.env("ENVOI_HSTS_INCLUDE_SUBDOMAINS", "0") == "1"
+SECURE_PROXY_SSL_HEADER = config.proxy_ssl_header(config.env("ENVOI_PROXY_SSL_HEADER"))
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -58,8 +69,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "envoi.web.middleware.ApiErrorsAsJson",
+    "envoi.web.middleware.ContentSecurityPolicy",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "envoi.web.middleware.RefuseUnstorableInput",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -117,7 +131,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"envoi": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "envoi": {"handlers": ["console"], "level": "INFO"},
+        # Server errors, with their traceback: what the 500 page promises.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }
 
 # Accounts: the password rules every face applies (console, API, CLI), and sign-in

@@ -100,10 +100,20 @@ class Person:
         page.fill("#id_text_body", text)
 
 
+def csp_violations(page) -> list[str]:
+    """The page's reports of what its Content-Security-Policy blocked, as they come."""
+    blocked: list[str] = []
+    page.on("console", lambda message: blocked.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return blocked
+
+
 @pytest.fixture
 def people(browser, live_server, settings):
+    """Signs people in; at the end, no page any of them saw broke the console's CSP."""
     settings.ENVOI_BASE_URL = live_server.url
     contexts = []
+    blocked: list[list[str]] = []
 
     def sign_in(username: str, role: str, language: str) -> Person:
         create_user(username, [role], PASSWORD)
@@ -112,6 +122,7 @@ def people(browser, live_server, settings):
                                       viewport={"width": 1280, "height": 900})
         contexts.append(context)
         page = context.new_page()
+        blocked.append(csp_violations(page))
         page.goto("/login/")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", PASSWORD)
@@ -122,3 +133,4 @@ def people(browser, live_server, settings):
     yield sign_in
     for context in contexts:
         context.close()
+    assert not any(blocked), blocked

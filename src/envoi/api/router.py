@@ -3,15 +3,18 @@ HTTP answers, so that no known failure ever surfaces as a 500."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
+from ninja.openapi.docs import Swagger
 from ninja.security import HttpBearer
 
 from envoi.accounts.services import PermissionDenied, user_for_token
+from envoi.api.errors import declare_errors
 from envoi.deliveries.lifecycle import InvalidTransition
 
 
@@ -34,7 +37,25 @@ class BadRequest(ValueError):
     """Input the core refused, with a message that says what and where."""
 
 
-api = NinjaAPI(title="Envoi API", version="1", urls_namespace="api", auth=BearerToken())
+class LocalSwagger(Swagger):
+    """``/api/v1/docs`` with the Swagger UI vendored in the console's static files: the
+    page loads nothing from another origin, and runs under the console's CSP."""
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        settings = {**self.settings, "url": self.get_openapi_url(api, kwargs)}
+        return render(request, "web/api_docs.html", {"api": api, "swagger_settings": settings})
+
+
+class EnvoiApi(NinjaAPI):
+    """The API whose OpenAPI description also declares every error it answers with."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        return declare_errors(super().get_openapi_schema(*args, **kwargs))
+
+
+# No validator badge: Swagger UI would send the description to a third party.
+api = EnvoiApi(title="Envoi API", version="1", urls_namespace="api", auth=BearerToken(),
+               docs=LocalSwagger(settings={"validatorUrl": None}))
 
 
 # Core errors and the HTTP status each one answers with, as {"detail": message}.

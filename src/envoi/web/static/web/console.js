@@ -41,6 +41,16 @@
   }
   document.querySelectorAll("form[data-schedule-form]").forEach(syncSchedule);
 
+  // The sending progress bar's width: set here, as the page allows no inline style.
+  function sizeProgressBars(root) {
+    root.querySelectorAll("[data-progress-width]").forEach(function (bar) {
+      bar.style.width = bar.getAttribute("data-progress-width") + "%";
+    });
+  }
+  // Sized as soon as a refresh is swapped in, before the browser paints it.
+  sizeProgressBars(document);
+  document.addEventListener("htmx:afterSwap", function () { sizeProgressBars(document); });
+
   // A live region that is being watched stops being refreshed while a dialog is open.
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (document.querySelector("dialog[open]") && event.detail.elt.id === "live") {
