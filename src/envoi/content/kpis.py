@@ -12,13 +12,12 @@ from django.db.models import Count
 from envoi.accounts.services import Actor, require
 from envoi.deliveries.models import Delivery
 from envoi.reporting.kpis import (
-    DELIVERED_STATUSES,
     ENGAGEMENT_COUNTS,
     Counts,
     execution_ids,
     kpis_of,
 )
-from envoi.sending.models import SendingLog, SendStatus
+from envoi.sending.models import SendingLog
 from envoi.sql import among
 from envoi.tracking.models import MessageEngagement
 
@@ -34,14 +33,7 @@ def variant_kpis(user: Actor, delivery: Delivery) -> dict[str, Any]:
     for variant, status, n in rows:
         found = counts.setdefault(variant, Counts())
         found.to_deliver += n
-        if status in DELIVERED_STATUSES:
-            found.delivered += n
-        elif status == SendStatus.FAILED:
-            found.failed += n
-        elif status == SendStatus.PENDING:
-            found.pending += n
-        elif status == SendStatus.IGNORED:
-            found.ignored += n
+        found.count_status(status, n)
     for variant, engagement in _engagement(ids).items():
         counts.setdefault(variant, Counts()).engagement = engagement
     return {variant: kpis_of(found) for variant, found in sorted(counts.items())}

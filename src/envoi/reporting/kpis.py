@@ -75,6 +75,17 @@ class Counts:
     def engaged(self, name: str) -> int:
         return self.engagement.get(name, 0)
 
+    def count_status(self, status: str, n: int) -> None:
+        """Add ``n`` sending-log rows in ``status`` (to deliver is counted apart)."""
+        if status in DELIVERED_STATUSES:
+            self.delivered += n
+        elif status == SendStatus.FAILED:
+            self.failed += n
+        elif status == SendStatus.PENDING:
+            self.pending += n
+        elif status == SendStatus.IGNORED:
+            self.ignored += n
+
     def absorb(self, other: Counts) -> None:
         """Add ``other``'s counts to these: a recurring delivery sums its executions."""
         self.to_deliver += other.to_deliver
@@ -191,15 +202,7 @@ def add_sending_counts(counts: dict[int, Counts]) -> None:
     rows = (SendingLog.objects.filter(delivery_id__in=list(counts)).order_by()
             .values_list("delivery_id", "status").annotate(n=Count("*")))
     for delivery_id, status, n in rows:
-        found = counts[delivery_id]
-        if status in DELIVERED_STATUSES:
-            found.delivered += n
-        elif status == SendStatus.FAILED:
-            found.failed += n
-        elif status == SendStatus.PENDING:
-            found.pending += n
-        elif status == SendStatus.IGNORED:
-            found.ignored += n
+        counts[delivery_id].count_status(status, n)
 
 
 def _add_failures(counts: dict[int, Counts]) -> None:
