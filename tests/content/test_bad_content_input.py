@@ -20,17 +20,17 @@ def api():
 
 
 @pytest.mark.parametrize("path,payload,where", [
-    ("/deliveries", {**BASE, "subject": "a\x00b"}, "subject"),
-    ("/deliveries", {**BASE, "mjml_body": "\x00"}, "mjml_body"),
-    ("/deliveries", {**BASE, "visual_project": {"a": ["\x00"]}}, "visual_project.a.0"),
+    ("/deliveries", {**BASE, "subject": "a\x00b"}, "body.subject"),
+    ("/deliveries", {**BASE, "mjml_body": "\x00"}, "body.mjml_body"),
+    ("/deliveries", {**BASE, "visual_project": {"a": ["\x00"]}}, "body.visual_project.a[0]"),
     ("/deliveries", {**BASE, "variants": [{"language": "ko", "subject": "\x00"}]},
-     "variants.0.subject"),
-    ("/templates", {"name": "a\x00"}, "name"),
+     "body.variants[0].subject"),
+    ("/templates", {"name": "a\x00"}, "body.name"),
 ])
 def test_nul_characters_are_refused_by_path(api, path, payload, where):
     response = api.post(path, payload)
-    assert response.status_code == 422
-    assert f"{where}: contains the NUL character" in response.content.decode()
+    assert response.status_code == 400
+    assert f"{where}: contains a NUL character" in response.json()["detail"]
     assert not Delivery.objects.exists() and not Template.objects.exists()
 
 
@@ -38,7 +38,7 @@ def test_nul_in_preview_or_search_is_refused(api):
     delivery = api.ok(api.post("/deliveries", BASE), 201)
     for payload in ({"email": "a\x00"}, {"language": "k\x00"}):
         response = api.post(f"/deliveries/{delivery['id']}/preview", payload)
-        assert response.status_code == 422
+        assert response.status_code == 400
     assert api.get("/templates", search="a\x00").status_code == 400
 
 
