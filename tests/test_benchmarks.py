@@ -29,7 +29,7 @@ def run(script: str, *args: str) -> str:
 def test_send_benchmark_runs():
     line = run("send.py", "--recipients", "300", "--workers", "1",
                "--database", connection.vendor, "--db-name", "envoi_bench_send_smoke")
-    assert re.fullmatch(r"envoi-send: 300 msgs in [\d.]+ s = \d+ msg/s \(1 workers, \w+\); "
+    assert re.fullmatch(r"envoi-send: 300 msgs in [\d.]+ s = \d+ msg/s \(1 workers, \w+, \w+\); "
                         r"smtp-source -d -s 16: \d+ msg/s; ratio [\d.]+", line), line
 
 

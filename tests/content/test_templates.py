@@ -61,7 +61,7 @@ def test_templates_from_fields_listed_searched_edited_deleted(api):
 
 @pytest.mark.parametrize("payload,status,detail", [
     ({"name": ""}, 422, "name"),
-    ({"name": "x", "delivery_id": 999999}, 404, "Delivery 999999 does not exist."),
+    ({"name": "x", "delivery_id": 999999}, 400, "delivery_id: delivery 999999 does not exist."),
     ({"name": "x", "variants": [{"language": "!!"}]}, 400, "variants[0].language"),
     ({"name": "x", "colour": "red"}, 422, "colour"),
 ])

@@ -12,8 +12,8 @@ from envoi.api.deliveries import (
     PageFilter,
     _page,
     get_audience,
-    get_delivery,
     out,
+    permitted_delivery,
 )
 from envoi.api.deliveries import router as deliveries_router
 from envoi.api.router import BadRequest, get_or_404
@@ -34,6 +34,7 @@ from envoi.content import images, templates
 from envoi.content.kpis import variant_kpis
 from envoi.content.models import Template
 from envoi.content.preview import PreviewError, preview
+from envoi.deliveries.models import Delivery
 from envoi.deliveries.services import DeliveryError
 
 templates_router = Router()
@@ -44,8 +45,7 @@ images_router = Router()
 def preview_delivery(request: HttpRequest, delivery_id: int, payload: PreviewIn | None = None):
     """The message as profile ``profile_id`` (or the profile with ``email``, or a sample
     of the audience), in the ``language`` variant (or the profile's). Records nothing."""
-    delivery = get_delivery(delivery_id)
-    require(request.user, "delivery.view", delivery_id=delivery.pk)
+    delivery = permitted_delivery(request, delivery_id, "delivery.view")
     given = payload or PreviewIn()
     try:
         return preview(delivery, given.profile_id, given.email, given.language)
@@ -59,7 +59,8 @@ def duplicate_delivery(request: HttpRequest, delivery_id: int,
     """A new draft with the content, audience and settings; not the logs."""
     label = payload.label if payload else None
     try:
-        copy = templates.duplicate(request.user, get_delivery(delivery_id), label)
+        copy = templates.duplicate(
+            request.user, permitted_delivery(request, delivery_id, "delivery.view"), label)
     except DeliveryError as error:
         raise BadRequest(str(error)) from error
     return Status(201, out(copy))
@@ -68,8 +69,18 @@ def duplicate_delivery(request: HttpRequest, delivery_id: int,
 @deliveries_router.get("/{delivery_id}/kpis/variants", response=VariantKpisOut)
 def delivery_variant_kpis(request: HttpRequest, delivery_id: int):
     """The KPIs of each language variant, computed now from the logs."""
-    delivery = get_delivery(delivery_id)
+    delivery = permitted_delivery(request, delivery_id, "delivery.view")
     return {"delivery_id": delivery.pk, "variants": variant_kpis(request.user, delivery)}
+
+
+def _source_delivery(request: HttpRequest, delivery_id: int) -> Delivery:
+    """The delivery a template is taken from: a reference in the body, so one that does
+    not exist is a bad request (400), not a missing resource."""
+    require(request.user, "delivery.view", delivery_id=delivery_id)
+    found = Delivery.objects.filter(pk=delivery_id).first()
+    if found is None:
+        raise BadRequest(f"delivery_id: delivery {delivery_id} does not exist.")
+    return found
 
 
 def get_template(template_id: int) -> Template:
@@ -101,7 +112,8 @@ def create_template(request: HttpRequest, payload: TemplateIn):
     """From ``delivery_id``'s content, or from the fields given (which win)."""
     fields = payload.model_dump(exclude_none=True)
     delivery_id = fields.pop("delivery_id", None)
-    source = get_delivery(delivery_id) if delivery_id is not None else None
+    require(request.user, "template.edit")  # before any lookup: no existence oracle
+    source = _source_delivery(request, delivery_id) if delivery_id is not None else None
     try:
         created = templates.create_template(request.user, from_delivery=source, **fields)
     except templates.TemplateError as error:
@@ -122,6 +134,7 @@ def edit_template(request: HttpRequest, template_id: int, payload: TemplatePatch
     if nulls:
         raise BadRequest(f"{', '.join(nulls)}: may not be null.")
     try:
+        require(request.user, "template.edit")
         edited = templates.update_template(request.user, get_template(template_id), **changes)
     except templates.TemplateError as error:
         raise BadRequest(str(error)) from error
@@ -130,6 +143,7 @@ def edit_template(request: HttpRequest, template_id: int, payload: TemplatePatch
 
 @templates_router.delete("/{template_id}", response={204: None})
 def delete_template(request: HttpRequest, template_id: int):
+    require(request.user, "template.edit")
     templates.delete_template(request.user, get_template(template_id))
     return Status(204, None)
 
@@ -138,6 +152,8 @@ def delete_template(request: HttpRequest, template_id: int):
 def delivery_from_template(request: HttpRequest, template_id: int,
                            payload: DeliveryFromTemplateIn):
     """A new draft delivery with the template's content."""
+    require(request.user, "template.view")
+    require(request.user, "delivery.create")
     fields = payload.model_dump()
     fields["audience"] = get_audience(fields.pop("audience_id"))
     try:
