@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
 
 MAX_ID = 2**63 - 1  # the largest id either database can store
 MAX_RETRY_DELAY = 7 * 24 * 3600
@@ -39,34 +39,7 @@ class RecurrenceIn(Strict):
 ContentModeName = Literal["html", "mjml", "visual"]
 
 
-def _nul_at(value: Any, path: str) -> str | None:
-    """Where ``value`` holds a NUL character, which PostgreSQL cannot store."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    items = (value.items() if isinstance(value, dict)
-             else enumerate(value) if isinstance(value, list) else ())
-    for key, item in items:
-        found = _nul_at(item, f"{path}.{key}" if path else str(key))
-        if found is None and isinstance(key, str) and "\x00" in key:
-            found = path or "(a key)"
-        if found is not None:
-            return found
-    return None
-
-
-class NoNul(Strict):
-    """A request body without NUL characters anywhere (named by path when present)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_nul(cls, data: Any) -> Any:
-        where = _nul_at(data, "")
-        if where is not None:
-            raise ValueError(f"{where}: contains the NUL character")
-        return data
-
-
-class VariantIn(NoNul):
+class VariantIn(Strict):
     """One language's content. An empty subject or preheader takes the default's."""
 
     language: str = Field(min_length=2, max_length=16,
@@ -87,7 +60,7 @@ class VariantOut(Schema):
     text_body: str
 
 
-class AuthoringIn(NoNul):
+class AuthoringIn(Strict):
     content_mode: ContentModeName = "html"
     preheader: str = Field(default="", max_length=500)
     mjml_body: str = ""
@@ -96,7 +69,7 @@ class AuthoringIn(NoNul):
     variants: list[VariantIn] = Field(default_factory=list, max_length=50)
 
 
-class AuthoringPatch(NoNul):
+class AuthoringPatch(Strict):
     content_mode: ContentModeName | None = None
     preheader: str | None = Field(default=None, max_length=500)
     mjml_body: str | None = None
@@ -127,7 +100,7 @@ class AuthoringOut(Schema):
         description="The content's findings now: what preparation would refuse.")
 
 
-class PreviewIn(NoNul):
+class PreviewIn(Strict):
     profile_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     email: str | None = Field(default=None, max_length=320)
     language: str | None = Field(default=None, max_length=16)
@@ -151,42 +124,39 @@ class PreviewOut(Schema):
     findings: list[FindingOut]
 
 
-class ProofIn(NoNul):
+class ProofIn(Strict):
     addresses: list[str] = Field(default_factory=list, max_length=20)
     language: str | None = Field(default=None, max_length=16)
     profile_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
-class DuplicateIn(NoNul):
+class DuplicateIn(Strict):
     label: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-class TemplateIn(NoNul):
+class TemplateContent(Strict):
+    """The content fields a template holds, as a delivery does."""
+
+    content_mode: ContentModeName | None = None
+    subject: str | None = Field(default=None, max_length=998)
+    preheader: str | None = Field(default=None, max_length=500)
+    html_body: str | None = None
+    mjml_body: str | None = None
+    text_body: str | None = None
+    visual_project: dict[str, Any] | None = None
+    variants: list[VariantIn] | None = Field(default=None, max_length=50)
+
+
+class TemplateIn(TemplateContent):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     delivery_id: int | None = Field(default=None, ge=1, le=MAX_ID,
                                     description="Take the content of this delivery.")
-    content_mode: ContentModeName | None = None
-    subject: str | None = Field(default=None, max_length=998)
-    preheader: str | None = Field(default=None, max_length=500)
-    html_body: str | None = None
-    mjml_body: str | None = None
-    text_body: str | None = None
-    visual_project: dict[str, Any] | None = None
-    variants: list[VariantIn] | None = Field(default=None, max_length=50)
 
 
-class TemplatePatch(NoNul):
+class TemplatePatch(TemplateContent):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = None
-    content_mode: ContentModeName | None = None
-    subject: str | None = Field(default=None, max_length=998)
-    preheader: str | None = Field(default=None, max_length=500)
-    html_body: str | None = None
-    mjml_body: str | None = None
-    text_body: str | None = None
-    visual_project: dict[str, Any] | None = None
-    variants: list[VariantIn] | None = Field(default=None, max_length=50)
 
 
 class TemplateOut(Schema):
@@ -212,7 +182,7 @@ class TemplatePage(Schema):
     results: list[TemplateOut]
 
 
-class DeliveryFromTemplateIn(NoNul):
+class DeliveryFromTemplateIn(Strict):
     label: str = Field(min_length=1, max_length=200)
     sender: str = Field(min_length=1, max_length=320)
     reply_to: str = ""
