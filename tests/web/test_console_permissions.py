@@ -325,7 +325,7 @@ def test_a_signed_out_visitor_is_sent_to_sign_in():
 
 @pytest.mark.parametrize(("language", "sentence"), [
     ("en", "Your permissions do not allow you to edit deliveries."),
-    ("ko", "권한이 없어 게재를 편집할 수 없습니다."),
+    ("ko", "권한이 없어 발송을 편집할 수 없습니다."),
     ("ja", "権限がないため、配信を編集できません。"),
 ])
 def test_the_refusal_page_says_what_was_refused_in_the_readers_language(language, sentence):

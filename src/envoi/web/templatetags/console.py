@@ -47,8 +47,9 @@ def num(value: int | None) -> str:
 
 @register.filter
 def percent(rate: float | None) -> str:
-    """A rate in [0, 1] as a percentage with one decimal, for the locale."""
-    return f"{floatformat((rate or 0.0) * 100, 1)} %"
+    """A rate in [0, 1] as a percentage with one decimal, for the locale. English, Korean
+    and Japanese all write the sign against the number ("12.5%")."""
+    return f"{floatformat((rate or 0.0) * 100, 1)}%"
 
 
 @register.filter
