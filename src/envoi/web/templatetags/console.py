@@ -10,7 +10,7 @@ from django.template.defaultfilters import floatformat
 from django.utils import formats, timezone
 from django.utils.html import format_html
 
-from envoi.web import labels
+from envoi.web import audit_words, labels
 from envoi.web.middleware import zone_named
 
 register = template.Library()
@@ -143,3 +143,13 @@ def finding_label(code: str) -> str:
 @register.filter
 def finding_detailed(code: str) -> bool:
     return code in labels.FINDINGS_WITH_DETAIL or code not in labels.FINDING_LABELS
+
+
+@register.filter
+def audit_phrase(action: str) -> str:
+    return audit_words.phrase(action)
+
+
+@register.filter
+def audit_details(entry) -> list:
+    return audit_words.details(entry)
