@@ -80,6 +80,8 @@ PAGES: dict[str, dict[str, Rule]] = {
     "audience_check": both("audience.edit"),
     # Reading a saved audience is the API's GET /audiences/{id}; saving it is an edit.
     "audience": {"GET": ("delivery.view",), "POST": ("audience.edit",)},
+    "audience_count": both("delivery.view"),
+    "audience_delete": post_only("audience.edit"),
     "users": both("users.manage"),
     "user_roles": both("users.manage"),
     "audit": both("users.manage"),
