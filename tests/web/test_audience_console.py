@@ -89,3 +89,18 @@ def test_the_api_deletes_an_unused_audience_and_refuses_a_used_one():
                                  headers=api._headers())
     assert response.status_code == 409
     assert delivery.label in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("ko", '알 수 없는 필드 "colour"'), ("ja", '不明なフィールド "colour"'),
+    ("en", 'unknown field "colour"')])
+def test_a_filter_mistake_reads_in_the_readers_language(language, words):
+    from envoi.accounts.services import create_user
+
+    create_user(f"writer-{language}", ["prepare_deliveries"], PASSWORD)
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.login(username=f"writer-{language}", password=PASSWORD)
+    check = client.post("/audiences/check/", {"filter": 'colour = "red"'}).content.decode()
+    assert words in check.replace("&quot;", '"') and 'lang="en"' not in check
+    saved = client.post("/audiences/new/", {"name": "x", "filter": 'colour = "red"'})
+    assert words in saved.content.decode().replace("&quot;", '"')

@@ -9,9 +9,11 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import floatformat
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from envoi.web import audit_words, labels
 from envoi.web.middleware import zone_named
+from envoi.words import Words
 
 register = template.Library()
 
@@ -153,3 +155,9 @@ def audit_phrase(action: str) -> str:
 @register.filter
 def audit_details(entry) -> list:
     return audit_words.details(entry)
+
+
+@register.filter
+def words(sentence) -> str:
+    """A core sentence (:class:`envoi.words.Words`) in the reader's language."""
+    return sentence.render(gettext) if isinstance(sentence, Words) else str(sentence)

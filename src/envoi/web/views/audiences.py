@@ -79,7 +79,7 @@ def _save(request: HttpRequest, form: AudienceForm, audience: Audience | None) -
             services.update_audience(request.user, audience, name, text)
     except FilterError as error:
         form.add_error("filter", _("Line %(line)s, column %(column)s: %(message)s") % {
-            "line": error.line, "column": error.column, "message": error.message})
+            "line": error.line, "column": error.column, "message": error.words.render(_)})
         return False
     except IntegrityError:
         form.add_error("name", _("An audience with this name exists already."))
