@@ -13,7 +13,6 @@ from django.utils import timezone, translation
 
 from envoi.sending.models import SendingLog
 from envoi.web import charts
-from tests.support.deliveries import boss, delivery_in
 from tests.web.browser import screenshot
 from tests.web.conftest import PASSWORD
 from tests.web.test_pages import sent_delivery  # noqa: F401  (a fixture)
