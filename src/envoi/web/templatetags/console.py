@@ -161,3 +161,11 @@ def audit_details(entry) -> list:
 def words(sentence) -> str:
     """A core sentence (:class:`envoi.words.Words`) in the reader's language."""
     return sentence.render(gettext) if isinstance(sentence, Words) else str(sentence)
+
+
+@register.filter
+def figure(value: float | int) -> str:
+    """A chart's figure: a count with the locale's grouping, a rate with one decimal."""
+    if isinstance(value, float):
+        return floatformat(value, "1g")
+    return intcomma(value)
