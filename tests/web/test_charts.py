@@ -79,3 +79,4 @@ def test_chart_js_draws_the_charts_in_the_browser(sent_delivery, people):  # noq
     assert drawn >= 2
     page.locator(".charts").scroll_into_view_if_needed()
     screenshot(page, "dashboard-charts-ko")
+
