@@ -166,6 +166,21 @@ def withdraw_confirmation(user: Actor, parent: Delivery) -> Delivery:
     return parent
 
 
+def stop_executions(parent: Delivery, now: datetime) -> list[int]:
+    """The schedule of a stopped recurring delivery runs no more, and each of its
+    executions not yet finished is stopped; the ids of those stopped."""
+    Recurrence.objects.filter(delivery=parent).update(next_run_at=None)
+    stopped = []
+    open_states = lifecycle.MOVES["stop_with_parent"].sources
+    for execution in Delivery.objects.filter(parent=parent, status__in=open_states):
+        try:
+            lifecycle.apply(execution, "stop_with_parent", finished_at=now)
+        except lifecycle.InvalidTransition:
+            continue  # it finished meanwhile
+        stopped.append(execution.pk)
+    return stopped
+
+
 def resumed(parent: Delivery) -> None:
     """Runs that fell due while paused are skipped: the next run is the next one due."""
     recurrence = Recurrence.objects.filter(delivery=parent).first()
@@ -221,7 +236,8 @@ def fire(recurrence_id: int, due_at: datetime, now: datetime) -> int | None:
                 break
             run_at, following = following, next_run(cron, tz, following)
         ends = recurrence.ends_at
-        claimed = Recurrence.objects.filter(pk=recurrence.pk, next_run_at=due_at).update(
+        claimed = Recurrence.objects.filter(  # not once a person paused or stopped it
+            pk=recurrence.pk, next_run_at=due_at, delivery__status=Status.IN_PROGRESS).update(
             next_run_at=None if ends is not None and following > ends else following,
             last_run_at=run_at, runs=F("runs") + 1)
         if not claimed:
@@ -271,6 +287,8 @@ def parent_approval_holds(execution: Delivery) -> bool:
     parent = execution.parent
     if parent is None:
         return True
+    if parent.status in (Status.STOPPED, Status.FAILED):
+        return False  # a stopped schedule is final for its runs
     waits = parent.status in lifecycle.EDITABLE_STATES or parent.status == Status.PREPARING
     return not waits and RETURNED not in parent.approval and snapshot_drift(parent) is None
 

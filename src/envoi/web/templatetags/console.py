@@ -142,3 +142,12 @@ def finding_label(code: str) -> str:
 @register.filter
 def finding_detailed(code: str) -> bool:
     return code in labels.FINDINGS_WITH_DETAIL or code not in labels.FINDING_LABELS
+
+
+@register.filter
+def local_input(moment: datetime | None, zone_name: str) -> str:
+    """``moment`` as a ``datetime-local`` input's value, in the zone ``zone_name``."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone_named(zone_name) or UTC)
+    return local.replace(tzinfo=None).isoformat(timespec="minutes")
