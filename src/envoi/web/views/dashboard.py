@@ -35,6 +35,7 @@ from envoi.sending import personalization
 from envoi.sending.models import SendStatus
 from envoi.tracking.models import EventKind
 from envoi.web import charts, queries
+from envoi.web import schedule as schedule_words
 from envoi.web.labels import EVENT_LABELS, REASON_LABELS, SEND_STATUS_LABELS, label
 from envoi.web.views.common import Outcome, act, console, delivery_for, may
 from envoi.web.views.schedule import asks_each_run, schedule_context
@@ -159,6 +160,7 @@ def action_bar(request: HttpRequest, delivery: Delivery,
         "actions": [a for a in ACTIONS if a.name in available],
         "available": available,
         "recurrence": recurrence,
+        "schedule_words": schedule_words.readable(recurrence["cron"]) if recurrence else None,
         "asks_each_run": asks_each_run(recurrence),
         "starts_later": delivery.start_at is not None and delivery.start_at > clock.now(),
         "confirm_banner": awaiting_start and not may(request, "delivery.confirm"),
