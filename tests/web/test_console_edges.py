@@ -221,3 +221,29 @@ def test_names_in_the_console_in_search_and_in_the_to_header(relay, send_all):
     to = {message_from_bytes(m.data, policy=policy.default)["To"] for m in relay.messages}
     assert to >= {"박 유나 <yuna@example.kr>", "田中 さくら <sakura@example.jp>",
                   "Ada Lovelace <ada@example.org>"}
+
+
+@pytest.mark.parametrize("language, words", [
+    ("en", "Every weekday at 09:00"), ("ko", "평일 매일 09:00"), ("ja", "平日毎日 09:00")])
+def test_a_schedule_is_said_in_words(language, words):
+    from django.utils import translation
+
+    from envoi.web.schedule import readable
+
+    with translation.override(language):
+        assert readable("0 9 * * mon,tue,wed,thu,fri") == words
+        assert readable("0 9 * * 1-5") is None  # a range: shown as its cron text
+
+
+@pytest.mark.parametrize("language, period, shown", [
+    ("en", "2026-W49", "Week 49, 2026"), ("ko", "2026-W49", "2026년 49주차"),
+    ("ja", "2026-W49", "2026年 第49週"), ("en", "2026-12", "December 2026"),
+])
+def test_an_executions_period_is_said_as_people_write_it(language, period, shown):
+    from django.utils import translation
+
+    from envoi.web.schedule import execution_label, period_label
+
+    with translation.override(language):
+        assert period_label(period, None) == shown
+        assert execution_label(f"News · {period}", period, None) == f"News · {shown}"

@@ -8,7 +8,8 @@ outbox; the Deployment block shows the progress and then the KPIs, and the sendi
 below it turns Sent, without a reload. Looking at the captured messages in the
 console's outbox records nothing; opens and clicks are made by reading them as their
 recipients would, in a browser without a console session; Compute stats updates the
-rates; the recipient's profile page shows the message. Screenshots of each step land in ``artifacts/``.
+rates; the recipient's profile page shows the message. Screenshots of each step land
+in ``artifacts/``.
 """
 
 from __future__ import annotations

@@ -168,7 +168,11 @@ def withdraw_confirmation(user: Actor, parent: Delivery) -> Delivery:
 
 def stop_executions(parent: Delivery, now: datetime) -> list[int]:
     """The schedule of a stopped recurring delivery runs no more, and each of its
-    executions not yet finished is stopped; the ids of those stopped."""
+    executions not yet finished is stopped; the ids of those stopped.
+
+    Clearing ``next_run_at`` first is what orders this with a run being fired: it waits
+    for the row the firing worker claimed, so the executions listed next include the
+    one that run created (and a run not yet claimed finds nothing to claim)."""
     Recurrence.objects.filter(delivery=parent).update(next_run_at=None)
     stopped = []
     open_states = lifecycle.MOVES["stop_with_parent"].sources
@@ -236,8 +240,7 @@ def fire(recurrence_id: int, due_at: datetime, now: datetime) -> int | None:
                 break
             run_at, following = following, next_run(cron, tz, following)
         ends = recurrence.ends_at
-        claimed = Recurrence.objects.filter(  # not once a person paused or stopped it
-            pk=recurrence.pk, next_run_at=due_at, delivery__status=Status.IN_PROGRESS).update(
+        claimed = Recurrence.objects.filter(pk=recurrence.pk, next_run_at=due_at).update(
             next_run_at=None if ends is not None and following > ends else following,
             last_run_at=run_at, runs=F("runs") + 1)
         if not claimed:
