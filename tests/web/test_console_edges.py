@@ -155,6 +155,7 @@ def test_the_console_refuses_to_delete_a_sent_delivery_and_offers_archive(relay,
     client = signed_in("paula", "prepare_deliveries")
     page = client.get(f"/deliveries/{delivery.pk}/").content.decode()
     assert "confirm-delete" not in page and "archive" in buttons(page)
+    assert 'data-testid="kept-ledger"' in page  # the console says why there is no Delete
     refused = client.post(f"/deliveries/{delivery.pk}/delete/", follow=True).content.decode()
     assert "This delivery has sent messages: it cannot be deleted" in refused
     archived = client.post(f"/deliveries/{delivery.pk}/do/archive/", follow=True)
