@@ -17,6 +17,7 @@ from envoi.accounts.services import Actor, audit, permitted_actions, require
 from envoi.audiences.models import Audience
 from envoi.content import authoring
 from envoi.deliveries import lifecycle, recurring, scheduling
+from envoi.deliveries.availability import ActionRules, has_sent
 from envoi.deliveries.content import (
     audience_definition,
     content_hash,
@@ -199,19 +200,6 @@ def discard_preparation(delivery: Delivery) -> None:
     PreparationMessage.objects.filter(delivery=delivery).delete()
     Delivery.objects.filter(pk=delivery.pk).update(targeted=0, to_deliver=0, exclusions={},
                                                    variant_counts={})
-
-
-def has_sent(delivery: Delivery) -> bool:
-    """Whether the delivery, or one of its executions, has sent (or tried to send) any
-    message: a row past pending that was not ignored, or one with an attempt."""
-    untouched = Q(status__in=[SendStatus.PENDING, SendStatus.IGNORED], attempts=0)
-    return SendingLog.objects.filter(delivery_id__in=_family(delivery)).exclude(
-        untouched).exists()
-
-
-def _family(delivery: Delivery) -> Any:
-    """The delivery's id and its executions' ids, as a subquery."""
-    return Delivery.objects.filter(Q(pk=delivery.pk) | Q(parent_id=delivery.pk)).values("pk")
 
 
 def delete(user: Actor, delivery: Delivery) -> None:
@@ -535,7 +523,6 @@ ACTION_PERMISSIONS: dict[str, str] = {
     "archive": "delivery.delete",
     "unarchive": "delivery.delete",
 }
-RUNNING = frozenset({Status.IN_PROGRESS, Status.PAUSED})
 
 
 def available_actions(user: Actor, delivery: Delivery) -> list[str]:
@@ -547,74 +534,5 @@ def available_actions(user: Actor, delivery: Delivery) -> list[str]:
               if permission in permitted]
     if not wanted:
         return []
-    state = _State(delivery, recurring.describe(delivery))
+    state = ActionRules(delivery, recurring.describe(delivery))
     return [name for name in wanted if state.allows(name)]
-
-
-class _State:
-    """What the delivery's status (and schedule) allows, read once per question set."""
-
-    def __init__(self, delivery: Delivery, recurrence: dict[str, Any] | None):
-        self.delivery, self.recurrence = delivery, recurrence
-        self._sent: bool | None = None
-
-    def sent(self) -> bool:
-        if self._sent is None:
-            self._sent = has_sent(self.delivery)
-        return self._sent
-
-    def allows(self, action: str) -> bool:
-        rule = getattr(self, f"_{action}", None)
-        if rule is not None:
-            return bool(rule())
-        return self.delivery.status in lifecycle.MOVES[action].sources
-
-    def _edit(self) -> bool:
-        return self.delivery.status in lifecycle.EDITABLE_STATES
-
-    def _proof(self) -> bool:
-        return self.delivery.status in lifecycle.PREPARED_STATES
-
-    def _startable(self) -> bool:
-        delivery = self.delivery
-        if delivery.status not in lifecycle.MOVES["confirm"].sources:
-            return False
-        if delivery.approval_required and delivery.status != Status.APPROVED:
-            return False
-        return recurring.parent_approval_holds(delivery)
-
-    def _confirm(self) -> bool:
-        recurrence = self.recurrence
-        if recurrence is not None and self.delivery.status in RUNNING:
-            # A running schedule is confirmed once, and only where runs then send by
-            # themselves (not when each run asks for its own confirmation).
-            return recurrence["confirmed_at"] is None and not _asks_each_run(recurrence)
-        return self._startable()
-
-    def _activate(self) -> bool:
-        return self.recurrence is not None and self._startable()
-
-    def _withdraw_confirmation(self) -> bool:
-        recurrence = self.recurrence
-        return (recurrence is not None and recurrence["confirmed_at"] is not None
-                and self.delivery.status in RUNNING)
-
-    def _reschedule(self) -> bool:
-        return self.delivery.status == Status.START_PENDING
-
-    _cancel_schedule = _reschedule
-
-    def _delete(self) -> bool:
-        return self.delivery.status not in lifecycle.SENDING_STATES and not self.sent()
-
-    def _archive(self) -> bool:
-        return (self.delivery.archived_at is None and self.delivery.parent_id is None
-                and self.delivery.status not in lifecycle.SENDING_STATES)
-
-    def _unarchive(self) -> bool:
-        return self.delivery.archived_at is not None and self.delivery.parent_id is None
-
-
-def _asks_each_run(recurrence: dict[str, Any]) -> bool:
-    """Whether each run waits for its own confirmation (SPEC §4)."""
-    return bool(recurrence["request_confirmation"] and recurrence["aggregation"] == "none")
