@@ -218,3 +218,18 @@ def test_rescheduling_moves_each_recipients_own_due_time(clock):
     assert after.keys() == before.keys()
     assert all(after[row] - before[row] == timedelta(days=1) for row in before)
     assert moved.start_at == min(after.values())
+
+
+def test_the_cli_moves_a_scheduled_send_and_refuses_a_missing_date(clock, capsys):
+    delivery = delivery_in("approved", contact_date=datetime(2026, 3, 1, 9, 0),
+                           time_zone="Asia/Tokyo")
+    services.confirm(boss(), delivery)
+    assert main(["delivery", "reschedule", str(delivery.pk), "--as", "boss"]) == 1
+    assert "--contact-date: give the new date" in capsys.readouterr().err
+    assert main(["delivery", "reschedule", str(delivery.pk), "--contact-date",
+                 "2026-03-04T09:00", "--as", "boss"]) == 0
+    out = capsys.readouterr().out
+    assert f"delivery {delivery.pk}: start_pending" in out
+    assert "reschedule, cancel-schedule" in out
+    assert Delivery.objects.get(pk=delivery.pk).contact_date == datetime(
+        2026, 3, 4, 0, 0, tzinfo=UTC)
