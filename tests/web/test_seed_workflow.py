@@ -55,6 +55,9 @@ def test_confirming_the_send(people, outbox, settings, language):
     opened, clicked = open_and_click_in_outbox(starter)
     compute_stats(starter, delivery, opened, clicked)
     profile_shows_the_message(starter, delivery)
+    starter.page.goto("/deliveries/")
+    assert starter.page.locator(f"tr[data-delivery='{delivery.pk}']").is_visible()
+    screenshot(starter.page, f"6-deliveries-list-{language}")
 
 
 def create_and_prepare(preparer: Person, audience: Audience, language: str) -> Delivery:
