@@ -14,11 +14,17 @@ FAMILY_NAME_FIRST = frozenset({"ko", "ja", "zh"})
 
 
 def family_name_first(language: str | None) -> bool:
-    return (language or "").split("-", 1)[0].split("_", 1)[0].lower() in FAMILY_NAME_FIRST
+    """Whether ``language`` (a tag such as "ko", "ja-JP" or "zh_Hant") puts the family
+    name first."""
+    if not language:
+        return False
+    primary = language[:2].lower()
+    return primary in FAMILY_NAME_FIRST and (len(language) == 2 or language[2] in "-_")
 
 
 def display_name(first_name: str | None, last_name: str | None, language: str | None) -> str:
     """The full name in the order of ``language``; either part may be empty."""
-    parts = ((last_name, first_name) if family_name_first(language)
-             else (first_name, last_name))
-    return " ".join(part.strip() for part in parts if part and part.strip())
+    if family_name_first(language):
+        first_name, last_name = last_name, first_name
+    head, tail = (first_name or "").strip(), (last_name or "").strip()
+    return f"{head} {tail}" if head and tail else head or tail
