@@ -251,8 +251,9 @@ def cmd_delivery(args: argparse.Namespace) -> int:
         return _compute_stats(user, delivery)
     name = "send_proof" if args.action == "proof" else args.action.replace("-", "_")
     action = getattr(services, name)
+    extra = [args.reason] if args.action == "reject" else []
     try:
-        result = action(user, delivery)
+        result = action(user, delivery, *extra)
     except (PermissionDenied, InvalidTransition, services.DeliveryError) as error:
         print(f"envoi: {error}", file=sys.stderr)
         return 1
@@ -456,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
                                              "compute-stats"])
     delivery.add_argument("id", type=int)
     delivery.add_argument("--as", dest="as_user", required=True, help="acting user")
+    delivery.add_argument("--reason", default="",
+                          help="reject: why (required; the preparer reads it)")
     delivery.set_defaults(handler=cmd_delivery)
 
     serve = commands.add_parser("serve", help="serve the API and public pages")

@@ -186,9 +186,10 @@ def list_executions(request: HttpRequest, delivery_id: int, filters: Query[PageF
 
 @router.post("/{delivery_id}/reject", response=DeliveryOut)
 def reject_delivery(request: HttpRequest, delivery_id: int, payload: RejectIn | None = None):
+    """Back to editing; ``reason`` (required) is kept, audited and shown to the preparer."""
     reason = payload.reason if payload else ""
     delivery = permitted_delivery(request, delivery_id, "delivery.reject")
-    return out(services.reject(request.user, delivery, reason))
+    return out(_run(services.reject, request.user, delivery, reason))
 
 
 @router.post("/{delivery_id}/proof", response=ProofOut)

@@ -288,6 +288,7 @@ class DeliveryOut(AuthoringOut):
     is_marketing: bool
     approval_required: bool
     approval: dict[str, Any]
+    rejection: dict[str, Any]
     max_retries: int
     retry_delay_seconds: int
     validity_hours: int
@@ -314,7 +315,8 @@ class DeliveryOut(AuthoringOut):
 
 
 class RejectIn(Strict):
-    reason: str = ""
+    # Required by the service (400 naming ``reason`` when blank): the preparer reads it.
+    reason: str = Field("", max_length=2000)
 
 
 class ProofOut(Schema):

@@ -39,6 +39,10 @@ EDITABLE_FIELDS = CONTENT_FIELDS | ALWAYS_EDITABLE | {
     "approval_required", "max_retries", "retry_delay_seconds", "validity_hours"}
 
 
+CHANGED_WHILE_REVIEWED = ("The delivery was prepared again while you reviewed it: review "
+                          "it again before approving.")
+REASON_REQUIRED = "reason: say why the delivery is rejected."
+MAX_REASON_LENGTH = 2000
 RECURRING_CHANGED = ("The recurring delivery changed since it was approved: its runs wait "
                      "for a new approval.")
 
@@ -223,10 +227,15 @@ def prepare(user: Actor, delivery: Delivery) -> Delivery:
     return delivery
 
 
-def approve(user: Actor, delivery: Delivery) -> Delivery:
-    """Freeze what the approver saw: counts, content hash, sender and audience."""
+def approve(user: Actor, delivery: Delivery, seen_hash: str | None = None) -> Delivery:
+    """Freeze what the approver saw: counts, content hash, sender and audience.
+
+    ``seen_hash``: the content hash of the preparation the approver's screen showed; a
+    preparation made since then (different content) is not approved unseen."""
     _act(user, "approve", delivery)
     _require_unchanged(delivery)
+    if seen_hash is not None and seen_hash != delivery.prepared_hash:
+        raise DeliveryError(CHANGED_WHILE_REVIEWED)
     snapshot: dict[str, Any] = {
         "approved_by": user.get_username() if user else "",
         "approved_at": clock.now().isoformat(),
@@ -237,14 +246,22 @@ def approve(user: Actor, delivery: Delivery) -> Delivery:
         "audience": audience_definition(delivery),
         "variants": delivery.variant_counts,  # to deliver, per language variant
     }
-    lifecycle.apply(delivery, "approve", approval=snapshot)
+    lifecycle.apply(delivery, "approve", approval=snapshot, rejection={})
     audit(user, "delivery.approve", delivery_id=delivery.pk, **snapshot)
     return delivery
 
 
-def reject(user: Actor, delivery: Delivery, reason: str = "") -> Delivery:
+def reject(user: Actor, delivery: Delivery, reason: str) -> Delivery:
+    """Send the delivery back to editing with the ``reason`` the preparer is shown."""
     _act(user, "reject", delivery)
-    lifecycle.apply(delivery, "reject", approval={})
+    reason = (reason or "").strip()
+    if not reason:
+        raise DeliveryError(REASON_REQUIRED)
+    if len(reason) > MAX_REASON_LENGTH:
+        raise DeliveryError(f"reason: at most {MAX_REASON_LENGTH} characters")
+    rejection = {"by": user.get_username() if user else "",
+                 "at": clock.now().isoformat(), "reason": reason}
+    lifecycle.apply(delivery, "reject", approval={}, rejection=rejection)
     audit(user, "delivery.reject", delivery_id=delivery.pk, reason=reason)
     return delivery
 

@@ -9,6 +9,7 @@ recurring delivery, which runs for days and sends nothing itself, is not watched
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,8 @@ from envoi.web.views.schedule import asks_each_run, schedule_context
 StrOrPromise = str | Promise
 
 # The dashboard's blocks, top to bottom, under the action bar.
-BLOCKS = ["web/blocks/summary.html", "web/blocks/schedule.html",
+BLOCKS = ["web/blocks/approval.html", "web/blocks/summary.html",
+          "web/blocks/variant_kpis.html", "web/blocks/schedule.html",
           "web/blocks/executions.html"]
 TABS = {
     "sending": gettext_lazy("Sending log"),
@@ -84,7 +86,7 @@ DONE = {
     "resume": gettext_lazy("Sending has resumed."),
     "stop": gettext_lazy("Sending was stopped."),
 }
-CALLS = {"prepare": services.prepare, "proof": services.send_proof,
+CALLS: dict[str, Callable[..., Any]] = {"prepare": services.prepare, "proof": services.send_proof,
          "approve": services.approve, "reject": services.reject,
          "confirm": services.confirm, "pause": services.pause,
          "resume": services.resume, "stop": services.stop,
@@ -193,7 +195,31 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "web/dashboard.html", {
         **_live_context(request, delivery, recurrence), "blocks": BLOCKS, "tabs": TABS,
         "schedule": schedule_context(request, delivery, recurrence),
-        "log": log_context(request, delivery, tab)})
+        "log": log_context(request, delivery, tab), **content_context(request, delivery)})
+
+
+def content_context(request: HttpRequest, delivery: Delivery) -> dict[str, Any]:
+    """The content side of the dashboard: the last rejection's reason, what an
+    approver approves (while it awaits approval), and the KPIs of each variant."""
+    from datetime import datetime
+
+    from envoi.content.kpis import variant_kpis
+    from envoi.web.views.review import approval_context, variant_label
+
+    rejection = dict(delivery.rejection or {})
+    if rejection.get("at"):
+        rejection["at"] = datetime.fromisoformat(rejection["at"])
+    found: dict[str, Any] = {"rejection": rejection,
+                             "may_template": may(request, "template.edit"),
+                             "may_duplicate": may(request, "delivery.create")}
+    if delivery.status == Status.PENDING_APPROVAL:
+        found["approval_review"] = approval_context(delivery)
+    if delivery.started_at is not None or delivery.is_recurring:
+        by_variant = variant_kpis(request.user, delivery)
+        if len(by_variant) > 1 or any(by_variant):  # more than the default alone
+            found["variant_kpis"] = [(variant_label(code), kpis)
+                                     for code, kpis in by_variant.items()]
+    return found
 
 
 @console
@@ -210,6 +236,14 @@ def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
         raise Http404
     delivery = delivery_for(request, pk, PERMISSIONS[name])  # the core checks it again
     done = confirmed if name == "confirm" else str(DONE[name])
+    if name == "approve":  # the preparation the approver's screen showed, and no other
+        seen = request.POST.get("content_hash") or None
+        return act(request, lambda: services.approve(request.user, delivery, seen), done,
+                   "web:delivery", pk)
+    if name == "reject":  # a reason is required; the preparer reads it on the dashboard
+        reason = request.POST.get("reason", "")
+        return act(request, lambda: services.reject(request.user, delivery, reason), done,
+                   "web:delivery", pk)
     return act(request, lambda: CALLS[name](request.user, delivery), done, "web:delivery", pk)
 
 
