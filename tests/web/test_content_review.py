@@ -97,7 +97,7 @@ def test_reject_needs_a_reason_which_the_preparer_reads(delivery):
     blank = approver.post(f"/deliveries/{delivery.pk}/do/reject/", {"reason": "  "},
                           follow=True)
     assert Delivery.objects.get(pk=delivery.pk).status == "pending_approval"
-    assert "却下" in blank.content.decode() or "reason" not in blank.content.decode()
+    assert "配信を差し戻す理由を書いてください" in blank.content.decode()
     approver.post(f"/deliveries/{delivery.pk}/do/reject/",
                   {"reason": "件名の誤字を直してください。"})
     rejected = Delivery.objects.get(pk=delivery.pk)
