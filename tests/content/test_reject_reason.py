@@ -50,3 +50,16 @@ def test_a_reason_past_its_length_is_refused(pending):
     approver = Api("ana", "approve_deliveries")
     response = approver.post(f"/deliveries/{pending}/reject", {"reason": "x" * 2001})
     assert response.status_code == 422 and "reason" in response.content.decode()
+
+
+def test_the_cli_rejects_with_a_reason_and_refuses_without(pending, capsys):
+    from envoi.accounts.services import create_user
+    from envoi.cli import main
+    from envoi.deliveries.models import Delivery
+
+    create_user("rita", ["approve_deliveries"])
+    assert main(["delivery", "reject", str(pending), "--as", "rita"]) == 1
+    assert "reason: say why the delivery is rejected." in capsys.readouterr().err
+    assert main(["delivery", "reject", str(pending), "--as", "rita",
+                 "--reason", "Wrong audience."]) == 0
+    assert Delivery.objects.get(pk=pending).rejection["reason"] == "Wrong audience."
