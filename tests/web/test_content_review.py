@@ -128,6 +128,12 @@ def test_a_proof_to_a_typed_address_in_a_variant_as_a_profile(delivery, relay):
     (message,) = relay.messages
     assert message.rcpt_to == ("reviewer@example.com",)
     assert parse(message.data)["Subject"] == "[Proof 1] Haruto様、春のセール"
+    tess = Profile.objects.create(email="tess@example.com", first_name="Tess", is_test=True)
+    Profile.objects.create(email="tom@example.com", first_name="Tom", is_test=True)
+    client.post(f"/deliveries/{delivery.pk}/proof/",
+                {"test_profile": [str(tess.pk)], "addresses": "", "language": "ko"})
+    assert relay.messages[-1].rcpt_to == ("tess@example.com",)  # Tom was not chosen
+    assert parse(relay.messages[-1].data)["Subject"] == "[Proof 2] Tess님, 봄 세일"
     bad = client.post(f"/deliveries/{delivery.pk}/proof/",
                       {"addresses": "not an address", "language": "", "profile": ""})
     assert bad.status_code == 200 and 'data-testid="proof-error"' in bad.content.decode()

@@ -199,7 +199,8 @@ def proof_delivery(request: HttpRequest, delivery_id: int, payload: ProofIn | No
     given = payload or ProofIn()
     delivery = permitted_delivery(request, delivery_id, "delivery.proof")
     return _run(services.send_proof_to, request.user, delivery,
-                given.addresses or None, given.language, given.profile_id)
+                given.addresses or None, given.language, given.profile_id,
+                given.test_profile_ids or None)
 
 
 class LogFilter(PageFilter):

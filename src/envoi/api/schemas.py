@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
@@ -128,6 +128,9 @@ class ProofIn(Strict):
     addresses: list[str] = Field(default_factory=list, max_length=20)
     language: str | None = Field(default=None, max_length=16)
     profile_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    # Chosen test profiles, each receiving the proof as itself (unless profile_id).
+    test_profile_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        default_factory=list, max_length=20)
 
 
 class DuplicateIn(Strict):

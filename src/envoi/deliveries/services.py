@@ -373,10 +373,10 @@ def send_proof(user: Actor, delivery: Delivery) -> dict[str, Any]:
 
 
 def send_proof_to(user: Actor, delivery: Delivery, addresses: list[str] | None = None,
-                  language: str | None = None, profile_id: int | None = None
-                  ) -> dict[str, Any]:
-    """A proof to the test profiles, or to typed ``addresses``; in the ``language``
-    variant and rendered as profile ``profile_id`` when given."""
+                  language: str | None = None, profile_id: int | None = None,
+                  test_profile_ids: list[int] | None = None) -> dict[str, Any]:
+    """A proof to the test profiles, or to the chosen ones and/or typed ``addresses``;
+    in the ``language`` variant and rendered as profile ``profile_id`` when given."""
     from envoi.sending.proofs import send_proof as deliver_proof
 
     _act(user, "proof", delivery)
@@ -386,7 +386,10 @@ def send_proof_to(user: Actor, delivery: Delivery, addresses: list[str] | None =
     addresses = _checked_addresses(addresses or [])
     if language and language not in authoring.languages_of(delivery):
         raise DeliveryError(f"language: the delivery has no {language!r} variant")
-    proof = deliver_proof(delivery, addresses, language, profile_id)
+    if len(addresses) + len(test_profile_ids or []) > MAX_PROOF_ADDRESSES:
+        raise DeliveryError(f"addresses, test_profile_ids: at most {MAX_PROOF_ADDRESSES} "
+                            "proof recipients in all")
+    proof = deliver_proof(delivery, addresses, language, profile_id, test_profile_ids)
     audit(user, "delivery.proof", delivery_id=delivery.pk, number=proof["number"],
           recipients=len(proof["recipients"]))
     return proof

@@ -107,16 +107,19 @@ def delivery_proof(request: HttpRequest, pk: int) -> HttpResponse:
     """Send a proof: to the test profiles or typed addresses, in a chosen variant,
     rendered as a chosen profile (:func:`envoi.deliveries.services.send_proof_to`)."""
     delivery = delivery_for(request, pk, "delivery.proof")
-    form = {"addresses": "", "language": "", "profile": ""}
+    form: dict[str, Any] = {"addresses": "", "language": "", "profile": ""}
+    chosen: list[int] = []
     error = ""
     if request.method == "POST":
         form = {name: request.POST.get(name, "").strip() for name in form}
-        sent, error = _send_proof(request, delivery, form)
+        chosen = [number for number in map(_int, request.POST.getlist("test_profile"))
+                  if number is not None]
+        sent, error = _send_proof(request, delivery, form, chosen)
         if sent is not None:
             messages.success(request, _proof_done(sent))
             return redirect("web:delivery", pk)
     return render(request, "web/proof.html", {
-        "delivery": delivery, "form": form, "error": error,
+        "delivery": delivery, "form": form, "error": error, "chosen": chosen,
         "variants": [(code, variant_label(code)) for code in languages_of(delivery)],
         "test_profiles": Profile.objects.filter(is_test=True).exclude(email="")
         .order_by("id")[:50],
@@ -124,8 +127,8 @@ def delivery_proof(request: HttpRequest, pk: int) -> HttpResponse:
     })
 
 
-def _send_proof(request: HttpRequest, delivery: Delivery, form: dict[str, str]
-                ) -> tuple[dict[str, Any] | None, str]:
+def _send_proof(request: HttpRequest, delivery: Delivery, form: dict[str, str],
+                chosen: list[int]) -> tuple[dict[str, Any] | None, str]:
     addresses = [part.strip() for part in form["addresses"].replace(";", ",")
                  .replace("\n", ",").split(",") if part.strip()]
     profile_id = _int(form["profile"])
@@ -133,7 +136,8 @@ def _send_proof(request: HttpRequest, delivery: Delivery, form: dict[str, str]
         return None, str(_("Choose the profile to render the proof as from the list."))
     try:
         return services.send_proof_to(request.user, delivery, addresses,
-                                      form["language"] or None, profile_id), ""
+                                      form["language"] or None, profile_id,
+                                      chosen or None), ""
     except (*BANNER_REFUSALS, ProofError) as refusal:
         return None, message_of(refusal)
 
