@@ -110,8 +110,8 @@ def _test_profiles(ids: list[int] | None) -> list[dict[str, Any]]:
     """The chosen test profiles, each to receive the proof as itself."""
     if not ids:
         return []
-    found = list(Profile.objects.filter(pk__in=ids, is_test=True).exclude(email="")
-                 .order_by("id").values())
+    found = [dict(profile) for profile in Profile.objects.filter(
+        pk__in=ids, is_test=True).exclude(email="").order_by("id").values()]
     missing = sorted(set(ids) - {profile["id"] for profile in found})
     if missing:
         raise ProofError(f"test_profile_ids: profile {missing[0]} is not a test profile "
