@@ -16,8 +16,6 @@
       var dialog = document.getElementById(opener.getAttribute("data-dialog"));
       if (dialog && dialog.showModal) { event.preventDefault(); dialog.showModal(); }
     }
-    var closer = event.target.closest("[data-close-dialog]");
-    if (closer && closer.closest("dialog")) { closer.closest("dialog").close(); }
   });
 
   document.addEventListener("change", function (event) {
