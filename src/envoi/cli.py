@@ -262,7 +262,8 @@ def cmd_delivery(args: argparse.Namespace) -> int:
         return 0
     name = "send_proof" if args.action == "proof" else args.action.replace("-", "_")
     action = getattr(services, name)
-    extra = [args.contact_date] if args.action == "reschedule" else []
+    extra = ([args.contact_date] if args.action == "reschedule"
+             else [args.reason] if args.action == "reject" else [])
     try:
         if args.action == "reschedule" and not args.contact_date:
             raise services.DeliveryError("--contact-date: give the new date, e.g. "
@@ -489,6 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="reschedule: the new date (ISO 8601; without an offset, in "
                                "the delivery's time zone)")
     delivery.add_argument("--as", dest="as_user", required=True, help="acting user")
+    delivery.add_argument("--reason", default="",
+                          help="reject: why (required; the preparer reads it)")
     delivery.set_defaults(handler=cmd_delivery)
 
     serve = commands.add_parser("serve", help="serve the API and public pages")

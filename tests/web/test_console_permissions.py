@@ -32,6 +32,7 @@ from envoi.accounts.roles import ACTION_ROLES, Role
 from envoi.accounts.services import create_user
 from envoi.audiences.models import Audience, Profile
 from envoi.bounces.models import Quarantine
+from envoi.content.models import Template
 from envoi.deliveries.models import Delivery
 from envoi.sending.models import OutboxMessage
 from envoi.web.errors import denial
@@ -101,6 +102,15 @@ PAGES: dict[str, dict[str, Rule]] = {
     # The link itself is the credential: an invalid one gets a page saying so.
     "password_reset": {"GET": PUBLIC, "POST": PUBLIC},
     "workers": both("workers.view"),
+    # Reviewing content (envoi.content): the preview is the API's preview, a read.
+    "delivery_preview": {"GET": ("delivery.view",)},
+    "delivery_preview_body": {"GET": ("delivery.view",)},
+    "delivery_proof": both("delivery.proof"),
+    "delivery_duplicate": post_only("delivery.create", "delivery.view"),
+    "delivery_save_template": post_only("template.edit", "delivery.view"),
+    "templates": {"GET": ("template.view",)},
+    "template_delivery_create": post_only("template.view", "delivery.create"),
+    "profile_test": post_only("profile.mark_test"),
 }
 
 # The dashboard's actions and the permission each needs: the API's endpoint for it
@@ -155,6 +165,7 @@ class World:
     message: OutboxMessage
     account: User
     token: ApiToken
+    template: Template
 
 
 def build_world() -> World:
@@ -171,6 +182,8 @@ def build_world() -> World:
             data=b"Subject: Hi\r\nContent-Type: text/plain\r\n\r\nHello\r\n"),
         account=account,
         token=tokens.create(account, account, "walked", None)[0],
+        template=Template.objects.create(name="Walked template", subject="Hi",
+                                         html_body=HTML, text_body=TEXT),
     )
 
 
@@ -220,7 +233,7 @@ def arguments(name: str, world: World) -> list[dict[str, Any]]:
     objects = {"delivery": world.delivery, "profile": world.profile,
                "audience": world.audience, "user": world.account,
                "quarantine": world.quarantined, "outbox": world.message,
-               "token": world.token}
+               "token": world.token, "template": world.template}
     keys = console_urls()[name].pattern.converters.keys()
     if not keys:
         return [{}]

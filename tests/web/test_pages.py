@@ -261,7 +261,9 @@ def dates_not_in_locale_form(page: Page, language: str, data: list[str]) -> list
 
 def is_a_message(url: str) -> bool:
     """A captured message or mirror page: the sender's text, in the sender's language."""
-    return url.startswith("/m/") or (url.startswith("/outbox/") and url.endswith("/body/"))
+    path = urlsplit(url).path
+    return url.startswith("/m/") or (url.startswith("/outbox/") and url.endswith("/body/")) \
+        or (url.startswith("/deliveries/") and path.endswith("/preview/body/"))
 
 
 def same_site(base: str, link: str) -> str | None:

@@ -208,9 +208,10 @@ def list_executions(request: HttpRequest, delivery_id: int, filters: Query[PageF
 
 @router.post("/{delivery_id}/reject", response=DeliveryOut)
 def reject_delivery(request: HttpRequest, delivery_id: int, payload: RejectIn | None = None):
+    """Back to editing; ``reason`` (required) is kept, audited and shown to the preparer."""
     reason = payload.reason if payload else ""
     delivery = permitted_delivery(request, delivery_id, "delivery.reject")
-    return out(services.reject(request.user, delivery, reason), request.user)
+    return out(_run(services.reject, request.user, delivery, reason), request.user)
 
 
 @router.post("/{delivery_id}/proof", response=ProofOut)
@@ -220,7 +221,8 @@ def proof_delivery(request: HttpRequest, delivery_id: int, payload: ProofIn | No
     given = payload or ProofIn()
     delivery = permitted_delivery(request, delivery_id, "delivery.proof")
     return _run(services.send_proof_to, request.user, delivery,
-                given.addresses or None, given.language, given.profile_id)
+                given.addresses or None, given.language, given.profile_id,
+                given.test_profile_ids or None)
 
 
 class LogFilter(PageFilter):

@@ -60,6 +60,9 @@ class Delivery(models.Model):
     prepared_at = models.DateTimeField(null=True, blank=True)
     approval = models.JSONField(default=dict, blank=True,
                                 help_text="Frozen snapshot taken at approval.")
+    # The last rejection ({by, at, reason}) until the delivery is approved: what the
+    # preparer must correct. Every rejection is also in the audit log.
+    rejection = models.JSONField(default=dict, blank=True)
     proof_count = models.IntegerField(default=0)
 
     max_retries = models.IntegerField(default=3)

@@ -43,6 +43,10 @@ EDITABLE_FIELDS = CONTENT_FIELDS | ALWAYS_EDITABLE | {
     "approval_required", "max_retries", "retry_delay_seconds", "validity_hours"}
 
 
+CHANGED_WHILE_REVIEWED = ("The delivery was prepared again while you reviewed it: review "
+                          "it again before approving.")
+REASON_REQUIRED = "reason: say why the delivery is rejected."
+MAX_REASON_LENGTH = 2000
 RECURRING_CHANGED = ("The recurring delivery changed since it was approved: its runs wait "
                      "for a new approval.")
 
@@ -241,10 +245,15 @@ def prepare(user: Actor, delivery: Delivery) -> Delivery:
     return delivery
 
 
-def approve(user: Actor, delivery: Delivery) -> Delivery:
-    """Freeze what the approver saw: counts, content hash, sender and audience."""
+def approve(user: Actor, delivery: Delivery, seen_hash: str | None = None) -> Delivery:
+    """Freeze what the approver saw: counts, content hash, sender and audience.
+
+    ``seen_hash``: the content hash of the preparation the approver's screen showed; a
+    preparation made since then (different content) is not approved unseen."""
     _act(user, "approve", delivery)
     _require_unchanged(delivery)
+    if seen_hash is not None and seen_hash != delivery.prepared_hash:
+        raise DeliveryError(CHANGED_WHILE_REVIEWED)
     snapshot: dict[str, Any] = {
         "approved_by": user.get_username() if user else "",
         "approved_at": clock.now().isoformat(),
@@ -255,14 +264,22 @@ def approve(user: Actor, delivery: Delivery) -> Delivery:
         "audience": audience_definition(delivery),
         "variants": delivery.variant_counts,  # to deliver, per language variant
     }
-    lifecycle.apply(delivery, "approve", approval=snapshot)
+    lifecycle.apply(delivery, "approve", approval=snapshot, rejection={})
     audit(user, "delivery.approve", delivery_id=delivery.pk, **snapshot)
     return delivery
 
 
-def reject(user: Actor, delivery: Delivery, reason: str = "") -> Delivery:
+def reject(user: Actor, delivery: Delivery, reason: str) -> Delivery:
+    """Send the delivery back to editing with the ``reason`` the preparer is shown."""
     _act(user, "reject", delivery)
-    lifecycle.apply(delivery, "reject", approval={})
+    reason = (reason or "").strip()
+    if not reason:
+        raise DeliveryError(REASON_REQUIRED)
+    if len(reason) > MAX_REASON_LENGTH:
+        raise DeliveryError(f"reason: at most {MAX_REASON_LENGTH} characters")
+    rejection = {"by": user.get_username() if user else "",
+                 "at": clock.now().isoformat(), "reason": reason}
+    lifecycle.apply(delivery, "reject", approval={}, rejection=rejection)
     audit(user, "delivery.reject", delivery_id=delivery.pk, reason=reason)
     return delivery
 
@@ -386,10 +403,10 @@ def send_proof(user: Actor, delivery: Delivery) -> dict[str, Any]:
 
 
 def send_proof_to(user: Actor, delivery: Delivery, addresses: list[str] | None = None,
-                  language: str | None = None, profile_id: int | None = None
-                  ) -> dict[str, Any]:
-    """A proof to the test profiles, or to typed ``addresses``; in the ``language``
-    variant and rendered as profile ``profile_id`` when given."""
+                  language: str | None = None, profile_id: int | None = None,
+                  test_profile_ids: list[int] | None = None) -> dict[str, Any]:
+    """A proof to the test profiles, or to the chosen ones and/or typed ``addresses``;
+    in the ``language`` variant and rendered as profile ``profile_id`` when given."""
     from envoi.sending.proofs import send_proof as deliver_proof
 
     _act(user, "proof", delivery)
@@ -399,7 +416,10 @@ def send_proof_to(user: Actor, delivery: Delivery, addresses: list[str] | None =
     addresses = _checked_addresses(addresses or [])
     if language and language not in authoring.languages_of(delivery):
         raise DeliveryError(f"language: the delivery has no {language!r} variant")
-    proof = deliver_proof(delivery, addresses, language, profile_id)
+    if len(addresses) + len(test_profile_ids or []) > MAX_PROOF_ADDRESSES:
+        raise DeliveryError(f"addresses, test_profile_ids: at most {MAX_PROOF_ADDRESSES} "
+                            "proof recipients in all")
+    proof = deliver_proof(delivery, addresses, language, profile_id, test_profile_ids)
     audit(user, "delivery.proof", delivery_id=delivery.pk, number=proof["number"],
           recipients=len(proof["recipients"]))
     return proof

@@ -39,6 +39,8 @@ DENIALS = {
         "Your permissions do not allow you to activate deliveries."),
     "profile.view": gettext_lazy("Your permissions do not allow you to view profiles."),
     "profile.import": gettext_lazy("Your permissions do not allow you to import profiles."),
+    "profile.mark_test": gettext_lazy(
+        "Your permissions do not allow you to mark test profiles."),
     "audience.edit": gettext_lazy("Your permissions do not allow you to edit audiences."),
     "logs.view": gettext_lazy("Your permissions do not allow you to view logs."),
     "logs.export": gettext_lazy("Your permissions do not allow you to export logs."),
@@ -59,6 +61,11 @@ DENIALS = {
 }
 
 KNOWN_DELIVERY_ERRORS = {
+    "reason: say why the delivery is rejected.": gettext_lazy(
+        "Say why the delivery is rejected: the preparer reads the reason."),
+    "The delivery was prepared again while you reviewed it: review it again before "
+    "approving.": gettext_lazy("The delivery was prepared again while you reviewed it: "
+                               "review it again before approving."),
     "The delivery changed since it was prepared: prepare it again.": gettext_lazy(
         "The delivery changed since it was prepared: prepare it again."),
     "The delivery changed since it was approved: approve it again.": gettext_lazy(

@@ -43,7 +43,8 @@ from envoi.web.views.schedule import asks_each_run, schedule_context
 StrOrPromise = str | Promise
 
 # The dashboard's blocks, top to bottom, under the action bar.
-BLOCKS = ["web/blocks/summary.html", "web/blocks/schedule.html",
+BLOCKS = ["web/blocks/approval.html", "web/blocks/summary.html",
+          "web/blocks/variant_kpis.html", "web/blocks/schedule.html",
           "web/blocks/executions.html"]
 TABS = {
     "sending": gettext_lazy("Sending log"),
@@ -215,7 +216,31 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "web/dashboard.html", {
         **_live_context(request, delivery, recurrence), "blocks": BLOCKS, "tabs": TABS,
         "schedule": schedule_context(request, delivery, recurrence),
-        "log": log_context(request, delivery, tab)})
+        "log": log_context(request, delivery, tab), **content_context(request, delivery)})
+
+
+def content_context(request: HttpRequest, delivery: Delivery) -> dict[str, Any]:
+    """The content side of the dashboard: the last rejection's reason, what an
+    approver approves (while it awaits approval), and the KPIs of each variant."""
+    from datetime import datetime
+
+    from envoi.content.kpis import variant_kpis
+    from envoi.web.views.review import approval_context, variant_label
+
+    rejection = dict(delivery.rejection or {})
+    if rejection.get("at"):
+        rejection["at"] = datetime.fromisoformat(rejection["at"])
+    found: dict[str, Any] = {"rejection": rejection,
+                             "may_template": may(request, "template.edit"),
+                             "may_duplicate": may(request, "delivery.create")}
+    if delivery.status == Status.PENDING_APPROVAL:
+        found["approval_review"] = approval_context(delivery)
+    if delivery.started_at is not None or delivery.is_recurring:
+        by_variant = variant_kpis(request.user, delivery)
+        if len(by_variant) > 1 or any(by_variant):  # more than the default alone
+            found["variant_kpis"] = [(variant_label(code), kpis)
+                                     for code, kpis in by_variant.items()]
+    return found
 
 
 @console
@@ -239,6 +264,14 @@ def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
         typed = request.POST.get("contact_date", "")[:64]  # the dialog's datetime-local
         return act(request, lambda: services.reschedule(request.user, delivery, typed),
                    done, "web:delivery", pk)
+    if name == "approve":  # the preparation the approver's screen showed, and no other
+        seen = request.POST.get("content_hash") or None
+        return act(request, lambda: services.approve(request.user, delivery, seen), done,
+                   "web:delivery", pk)
+    if name == "reject":  # a reason is required; the preparer reads it on the dashboard
+        reason = request.POST.get("reason", "")
+        return act(request, lambda: services.reject(request.user, delivery, reason), done,
+                   "web:delivery", pk)
     return act(request, lambda: CALLS[name](request.user, delivery), done, "web:delivery", pk)
 
 
