@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
@@ -142,3 +143,9 @@ def finding_label(code: str) -> str:
 @register.filter
 def finding_detailed(code: str) -> bool:
     return code in labels.FINDINGS_WITH_DETAIL or code not in labels.FINDING_LABELS
+
+
+@register.filter
+def findings(field: Any) -> list:
+    """The saved content's findings about this form field: (is an error, message)."""
+    return getattr(field.form, "findings", {}).get(field.name, [])
