@@ -17,7 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -41,12 +41,15 @@ def editor_policy() -> str:
 def personalization_fields() -> list[tuple[str, str]]:
     """What the editor's "Insert a field" list offers: the profile's fields, and the
     unsubscribe link every marketing email needs."""
-    labels = {"email": _("Email address"), "phone": _("Phone"),
-              "first_name": _("First name"), "last_name": _("Last name"),
-              "language": _("Language"), "timezone": _("Time zone")}
-    fields = [(labels.get(name, name), "{{ %s }}" % name) for name in PROFILE_FIELDS]
-    link = '<a href="{{ unsubscribe_url }}">%s</a>' % _("Unsubscribe")
-    return [*fields, (_("Unsubscribe link"), link)]
+    labels = {"email": pgettext("editor", "Email address"), "phone": pgettext("editor", "Phone"),
+              "first_name": pgettext("editor", "First name"),
+              "last_name": pgettext("editor", "Last name"),
+              "language": pgettext("editor", "Language"),
+              "timezone": pgettext("editor", "Time zone")}
+    fields = [(labels.get(name, name), "{{ " + name + " }}") for name in PROFILE_FIELDS]
+    link = ('<a href="{{ unsubscribe_url }}">' + pgettext("editor", "Unsubscribe")
+            + "</a>")
+    return [*fields, (pgettext("editor", "Unsubscribe link"), link)]
 
 
 def editor_config(request: HttpRequest) -> dict[str, Any]:
@@ -57,44 +60,65 @@ def editor_config(request: HttpRequest) -> dict[str, Any]:
         # GrapesJS's icons (Font Awesome 4.7), from here rather than its CDN default.
         "cssIcons": static("web/vendor/font-awesome/css/font-awesome.min.css"),
         "fields": personalization_fields(),
-        "texts": {"insertField": _("Insert a field"),
-                  "uploadFailed": _("The image could not be uploaded."),
+        "texts": {"insertField": pgettext("editor", "Insert a field"),
+                  "uploadFailed": pgettext("editor", "The image could not be uploaded."),
                   "emptyLanguage": _("Give a language code such as ko, ja or pt-br."),
                   "duplicateLanguage": _("There is already a variant in this language.")},
         "messages": editor_messages(),
     }
 
 
+def _block_names() -> dict[str, str]:
+    return {
+        "body": pgettext("editor", "Body"), "button": pgettext("editor", "Button"),
+        "column": pgettext("editor", "Column"), "oneColumn": pgettext("editor", "1 column"),
+        "twoColumn": pgettext("editor", "2 columns"),
+        "threeColumn": pgettext("editor", "3 columns"),
+        "divider": pgettext("editor", "Divider"), "group": pgettext("editor", "Group"),
+        "hero": pgettext("editor", "Hero"), "image": pgettext("editor", "Image"),
+        "navBar": pgettext("editor", "Navigation bar"),
+        "navLink": pgettext("editor", "Navigation link"),
+        "section": pgettext("editor", "Section"),
+        "socialGroup": pgettext("editor", "Social links"),
+        "socialElement": pgettext("editor", "Social link"),
+        "spacer": pgettext("editor", "Spacer"), "text": pgettext("editor", "Text"),
+        "wrapper": pgettext("editor", "Wrapper"), "raw": pgettext("editor", "Raw HTML"),
+    }
+
+
+def _panel_titles() -> dict[str, str]:
+    return {
+        "preview": pgettext("editor", "Preview"),
+        "fullscreen": pgettext("editor", "Full screen"),
+        "sw-visibility": pgettext("editor", "Show outlines"),
+        "export-template": pgettext("editor", "View the MJML"),
+        "open-sm": pgettext("editor", "Style"), "open-tm": pgettext("editor", "Settings"),
+        "open-layers": pgettext("editor", "Layers"), "open-blocks": pgettext("editor", "Blocks"),
+    }
+
+
 def editor_messages() -> dict[str, Any]:
     """GrapesJS's own texts that a marketer meets, in the reader's language (GrapesJS
     keys; the others stay as GrapesJS ships them)."""
-    names = {"body": _("Body"), "button": _("Button"), "column": _("Column"),
-             "oneColumn": _("1 column"), "twoColumn": _("2 columns"),
-             "threeColumn": _("3 columns"), "divider": _("Divider"), "group": _("Group"),
-             "hero": _("Hero"), "image": _("Image"), "navBar": _("Navigation bar"),
-             "navLink": _("Navigation link"), "section": _("Section"),
-             "socialGroup": _("Social links"), "socialElement": _("Social link"),
-             "spacer": _("Spacer"), "text": _("Text"), "wrapper": _("Wrapper"),
-             "raw": _("Raw HTML")}
     return {
-        "assetManager": {"addButton": _("Add image"), "inputPlh": "https://",
-                         "modalTitle": _("Choose an image"),
-                         "uploadTitle": _("Drop an image here or click to upload it")},
-        "blockManager": {"labels": {}, "categories": {}},
-        "styleManager": {"empty": _("Select an element to change its style.")},
-        "traitManager": {"empty": _("Select an element to change its settings."),
-                         "label": _("Settings")},
-        "panels": {"buttons": {"titles": {
-            "preview": _("Preview"), "fullscreen": _("Full screen"),
-            "sw-visibility": _("Show outlines"), "export-template": _("View the MJML"),
-            "open-sm": _("Style"), "open-tm": _("Settings"), "open-layers": _("Layers"),
-            "open-blocks": _("Blocks")}}},
-        "grapesjs-mjml": {"components": {"names": names}, "panels": {
-            "buttons": {"undo": _("Undo"), "redo": _("Redo"), "desktop": _("Desktop"),
-                        "tablet": _("Tablet"), "mobile": _("Mobile"),
-                        "import": _("Import MJML")},
-            "import": {"title": _("Import MJML"), "button": _("Import"), "label": ""},
-            "export": {"title": _("View the MJML")}}},
+        "assetManager": {
+            "addButton": pgettext("editor", "Add image"), "inputPlh": "https://",
+            "modalTitle": pgettext("editor", "Choose an image"),
+            "uploadTitle": pgettext("editor", "Drop an image here or click to upload it")},
+        "styleManager": {"empty": pgettext("editor", "Select an element to change its style.")},
+        "traitManager": {
+            "empty": pgettext("editor", "Select an element to change its settings."),
+            "label": pgettext("editor", "Settings")},
+        "panels": {"buttons": {"titles": _panel_titles()}},
+        "grapesjs-mjml": {"components": {"names": _block_names()}, "panels": {
+            "buttons": {"undo": pgettext("editor", "Undo"), "redo": pgettext("editor", "Redo"),
+                        "desktop": pgettext("editor", "Desktop"),
+                        "tablet": pgettext("editor", "Tablet"),
+                        "mobile": pgettext("editor", "Mobile"),
+                        "import": pgettext("editor", "Import MJML")},
+            "import": {"title": pgettext("editor", "Import MJML"),
+                       "button": pgettext("editor", "Import"), "label": ""},
+            "export": {"title": pgettext("editor", "View the MJML")}}},
     }
 
 
