@@ -69,7 +69,12 @@
       event: "change",
       result: function (rte, action) {
         var select = action.btn.querySelector("select");
-        if (select.value) { rte.insertHTML(select.value); }
+        if (select.value) {
+          rte.insertHTML(select.value);
+          // Typing goes on after the field, instead of replacing it.
+          var selection = rte.doc && rte.doc.getSelection();
+          if (selection && selection.rangeCount) { selection.collapseToEnd(); }
+        }
         select.value = "";
       },
       update: function (rte, action) {
@@ -146,6 +151,8 @@
           '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="200">' +
           '<rect width="600" height="200" fill="#dfe3e8"/></svg>'),
         fonts: {},
+        // The plugin adds its English texts over the editor's: ours go last.
+        i18n: messages,
       }},
     });
     editor.RichTextEditor.add("envoi-field", insertFieldAction());
@@ -214,11 +221,11 @@
     var total = form.querySelector("#id_variants-TOTAL_FORMS");
     var index = Number(total.value);
     var key = "variants-" + index;
-    ["head", "body"].forEach(function (part) {
-      var template = document.getElementById("variant-" + part + "-template");
+    [["head", "[data-variant-heads]"], ["body", "[data-variant-bodies]"]].forEach(function (part) {
+      var template = document.getElementById("variant-" + part[0] + "-template");
       var holder = document.createElement("div");
       holder.innerHTML = template.innerHTML.replace(/__prefix__/g, String(index));
-      form.querySelector("[data-variant-" + part + "s]").appendChild(holder.firstElementChild);
+      form.querySelector(part[1]).appendChild(holder.firstElementChild);
     });
     total.value = String(index + 1);
     form.querySelector("#id_" + key + "-language").value = language;
