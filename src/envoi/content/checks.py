@@ -111,9 +111,12 @@ def _relocated(finding: Finding, variant: Variant) -> Finding:
 
 def variant_findings(delivery: Delivery, variant: Variant) -> list[Finding]:
     findings = source_problems(variant)
-    if any(f.code == "mjml" for f in findings):
-        return findings  # the compiled HTML is not worth judging further
     view = sendable(delivery, variant)
+    if any(f.code == "mjml" for f in findings):
+        # The compiled HTML is not worth judging further; the subject still is, so
+        # that every problem shows at once.
+        return findings + [_relocated(finding, variant)
+                           for finding in control.empty_subject(view)]
     generated_text = not variant.text_body.strip()
     for rule in VARIANT_RULES:
         # A text part generated from the HTML repeats the HTML's findings: the author

@@ -19,6 +19,7 @@ from collections import defaultdict
 from typing import Any
 
 from django import forms
+from django.utils import translation
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -116,7 +117,9 @@ def readable(finding: Finding) -> SafeString:
                                  finding.message)
     if what is None:
         return format_html('{}<span lang="en">{}</span>', where, detail)
-    if str(what) == detail:
+    with translation.override("en"):
+        says_no_more = str(what) == detail  # the label is the whole sentence
+    if says_no_more:
         return format_html("{}{}", where, what)
     return format_html('{}{} <span lang="en">{}</span>', where, what, detail)
 
