@@ -166,3 +166,17 @@ def test_the_upload_needs_the_permission_and_the_csrf_token(images_dir):
     assert strict.login(username="paula", password=PASSWORD)
     assert upload(strict, "a.png", picture()).status_code == 403
     assert not Image.objects.exists()
+
+
+def test_a_refused_save_shows_the_contents_problems_with_the_refusal():
+    """A sender the core cannot store refuses the save; the content's own problems are
+    shown with it, on their fields, so that the preparer fixes everything in one go."""
+    client = signed_in("paula", "prepare_deliveries")
+    response = client.post("/deliveries/new/", form(sender="not an address",
+                                                    mjml_body=BROKEN_MJML))
+    page = response.content.decode()
+    assert response.status_code == 400 and not Delivery.objects.exists()
+    assert "sender" in page and BROKEN_MJML.split("\n")[1].strip() in unescape(page)
+    shown = findings_on(page)
+    assert shown["mjml_body"] == ["Line 2, column 3: MJML: unknown MJML element <mj-txt>"]
+    assert "sender" not in shown

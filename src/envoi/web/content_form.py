@@ -25,8 +25,15 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from envoi.content.authoring import LANGUAGE, SOURCE_FIELDS, variant_dicts
-from envoi.content.checks import field_label
+from envoi.content.authoring import (
+    DEFAULT,
+    LANGUAGE,
+    SOURCE_FIELDS,
+    Variant,
+    compiled,
+    variant_dicts,
+)
+from envoi.content.checks import content_findings, field_label
 from envoi.deliveries.models import Delivery
 from envoi.preparation.control import ERROR, Finding
 from envoi.web.labels import FINDING_LABELS
@@ -144,3 +151,24 @@ def attach_findings(form: forms.Form, formset: forms.BaseFormSet,
         else:
             loose.append(readable(finding))
     return loose
+
+
+def posted_findings(form: forms.Form, formset: forms.BaseFormSet) -> list[Finding]:
+    """The findings of the content as posted, when the core refused to save it (a
+    malformed sender): shown with the refusal, so that every problem shows at once.
+    Nothing is saved; the fields the refusal is on keep only the refusal."""
+    # A field the refusal is on has left cleaned_data: it is read as typed.
+    data = {name: form.cleaned_data.get(name, form[name].value() or "")
+            for name in form.fields}
+    mode = data["content_mode"]
+    default = Variant(DEFAULT, mode, data["subject"], data["preheader"], data["html_body"],
+                      data["mjml_body"], data["text_body"])
+    others = [Variant(given["language"], mode, given["subject"] or default.subject,
+                      given["preheader"] or default.preheader, given["html_body"],
+                      given["mjml_body"], given["text_body"])
+              for given in posted_variants(formset) or []]
+    unsaved = Delivery(sender=data["sender"], reply_to=data["reply_to"],
+                       subject=data["subject"], is_marketing=data["is_marketing"],
+                       content_mode=mode, audience=form.cleaned_data.get("audience"))
+    findings = content_findings(unsaved, [compiled(v) for v in [default, *others]])
+    return [finding for finding in findings if finding.field not in form.errors]

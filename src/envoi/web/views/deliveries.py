@@ -20,6 +20,7 @@ from envoi.web import queries
 from envoi.web.content_form import (
     COMMON_LANGUAGES,
     attach_findings,
+    posted_findings,
     posted_variants,
     variant_formset,
 )
@@ -59,6 +60,7 @@ def _save(request: HttpRequest, form: DeliveryForm, variants: BaseFormSet,
         return services.update(request.user, delivery, **fields)
     except BANNER_REFUSALS as error:
         form.show_refusal(message_of(error))
+        form.refused = True  # type: ignore[attr-defined]
         return None
 
 
@@ -80,6 +82,9 @@ def _form_page(request: HttpRequest, form: DeliveryForm, variants: BaseFormSet,
     loose: list[Any] = []
     if delivery is not None and not form.is_bound:
         loose = attach_findings(form, variants, content_findings(delivery))
+    elif getattr(form, "refused", False):
+        # Valid, yet not saved: the core refused it. Its other problems show too.
+        loose = attach_findings(form, variants, posted_findings(form, variants))
     invalid = form.errors or (variants.is_bound and not variants.is_valid())
     response = render(request, "web/delivery_form.html", {
         "form": form, "variants": variants, "delivery": delivery, "findings": loose,
