@@ -3,9 +3,11 @@ its work with every problem shown on its own field, and the editor's image uploa
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from html import unescape
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -180,3 +182,27 @@ def test_a_refused_save_shows_the_contents_problems_with_the_refusal():
     shown = findings_on(page)
     assert shown["mjml_body"] == ["Line 2, column 3: MJML: unknown MJML element <mj-txt>"]
     assert "sender" not in shown
+
+
+VENDOR = Path(__file__).resolve().parents[2] / "src/envoi/web/static/web/vendor"
+
+
+def test_the_vendored_editor_matches_its_pinned_release():
+    readme = (VENDOR / "README.md").read_text()
+    pinned = dict(re.findall(r"\| `([\w./-]+)` \| `([0-9a-f]{64})` \|", readme))
+    editor_files = {name for name in pinned if name.startswith(("grapesjs/", "font-awesome/"))}
+    assert len(editor_files) == 6
+    for name in editor_files:
+        assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == pinned[name], name
+
+
+def test_the_editor_page_loosens_the_policy_for_styles_and_images_only(settings):
+    settings.ENVOI_BASE_URL = "https://mail.shop.example.com"
+    client = signed_in("paula", "prepare_deliveries")
+    page = client.get("/deliveries/new/")
+    policy = dict(rule.split(" ", 1) for rule in page["Content-Security-Policy"].split("; "))
+    assert policy["script-src"] == "'self'" and policy["connect-src"] == "'self'"
+    assert policy["style-src"] == "'self' 'unsafe-inline'"
+    assert policy["img-src"] == "'self' data: https://mail.shop.example.com"
+    assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'"
+    assert "cdn" not in page.content.decode().lower()
