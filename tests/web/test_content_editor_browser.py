@@ -19,10 +19,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 from PIL import Image as PillowImage
 
 from envoi.audiences.models import Audience
 from envoi.content.models import DeliveryVariant
+from envoi.deliveries import services
 from envoi.deliveries.models import Delivery
 from tests.web.browser import Person, screenshot
 
@@ -189,3 +191,48 @@ def reopen(person: Person, delivery: Delivery) -> None:
     page.locator("[data-variant-tab]:text-is('ko')").click()
     canvas.get_by_text(GREETINGS["ko"]).wait_for()
     screenshot(page, f"content-editor-reopened-ko-{person.language}")
+    # Saved again untouched, the content is byte for byte what it was.
+    before = sources(delivery)
+    person.button("Save").click()
+    page.wait_for_url(re.compile(r".*/deliveries/\d+/(edit/)?$"))
+    assert sources(delivery) == before
+
+
+def sources(delivery: Delivery) -> list[str]:
+    delivery.refresh_from_db()
+    return [delivery.mjml_body, *DeliveryVariant.objects.filter(delivery=delivery)
+            .order_by("position").values_list("mjml_body", flat=True)]
+
+
+HAND_WRITTEN = """<mjml>
+  <mj-body>
+    <mj-section>
+      <mj-column>
+        <mj-text font-size="16px" color="#333333">Hello {{ first_name }},
+          <a href="{{ unsubscribe_url }}">unsubscribe</a></mj-text>
+      </mj-column>
+    </mj-section>
+  </mj-body>
+</mjml>"""
+
+
+def test_an_untouched_draft_saved_from_the_editor_keeps_its_mjml_as_written(people):
+    """The editor writes MJML its own way; until the preparer changes something, the
+    source stays as it was written (a save changes nothing, and voids nothing)."""
+    preparer = people("paula", "prepare_deliveries", "ja")
+    delivery = services.create(preparer_user(), label="Hand written",
+                               sender="Shop <news@shop.example.com>", subject="Hi",
+                               content_mode="visual", mjml_body=HAND_WRITTEN)
+    page = preparer.page
+    page.goto(f"/deliveries/{delivery.pk}/edit/")
+    canvas = wait_for_editor(page)
+    canvas.get_by_text("unsubscribe").wait_for()
+    screenshot(page, "content-editor-hand-written-ja")
+    preparer.button("Save").click()
+    page.wait_for_url(re.compile(r".*/deliveries/\d+/(edit/)?$"))
+    delivery.refresh_from_db()
+    assert delivery.mjml_body == HAND_WRITTEN
+
+
+def preparer_user() -> User:
+    return User.objects.get(username="paula")

@@ -38,10 +38,16 @@
     return editor ? editor.getHtml() : "";
   }
 
+  // The editor writes MJML its own way (attribute order, spacing): what it loaded is
+  // kept as written until the preparer changes something, so that saving an untouched
+  // draft changes nothing (and keeps its preparation).
+  var loadedAs = null;
+
   function saveEditor() {
     if (editor && mode() === "visual" && !loading) {
       var field = bodyField(active, "mjml");
-      if (field) { field.value = editorMjml(); }
+      var now = editorMjml();
+      if (field && now !== loadedAs) { field.value = now; }
     }
   }
 
@@ -50,8 +56,9 @@
     loading = true;
     editor.setComponents(field && field.value.trim() ? field.value : EMPTY_MJML);
     editor.UndoManager.clear();
+    loadedAs = editorMjml();
     loading = false;
-    saveEditor();
+    if (field && !field.value.trim()) { field.value = loadedAs; }
   }
 
   function insertFieldAction() {
@@ -284,7 +291,8 @@
   function saveEditorBeforeLeaving() {
     if (!editor) { return; }
     var field = bodyField(active, "mjml");
-    if (field) { field.value = editorMjml(); }
+    var now = editorMjml();
+    if (field && now !== loadedAs) { field.value = now; }
   }
   form.addEventListener("submit", saveEditor);
   form.querySelectorAll('[data-variant-panel^="variants-"]').forEach(function (panel) {
