@@ -44,6 +44,12 @@ from tests.web.schedules import recurring_in
 
 pytestmark = pytest.mark.django_db
 
+@pytest.fixture(autouse=True)
+def _uploads_in_a_temporary_directory(tmp_path, monkeypatch):
+    """The walk uploads images (the editor's upload): not into the working tree."""
+    monkeypatch.setenv("ENVOI_DATA_DIR", str(tmp_path))
+
+
 PUBLIC = "public"  # sign-in, sign-out and the home page's redirect: no role needed
 Rule = str | tuple[str, ...]  # PUBLIC, or the actions a request needs, all of them
 
