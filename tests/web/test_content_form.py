@@ -206,3 +206,17 @@ def test_the_editor_page_loosens_the_policy_for_styles_and_images_only(settings)
     assert policy["img-src"] == "'self' data: https://mail.shop.example.com"
     assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'"
     assert "cdn" not in page.content.decode().lower()
+
+
+def test_a_rules_finding_names_the_field_by_its_label():
+    """The divisor rule says which field it judged; the form says it as the reader's
+    label, and the API's finding too, never ``html_body``."""
+    client = signed_in("paula", "prepare_deliveries")
+    body = MJML.replace("Hello", "Hello {{ 100 | divided_by: attributes.visits }}")
+    response = client.post("/deliveries/new/", form(mjml_body=body), follow=True)
+    delivery = Delivery.objects.get()
+    shown = findings_on(client.get(f"/deliveries/{delivery.pk}/edit/").content.decode())
+    divisor = [m for m in shown.get("mjml_body", []) if "divided_by" in m]
+    assert divisor and divisor[0].startswith("Some targeted profiles lack a value"), shown
+    assert "MJML: " in divisor[0] and "html_body" not in divisor[0]
+    assert response.status_code == 200
