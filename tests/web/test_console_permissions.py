@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -37,11 +38,18 @@ from envoi.deliveries.models import Delivery
 from envoi.sending.models import OutboxMessage
 from envoi.web.errors import denial
 from envoi.web.views import dashboard
+from tests.content.test_images import picture
 from tests.support.deliveries import delivery_in, seeded_audience
 from tests.support.scenario import HTML, TEXT
 from tests.web.schedules import recurring_in
 
 pytestmark = pytest.mark.django_db
+
+@pytest.fixture(autouse=True)
+def _uploads_in_a_temporary_directory(tmp_path, monkeypatch):
+    """The walk uploads images (the editor's upload): not into the working tree."""
+    monkeypatch.setenv("ENVOI_DATA_DIR", str(tmp_path))
+
 
 PUBLIC = "public"  # sign-in, sign-out and the home page's redirect: no role needed
 Rule = str | tuple[str, ...]  # PUBLIC, or the actions a request needs, all of them
@@ -65,6 +73,7 @@ PAGES: dict[str, dict[str, Rule]] = {
     "delivery_create": both("delivery.create"),
     "delivery": both("delivery.view"),
     "delivery_edit": both("delivery.edit"),
+    "image_upload": post_only("image.upload"),  # the visual editor's uploads
     "delivery_delete": post_only("delivery.delete"),
     "delivery_live": both("delivery.view"),
     "delivery_charts": both("delivery.view"),
@@ -216,6 +225,7 @@ FORMS: dict[str, Callable[[World], dict[str, Any]]] = {
     "users": lambda world: {"username": "walked", "password": "long enough pw"},
     "user_roles": lambda world: {"roles": [Role.EXPORT.value]},
     "quarantine_release": lambda world: {"note": "checked"},
+    "image_upload": lambda world: {"file": SimpleUploadedFile("dot.png", picture("PNG"))},
 }
 
 

@@ -197,3 +197,9 @@ def period_of(delivery: Any) -> str:
     from envoi.web.schedule import period_label
 
     return period_label(delivery.period, delivery.contact_date) if delivery.period else ""
+
+
+@register.filter
+def findings(field: Any) -> list:
+    """The saved content's findings about this form field: (is an error, message)."""
+    return getattr(field.form, "findings", {}).get(field.name, [])
