@@ -157,11 +157,14 @@ class _Merge:
             UPDATE {STAGE} SET profile_id = p.id FROM audiences_profile p
             WHERE p.external_id = {STAGE}.external_id""")
         # The oldest profile with the address; one with an external_id of its own is
-        # another record for the rows that name an external_id.
+        # another record for the rows that name an external_id. On SQLite the unary +
+        # drops the column's text affinity, without which the planner ignores the
+        # expression index and scans every profile for every row.
+        key = f"{'' if self.postgres else '+'}{STAGE}.email_key"
         self.execute(f"""
             UPDATE {STAGE} SET profile_id = (
                 SELECT MIN(p.id) FROM audiences_profile p
-                WHERE LOWER(TRIM(p.email)) = {STAGE}.email_key
+                WHERE LOWER(TRIM(p.email)) = {key}
                   AND ({STAGE}.external_id IS NULL OR p.external_id IS NULL))
             WHERE profile_id IS NULL AND email_key IS NOT NULL""")
         # Rows meaning the same profile share a group: the external id first (so one
