@@ -51,7 +51,8 @@ def test_the_same_hundred_thousand_rows_twice_leave_a_hundred_thousand_profiles(
 
 def test_modes_update_skip_and_add():
     Profile.objects.create(email="Old@Example.com", first_name="Old", attributes={"keep": 1})
-    text = "email,first_name,attributes.tier\n old@example.com ,Renamed,gold\nnew@example.com,New,\n"
+    text = ("email,first_name,attributes.tier\n"
+            " old@example.com ,Renamed,gold\nnew@example.com,New,\n")
 
     skip = import_profiles_csv(csv_file(text), mode="skip")
     assert (skip.created, skip.updated, skip.skipped, skip.errors) == (1, 0, 1, [])

@@ -102,5 +102,6 @@ def add_profiles(user: Actor, rows: list[dict], list_name: str | None = None) ->
 
 def _audit_import(user: Actor, action: str, report: ImportReport,
                   list_name: str | None, **detail: Any) -> None:
+    counts: dict[str, Any] = report.counts()
     audit(user, action, imported=report.imported, refused=report.error_count,
-          audience=list_name or "", **report.counts(), **detail)
+          audience=list_name or "", **counts, **detail)
