@@ -41,6 +41,7 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "delivery.stop": _STARTERS,
     "profile.view": frozenset(Role),
     "profile.import": frozenset({Role.IMPORT}),
+    "profile.export": frozenset({Role.EXPORT}),
     "audience.edit": _PREPARERS | {Role.ADMINISTRATION},
     "logs.view": frozenset(Role) - {Role.IMPORT},
     "logs.export": frozenset({Role.EXPORT}),

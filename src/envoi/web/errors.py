@@ -39,6 +39,7 @@ DENIALS = {
         "Your permissions do not allow you to activate deliveries."),
     "profile.view": gettext_lazy("Your permissions do not allow you to view profiles."),
     "profile.import": gettext_lazy("Your permissions do not allow you to import profiles."),
+    "profile.export": gettext_lazy("Your permissions do not allow you to export profiles."),
     "audience.edit": gettext_lazy("Your permissions do not allow you to edit audiences."),
     "logs.view": gettext_lazy("Your permissions do not allow you to view logs."),
     "logs.export": gettext_lazy("Your permissions do not allow you to export logs."),
