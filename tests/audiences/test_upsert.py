@@ -188,3 +188,23 @@ def test_lists_are_joined_once_and_imports_are_audited_with_counts():
     assert {key: entry.detail[key] for key in ("created", "updated", "skipped", "rejected",
                                                 "mode")} == {
         "created": 0, "updated": 2, "skipped": 0, "rejected": 0, "mode": "update"}
+
+
+def test_the_api_reimports_with_a_mode_and_declared_types():
+    from tests.support.api import Api
+
+    api = Api("ivan", "import")
+    body = "email,attributes.vip,attributes.code\na@example.com,1,007\nnot-an-address,0,1\n"
+    first = api.ok(api.post("/profiles/import?types=vip:boolean", body,
+                            content_type="text/csv"))
+    assert (first["created"], first["updated"], first["error_count"]) == (1, 0, 1)
+    assert first["errors"] == [{"line": 3,
+                                "reason": 'email "not-an-address" is not a valid address'}]
+    again = api.ok(api.post("/profiles/import?mode=add", body, content_type="text/csv"))
+    assert (again["created"], again["skipped"]) == (0, 1)
+    assert Profile.objects.get().attributes == {"vip": True, "code": "007"}
+    assert count_filter("attributes.vip = true") == 1
+    refused = api.post("/profiles/import?mode=merge", body, content_type="text/csv")
+    assert refused.status_code == 400 and "unknown import mode" in refused.json()["detail"]
+    assert api.post("/profiles/import?types=vip", body,
+                    content_type="text/csv").status_code == 400

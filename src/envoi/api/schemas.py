@@ -358,9 +358,12 @@ class RowErrorOut(Schema):
 
 
 class ImportOut(Schema):
-    imported: int
-    error_count: int
-    errors: list[RowErrorOut]
+    imported: int  # created + updated
+    created: int
+    updated: int
+    skipped: int
+    error_count: int  # rejected rows
+    errors: list[RowErrorOut]  # rejected rows, and in "add" mode the rows already there
 
 
 class SendingLogOut(Schema):
