@@ -30,9 +30,11 @@ from envoi.accounts import tokens
 from envoi.accounts.models import ApiToken, AuditEntry
 from envoi.accounts.roles import ACTION_ROLES, Role
 from envoi.accounts.services import create_user
-from envoi.audiences.models import Audience, Profile
+from envoi.audiences import jobs
+from envoi.audiences.models import Audience, ImportJob, Profile
 from envoi.bounces.models import Quarantine
 from envoi.deliveries.models import Delivery
+from envoi.reporting import exports
 from envoi.sending.models import OutboxMessage
 from envoi.web.errors import denial
 from envoi.web.views import dashboard
@@ -99,6 +101,12 @@ PAGES: dict[str, dict[str, Rule]] = {
     # The link itself is the credential: an invalid one gets a page saying so.
     "password_reset": {"GET": PUBLIC, "POST": PUBLIC},
     "workers": both("workers.view"),
+    "import_start": both("profile.import"),
+    "import_job": both("profile.import"),
+    "import_progress": both("profile.import"),
+    "import_rejected": both("profile.import"),
+    "export_profiles": both("profile.export"),
+    "delivery_export": both("logs.export"),
 }
 
 # The dashboard's actions and the permission each needs: the API's endpoint for it
@@ -149,6 +157,7 @@ class World:
     message: OutboxMessage
     account: User
     token: ApiToken
+    import_job: ImportJob
 
 
 def build_world() -> World:
@@ -165,7 +174,14 @@ def build_world() -> World:
             data=b"Subject: Hi\r\nContent-Type: text/plain\r\n\r\nHello\r\n"),
         account=account,
         token=tokens.create(account, account, "walked", None)[0],
+        import_job=walked_import(),
     )
+
+
+def walked_import() -> ImportJob:
+    path = jobs.upload_dir() / "walked.csv"
+    path.write_text("email,first_name\nwalked@example.com,Walker\n")
+    return ImportJob.objects.create(file_name="walked.csv", path=str(path), total_rows=1)
 
 
 @dataclass(frozen=True)
@@ -197,6 +213,7 @@ FORMS: dict[str, Callable[[World], dict[str, Any]]] = {
     "users": lambda world: {"username": "walked", "password": "long enough pw"},
     "user_roles": lambda world: {"roles": [Role.EXPORT.value]},
     "quarantine_release": lambda world: {"note": "checked"},
+    "import_job": lambda world: {"mode": "not a mode"},  # shown again, not started
 }
 
 
@@ -209,6 +226,10 @@ def arguments(name: str, world: World) -> list[dict[str, Any]]:
         return [{**delivery, "name": action} for action in ACTION_PERMISSIONS]
     if name in ("delivery_executions", "delivery_request_confirmation"):
         return [{"pk": world.recurring.pk}]
+    if name == "delivery_export":
+        return [{**delivery, "log": log} for log in exports.LOGS]
+    if name.startswith("import_") and name != "import_start":
+        return [{"pk": world.import_job.pk}]
     if name == "password_reset":
         return [{"uidb64": "MQ", "token": "not-a-valid-token"}]
     objects = {"delivery": world.delivery, "profile": world.profile,

@@ -46,7 +46,8 @@ PLAIN_FIELDS = ("phone", "first_name", "last_name", "language", "timezone",
                 "email_opt_out", "sms_opt_out", "is_test")  # fmt: skip
 STAGE_COLUMNS = ("line", "external_id", "email", "email_key", *PLAIN_FIELDS, "attributes")
 STAGE = "envoi_import_stage"
-ROWS = "envoi_import_rows"  # the staged rows resolved: profile, winner, created
+ROWS = "envoi_import_rows"
+TEMP_BUFFERS = "256MB"  # the staged rows resolved: profile, winner, created
 # Any number both PostgreSQL and the imports agree on; the name is only for readers.
 IMPORT_LOCK_KEY = 0x656E766F69  # "envoi"
 _BOOLEANS = ("email_opt_out", "sms_opt_out", "is_test")
@@ -63,6 +64,11 @@ def run(rows: Iterable[tuple], report: ImportReport, *, audience: Audience | Non
         mode: str, batch_size: int, progress: Progress | None) -> None:
     """Stage ``rows`` (tuples of :data:`STAGE_COLUMNS`) and merge them into profiles."""
     with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Temporary tables live in the session's own buffers, 8 MB by default: a
+            # million staged rows would go to disk page by page. PostgreSQL takes the
+            # setting only before a session's first temporary table, else ignores it.
+            cursor.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'")
         cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
         cursor.execute(f"DROP TABLE IF EXISTS {ROWS}")
         cursor.execute(_CREATE_STAGE)
