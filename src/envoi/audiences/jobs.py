@@ -27,7 +27,7 @@ from django.db import (
     connection,
     connections,
 )
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from envoi import config
@@ -98,7 +98,14 @@ def start(user: Actor, job: ImportJob, mapping: list[str], mode: str,
 
 
 def _in_thread(job_id: int) -> None:
-    threading.Thread(target=run, args=(job_id,), name=f"import-{job_id}", daemon=True).start()
+    """The thread reports rejected rows in the language of the page that started it."""
+    language = translation.get_language()
+
+    def work() -> None:
+        with translation.override(language):
+            run(job_id)
+
+    threading.Thread(target=work, name=f"import-{job_id}", daemon=True).start()
 
 
 # How a started job runs: a thread in production; tests may run it inline.
@@ -145,9 +152,12 @@ class _ProgressWriter:
         self.job_id = job_id
         self.written_at = 0.0
         self.connection: Any = None
+        # Run inside a caller's transaction (inline), the job row is not visible to a
+        # second connection yet, and on SQLite that connection would wait for the lock.
+        self.nested = connection.in_atomic_block
 
     def __call__(self, done: int) -> None:
-        if time.monotonic() - self.written_at < 1:
+        if time.monotonic() - self.written_at < 1 or self.nested:
             return
         self.written_at = time.monotonic()
         try:
