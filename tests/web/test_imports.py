@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -84,3 +85,24 @@ def test_the_export_links_stream_csv(client):
     body = b"".join(response.streaming_content).decode()
     assert "'+1" in body and "a@example.com" in body
     assert "/profiles/import/" in client.get("/profiles/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_import_runs_in_a_background_thread_and_reports_progress():
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(create_user("thread", ["import"]))
+    rows = "".join(f"t{n}@example.com,{n % 2 == 0}\n" for n in range(30_000))
+    client.post("/profiles/import/", {"file": SimpleUploadedFile(
+        "big.csv", ("email,attributes.even\n" + rows).encode())})
+    job = ImportJob.objects.get()
+    client.post(f"/profiles/import/{job.pk}/", {"column_0": "email",
+                                                "column_1": "attributes.even", "mode": "add"})
+    seen = set()
+    deadline = time.monotonic() + 120
+    while job.status not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job.refresh_from_db()
+        seen.add(job.done_rows)
+    assert (job.status, job.created, job.message) == ("done", 30_000, "")
+    assert count_filter("attributes.even = true") == 15_000
+    assert job.percent == 100

@@ -143,21 +143,33 @@ def run(job_id: int) -> None:
             close_old_connections()
 
 
+# Rows read so far by the imports running in this process (SQLite's progress; see
+# _ProgressWriter), by job id.
+LIVE_PROGRESS: dict[int, int] = {}
+
+
 class _ProgressWriter:
-    """Writes the rows read so far to the job, at most once a second. The import holds
-    a transaction on its own connection, so the progress goes through a second one,
-    in autocommit. Progress is best effort: a failed write never stops the import."""
+    """Records the rows read so far, at most once a second.
+
+    The import holds a transaction on its own connection, so on PostgreSQL the progress
+    goes to the job row through a second connection, in autocommit. SQLite has one writer
+    at a time, and a second connection's write would wait on (or deadlock with) the
+    import's: there the progress stays in this process (:data:`LIVE_PROGRESS`), which
+    the embedded shape's one web process serves. Progress is best effort: a failed
+    write never stops the import."""
 
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
         self.written_at = 0.0
         self.connection: Any = None
         # Run inside a caller's transaction (inline), the job row is not visible to a
-        # second connection yet, and on SQLite that connection would wait for the lock.
-        self.nested = connection.in_atomic_block
+        # second connection yet.
+        self.to_database = (connection.vendor == "postgresql"
+                            and not connection.in_atomic_block)
 
     def __call__(self, done: int) -> None:
-        if time.monotonic() - self.written_at < 1 or self.nested:
+        LIVE_PROGRESS[self.job_id] = done
+        if not self.to_database or time.monotonic() - self.written_at < 1:
             return
         self.written_at = time.monotonic()
         try:
@@ -170,11 +182,15 @@ class _ProgressWriter:
             pass
 
     def close(self) -> None:
+        LIVE_PROGRESS.pop(self.job_id, None)
         if self.connection is not None:
             self.connection.close()
 
 
 def refresh_stale(job: ImportJob) -> ImportJob:
+    """The job with its live progress, and marked failed if it never started."""
+    if job.status == ImportJob.RUNNING and job.pk in LIVE_PROGRESS:
+        job.done_rows = max(job.done_rows, LIVE_PROGRESS.get(job.pk, 0))
     if job.status == ImportJob.RUNNING and job.created_at < timezone.now() - STALE_AFTER \
             and job.done_rows == 0:
         job.status, job.message = ImportJob.FAILED, _("The import stopped before it began.")
