@@ -338,6 +338,7 @@ class AudienceOut(Schema):
 
 class ProfileOut(Schema):
     id: int
+    external_id: str | None  # the key in the customer's systems; imports match on it
     email: str
     phone: str
     first_name: str
