@@ -207,7 +207,3 @@ def rejected_rows_csv(job: ImportJob) -> str:
     writer.writerow([_("line"), _("reason")])
     writer.writerows([line, safe_cell(reason)] for line, reason in job.errors)
     return buffer.getvalue()
-
-
-def describe(job: ImportJob) -> dict[str, Any]:
-    return {"job": job, "percent": job.percent}
