@@ -50,7 +50,7 @@ def main() -> int:
 
     def read_header(raw: bytes, limit: int) -> None:
         reader = CsvReader(io.BytesIO(raw), print, column_limit=limit)
-        assert len(_read_header(reader.read_header())) == limit
+        assert len(_read_header(reader.read_header())[0]) == limit
 
     times = {}
     for columns in (args.columns, 2 * args.columns):

@@ -38,3 +38,10 @@ def test_prepare_benchmark_runs():
                "--db-name", "envoi_bench_prepare_smoke")
     assert re.fullmatch(r"envoi-prepare: 2000 profiles on \w+ in [\d.]+ s "
                         r"\(to_deliver \d+\), peak RSS \d+ MB", line), line
+
+
+def test_import_benchmark_runs():
+    line = run("import.py", "--rows", "2000", "--database", connection.vendor,
+               "--db-name", "envoi_bench_import_smoke")
+    assert re.fullmatch(r"envoi-import: 2000 rows into 2000 profiles on \w+ in [\d.]+ s "
+                        r"\(created 1000, updated 1000, rejected 0\), peak RSS \d+ MB", line), line

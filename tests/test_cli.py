@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from envoi.accounts.models import ApiToken, AuditEntry
 from envoi.accounts.services import roles_of, user_for_token
+from envoi.audiences.models import Profile
+from envoi.audiences.terminal import ProgressBar
 from envoi.cli import main
 from tests.support.deliveries import boss, delivery_in
 
@@ -40,10 +44,42 @@ def test_import_reports_bad_lines(tmp_path, capsys):
     csv.write_text("email,language\nok@example.com,ko\nbad@example.com,not a tag\n")
     assert main(["profiles", "import", str(csv), "--audience", "vip"]) == 1
     captured = capsys.readouterr()
-    assert "imported 1 profiles, 1 rows refused" in captured.out
+    assert "created 1, updated 0, skipped 0, rejected 1" in captured.out
     assert f"{csv}:3:" in captured.err
     entry = AuditEntry.objects.get(action="profile.import")
-    assert entry.detail == {"imported": 1, "refused": 1, "audience": "vip"}
+    assert entry.detail == {"imported": 1, "refused": 1, "audience": "vip", "created": 1,
+                            "updated": 0, "skipped": 0, "rejected": 1, "mode": "update"}
+
+
+def test_import_again_updates_with_declared_types(tmp_path, capsys):
+    csv = tmp_path / "people.csv"
+    csv.write_text("email,attributes.vip,attributes.code\nok@example.com,1,1\n")
+    assert main(["profiles", "import", str(csv)]) == 0
+    assert main(["profiles", "import", str(csv), "--type", "vip=boolean",
+                 "--type", "attributes.code=string"]) == 0
+    assert "created 0, updated 1, skipped 0, rejected 0" in capsys.readouterr().out
+    assert Profile.objects.get().attributes == {"vip": True, "code": "1"}
+    assert main(["profiles", "import", str(csv), "--mode", "skip"]) == 0
+    assert "created 0, updated 0, skipped 1, rejected 0" in capsys.readouterr().out
+    assert main(["profiles", "import", str(csv), "--type", "vip"]) == 2
+    assert "write KEY=TYPE" in capsys.readouterr().err
+
+
+def test_the_progress_bar_draws_on_a_terminal_only():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    ticks = iter(range(0, 100))
+    shown = Terminal()
+    bar = ProgressBar(1000, shown, clock=lambda: next(ticks))
+    bar(500)
+    bar.finish()
+    assert "[###############...............]  50% 500/1,000 rows" in shown.getvalue()
+    assert shown.getvalue().endswith("100% 1,000/1,000 rows\n")
+    quiet = io.StringIO()
+    ProgressBar(10, quiet)(5)
+    assert quiet.getvalue() == ""
 
 
 def test_delivery_actions_check_roles(capsys):

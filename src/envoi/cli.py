@@ -227,18 +227,31 @@ def _terminal_language() -> str:
 def _profiles_import(args: argparse.Namespace) -> int:
     from envoi.audiences.importer import ImportFileError
     from envoi.audiences.services import AudienceError, import_csv
+    from envoi.audiences.terminal import ProgressBar, count_data_lines
 
     try:
+        types = dict(_attribute_type(text) for text in args.type or [])
+        bar = ProgressBar(count_data_lines(args.file))
         with open(args.file, "rb") as stream:
             report = import_csv(None, stream, args.audience, check_role=False,
-                                encoding=args.encoding)
-    except (ImportFileError, AudienceError, UnicodeDecodeError, OSError) as error:
+                                encoding=args.encoding, mode=args.mode, types=types,
+                                progress=bar)
+        bar.finish()
+    except (ImportFileError, AudienceError, UnicodeDecodeError, OSError, ValueError) as error:
         print(f"envoi: {args.file}: {error}", file=sys.stderr)
         return 2
     for row_error in report.errors:
         print(f"{args.file}:{row_error.line}: {row_error.reason}", file=sys.stderr)
-    print(f"imported {report.imported} profiles, {report.error_count} rows refused")
+    print(f"created {report.created}, updated {report.updated}, skipped {report.skipped}, "
+          f"rejected {report.error_count}")
     return 1 if report.error_count else 0
+
+
+def _attribute_type(text: str) -> tuple[str, str]:
+    key, equals, kind = text.partition("=")
+    if not equals:
+        raise ValueError(f"--type {text!r}: write KEY=TYPE, as in vip=boolean")
+    return key.strip(), kind.strip()
 
 
 def cmd_delivery(args: argparse.Namespace) -> int:
@@ -476,6 +489,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--audience", help="also add them to this static list")
     load.add_argument("--encoding", help="the file's encoding: utf-8, euc-kr (cp949) or "
                       "shift_jis (cp932); detected when not given")
+    load.add_argument("--mode", choices=("update", "skip", "add"), default="update",
+                      help="what a row matching an existing profile does: update it "
+                           "(default), skip it, or (add) report it")
+    load.add_argument("--type", action="append", metavar="KEY=TYPE",
+                      help="declare an attribute column's type: string, number, boolean "
+                           "or date (repeatable; otherwise inferred from the first rows)")
     load.set_defaults(handler=cmd_profiles_import)
 
     delivery = commands.add_parser("delivery", help="act on a delivery")

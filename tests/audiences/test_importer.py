@@ -53,19 +53,21 @@ def test_broken_rows_are_reported_by_line_and_good_rows_kept():
         (10, 'is_test must be true, false, 1, 0, yes or no (empty means false), not "maybe"'),
         (11, 'unknown timezone "Mars/Olympus"; use an IANA name such as Asia/Seoul'),
         (12, 'language "english" is not a language tag such as en, ko or pt-BR'),
+        (14, 'email "not-an-email" is not a valid address'),
         (16, "first_name contains a line break or another control character"),
     ]
-    assert report.error_count == 7
-    assert report.imported == 5
+    assert report.error_count == 8
+    assert report.imported == 4
     stored = profiles_by_email()
     assert set(stored) == {"kim@example.com", "sato@example.jp", "ada@example.com",
-                           "not-an-email", "spaced@Example.COM"}
+                           "spaced@Example.COM"}
 
     kim = stored["kim@example.com"]
     assert (kim.first_name, kim.last_name, kim.language, kim.timezone) == (
         "민준", "김", "ko", "Asia/Seoul")
     assert (kim.is_test, kim.email_opt_out, kim.sms_opt_out) == (False, False, False)
-    assert kim.attributes == {"city": "Seoul", "vip": "yes", "address": {"city": "Busan"}}
+    # attributes.vip holds only yes and empty cells: a boolean column
+    assert kim.attributes == {"city": "Seoul", "vip": True, "address": {"city": "Busan"}}
     assert kim.created_at is not None and kim.updated_at == kim.created_at
 
     sato = stored["sato@example.jp"]
@@ -111,7 +113,8 @@ def test_an_attributes_column_holds_a_json_object():
 
 @pytest.mark.parametrize("header, column, message", [
     ("email,frist_name\n", "frist_name", 'unknown column "frist_name" (did you mean first_name?)'),
-    ("email,company\n", "company", 'unknown column "company"; known columns: email, phone'),
+    ("email,company\n", "company",
+     'unknown column "company"; known columns: external_id, email, phone'),
     ("email,email\n", "email", 'column "email" appears twice'),
     ("email,attributes.a,attributes.a.b\n", "attributes.a.b", "both set"),
     ("email,attributes.9lives\n", "attributes.9lives", "attribute keys start with a letter"),
@@ -222,4 +225,4 @@ def test_fifty_thousand_rows_stream_in_batches():
     assert report.imported == 50_000 and report.errors == []
     assert Profile.objects.count() == 50_000
     last = Profile.objects.get(email="p49999@example.com")
-    assert (last.first_name, last.attributes) == ("이름49999", {"n": "49999"})
+    assert (last.first_name, last.attributes) == ("이름49999", {"n": 49999})

@@ -31,10 +31,12 @@ from envoi.accounts import tokens
 from envoi.accounts.models import ApiToken, AuditEntry
 from envoi.accounts.roles import ACTION_ROLES, Role
 from envoi.accounts.services import create_user
-from envoi.audiences.models import Audience, Profile
+from envoi.audiences import jobs
+from envoi.audiences.models import Audience, ImportJob, Profile
 from envoi.bounces.models import Quarantine
 from envoi.content.models import Template
 from envoi.deliveries.models import Delivery
+from envoi.reporting import exports
 from envoi.sending.models import OutboxMessage
 from envoi.web.errors import denial
 from envoi.web.views import dashboard
@@ -120,6 +122,12 @@ PAGES: dict[str, dict[str, Rule]] = {
     "templates": {"GET": ("template.view",)},
     "template_delivery_create": post_only("template.view", "delivery.create"),
     "profile_test": post_only("profile.mark_test"),
+    "import_start": both("profile.import"),
+    "import_job": both("profile.import"),
+    "import_progress": both("profile.import"),
+    "import_rejected": both("profile.import"),
+    "export_profiles": both("profile.export"),
+    "delivery_export": both("logs.export"),
 }
 
 # The dashboard's actions and the permission each needs: the API's endpoint for it
@@ -175,6 +183,7 @@ class World:
     account: User
     token: ApiToken
     template: Template
+    import_job: ImportJob
 
 
 def build_world() -> World:
@@ -193,7 +202,14 @@ def build_world() -> World:
         token=tokens.create(account, account, "walked", None)[0],
         template=Template.objects.create(name="Walked template", subject="Hi",
                                          html_body=HTML, text_body=TEXT),
+        import_job=walked_import(),
     )
+
+
+def walked_import() -> ImportJob:
+    path = jobs.upload_dir() / "walked.csv"
+    path.write_text("email,first_name\nwalked@example.com,Walker\n")
+    return ImportJob.objects.create(file_name="walked.csv", path=str(path), total_rows=1)
 
 
 @dataclass(frozen=True)
@@ -226,6 +242,7 @@ FORMS: dict[str, Callable[[World], dict[str, Any]]] = {
     "user_roles": lambda world: {"roles": [Role.EXPORT.value]},
     "quarantine_release": lambda world: {"note": "checked"},
     "image_upload": lambda world: {"file": SimpleUploadedFile("dot.png", picture("PNG"))},
+    "import_job": lambda world: {"mode": "not a mode"},  # shown again, not started
 }
 
 
@@ -238,6 +255,10 @@ def arguments(name: str, world: World) -> list[dict[str, Any]]:
         return [{**delivery, "name": action} for action in ACTION_PERMISSIONS]
     if name in ("delivery_executions", "delivery_request_confirmation"):
         return [{"pk": world.recurring.pk}]
+    if name == "delivery_export":
+        return [{**delivery, "log": log} for log in exports.LOGS]
+    if name.startswith("import_") and name != "import_start":
+        return [{"pk": world.import_job.pk}]
     if name == "password_reset":
         return [{"uidb64": "MQ", "token": "not-a-valid-token"}]
     objects = {"delivery": world.delivery, "profile": world.profile,

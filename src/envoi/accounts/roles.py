@@ -43,6 +43,7 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "profile.import": frozenset({Role.IMPORT}),
     # Test profiles receive proofs: whoever sends proofs chooses who they are.
     "profile.mark_test": _PREPARERS | {Role.ADMINISTRATION},
+    "profile.export": frozenset({Role.EXPORT}),
     "audience.edit": _PREPARERS | {Role.ADMINISTRATION},
     "logs.view": frozenset(Role) - {Role.IMPORT},
     "logs.export": frozenset({Role.EXPORT}),

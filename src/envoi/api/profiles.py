@@ -19,7 +19,9 @@ router = Router()
 
 
 def _report(report: importer.ImportReport) -> dict:
-    return {"imported": report.imported, "error_count": report.error_count,
+    return {"imported": report.imported, "created": report.created,
+            "updated": report.updated, "skipped": report.skipped,
+            "error_count": report.error_count,
             "errors": [{"line": e.line, "reason": e.reason} for e in report.errors]}
 
 
@@ -56,18 +58,30 @@ def create_profiles(request: HttpRequest, payload: list[dict[str, Any]],
              openapi_extra={"requestBody": {"content": {"text/csv": {
                  "schema": {"type": "string"}}}, "required": True}})
 def import_profiles(request: HttpRequest, audience: str | None = None,
-                    encoding: str | None = None):
-    """Stream a CSV body into profiles; each bad row is reported with its line number.
+                    encoding: str | None = None, mode: str = "update",
+                    types: str | None = None):
+    """Upsert a CSV body into profiles; each bad row is reported with its line number.
 
-    ``encoding`` is the body's: utf-8, euc-kr (cp949) or shift_jis (cp932); without it the
-    Content-Type's charset is used, else the encoding is detected."""
+    Rows match existing profiles by ``external_id`` (when the file has the column) or by
+    address, case-insensitive. ``mode``: ``update`` (default), ``skip`` or ``add`` (add
+    only; matches are listed in ``errors``). ``types`` declares attribute column types,
+    as in ``vip:boolean,age:number,since:date``; undeclared ones are inferred from the
+    first rows. ``encoding`` is the body's: utf-8, euc-kr (cp949) or shift_jis (cp932);
+    without it the Content-Type's charset is used, else the encoding is detected."""
     encoding = encoding or (request.content_params or {}).get("charset")
+    declared = {}
+    for part in (types or "").split(","):
+        if part.strip():
+            key, colon, kind = part.partition(":")
+            if not colon:
+                raise BadRequest("types: write KEY:TYPE pairs, as in vip:boolean,age:number")
+            declared[key.strip()] = kind.strip()
     try:
         return _report(services.import_csv(request.user, body_bytes(request), audience,
-                                           encoding=encoding))
+                                           encoding=encoding, mode=mode, types=declared))
     except (importer.ImportFileError, UnicodeDecodeError) as error:
         raise BadRequest(f"CSV: {error}") from error
-    except services.AudienceError as error:
+    except (services.AudienceError, ValueError) as error:
         raise BadRequest(str(error)) from error
 
 

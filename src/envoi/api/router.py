@@ -92,11 +92,22 @@ def get_or_404(model: type[M], object_id: int, noun: str) -> M:
 
 
 def _register() -> None:
-    from envoi.api import accounts, audiences, bounces, deliveries, outbox, profiles, quarantine
+    from envoi.api import (
+        accounts,
+        audiences,
+        bounces,
+        deliveries,
+        exports,
+        outbox,
+        profiles,
+        quarantine,
+    )
 
     api.add_router("/profiles", profiles.router, tags=["profiles"])
     api.add_router("/audiences", audiences.router, tags=["audiences"])
     api.add_router("/deliveries", deliveries.router, tags=["deliveries"])
+    api.add_router("/deliveries", exports.delivery_router, tags=["exports"])
+    api.add_router("/exports", exports.router, tags=["exports"])
     api.add_router("/outbox", outbox.router, tags=["outbox"])
     api.add_router("/quarantine", quarantine.router, tags=["quarantine"])
     api.add_router("/bounces", bounces.router, tags=["bounces"])

@@ -343,6 +343,7 @@ class AudienceOut(Schema):
 
 class ProfileOut(Schema):
     id: int
+    external_id: str | None  # the key in the customer's systems; imports match on it
     email: str
     phone: str
     first_name: str
@@ -363,9 +364,12 @@ class RowErrorOut(Schema):
 
 
 class ImportOut(Schema):
-    imported: int
-    error_count: int
-    errors: list[RowErrorOut]
+    imported: int  # created + updated
+    created: int
+    updated: int
+    skipped: int
+    error_count: int  # rejected rows
+    errors: list[RowErrorOut]  # rejected rows, and in "add" mode the rows already there
 
 
 class SendingLogOut(Schema):

@@ -1,19 +1,27 @@
 """Load profiles in bulk: CSV files from the console and the CLI, JSON lists from the API.
 
 Imports are the largest writes Envoi makes (millions of rows), so the file is streamed,
-each row is validated on its own, and valid rows are written in batches with COPY on
-PostgreSQL and ``executemany`` on SQLite. A bad row is reported with its line number and
-never stops the good ones; only a bad header stops the whole file, before any write.
+each row is validated on its own, and valid rows are written set-based. A bad row is
+reported with its line number and never stops the good ones; only a bad header stops the
+whole file, before any write.
 
-Email addresses are deliberately not checked beyond length and control characters:
-preparation excludes invalid ones with the reason "address invalid", so the marketer sees
-them counted where every other exclusion is counted.
+A CSV import is an *upsert* (see :mod:`envoi.audiences.upsert`): each row is matched to an
+existing profile by ``external_id`` when the file has one, else by its address
+(case-insensitive, trimmed), and the import's mode decides what happens to a match:
+``update`` (the default), ``skip`` or ``add`` (add only; matches are reported). Attribute
+columns are typed (:mod:`envoi.audiences.attribute_types`).
+
+An email address must look like one (the syntax preparation checks, ``ADDRESS_PATTERN``)
+and a row needs an email or a phone: otherwise the row is refused with its line. The JSON
+list of the API creates profiles as given; preparation then excludes invalid addresses
+with the reason "address invalid".
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import itertools
 import json
 import operator
 import re
@@ -27,6 +35,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from envoi.audiences import attribute_types, upsert
+from envoi.audiences.addresses import is_address
 from envoi.audiences.csvreading import CsvFileError, CsvReader, Record
 from envoi.audiences.filters import ATTRIBUTE_KEY
 from envoi.audiences.models import Audience
@@ -36,8 +46,11 @@ PROFILE_FIELDS = ("email", "phone", "first_name", "last_name", "language", "time
 INSERT_COLUMNS = (*PROFILE_FIELDS, "attributes", "created_at", "updated_at")
 MAX_REPORTED_ERRORS = 10_000
 DEFAULT_BATCH_SIZE = 5000
-_KNOWN_COLUMNS = ", ".join([*PROFILE_FIELDS, "attributes", "attributes.<key>"])
-_TEXT_LIMITS = {"email": 320, "phone": 32, "first_name": 150, "last_name": 150}
+MODES = ("update", "skip", "add")
+_KNOWN_COLUMNS = ", ".join(["external_id", *PROFILE_FIELDS, "attributes",
+                            "attributes.<key>[:type]"])
+_TEXT_LIMITS = {"email": 320, "phone": 32, "first_name": 150, "last_name": 150,
+                "external_id": 200}
 _UNSAFE_IN_HEADERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")
 _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
@@ -65,16 +78,39 @@ class RowError:
 
 @dataclass
 class ImportReport:
-    """What an import did. ``errors`` keeps the first 10,000; ``error_count`` counts all."""
+    """What an import did. ``errors`` keeps the first 10,000 rows left out (rejected rows,
+    and in ``add`` mode the rows that matched a profile); ``error_count`` counts every
+    rejected row, ``skipped`` every row left out on purpose."""
 
-    imported: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
 
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated
+
+    @property
+    def rejected(self) -> int:
+        return self.error_count
+
     def add_error(self, line: int, reason: str) -> None:
         self.error_count += 1
+        self.note(line, reason)
+
+    def note(self, line: int, reason: str) -> None:
+        """List a row left out without counting it as rejected."""
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(RowError(line, reason))
+
+    def counts(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "skipped": self.skipped,
+                "rejected": self.error_count}
+
+
+Progress = Callable[[int], None]
 
 
 # Public entry points --------------------------------------------------------------------
@@ -82,24 +118,49 @@ class ImportReport:
 
 def import_profiles_csv(stream: IO[Any], *, audience: Audience | None = None,
                         batch_size: int = DEFAULT_BATCH_SIZE, encoding: str | None = None,
-                        column_limit: int | None = None) -> ImportReport:
-    """Import a CSV whose header names Profile fields and ``attributes.<key>`` columns.
+                        column_limit: int | None = None, mode: str = "update",
+                        types: dict[str, str] | None = None,
+                        mapping: list[str] | None = None,
+                        progress: Progress | None = None) -> ImportReport:
+    """Upsert a CSV whose header names Profile fields, ``external_id`` and
+    ``attributes.<key>[:type]`` columns.
 
     ``stream`` holds bytes in ``encoding`` (UTF-8, EUC-KR/CP949 or Shift_JIS/CP932;
     detected when not given), or text already decoded. Memory stays bounded by
-    ``batch_size`` whatever the file's size. When ``audience`` (a static list) is given,
-    every imported profile also becomes one of its members. The header may hold at most
-    ``column_limit`` columns (``ENVOI_IMPORT_MAX_COLUMNS`` when not given).
+    ``batch_size`` whatever the file's size. ``mode`` is ``update``, ``skip`` or ``add``.
+    ``types`` declares attribute types by column (``{"vip": "boolean"}``); undeclared
+    attribute columns are inferred from the first rows. ``mapping`` replaces the header's
+    names, one target per file column ("" leaves the column out). When ``audience`` (a
+    static list) is given, every profile the file names joins it (in ``add`` mode, the new
+    ones). ``progress`` is called with the number of data lines read so far. The header
+    may hold at most ``column_limit`` columns (``ENVOI_IMPORT_MAX_COLUMNS`` if not given).
     """
     _require_static_list(audience)
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    if mode not in MODES:
+        raise ValueError(_('unknown import mode "%(mode)s"; use update, skip or add')
+                         % {"mode": str(mode)[:20]})
     report = ImportReport()
     reader = CsvReader(stream, report.add_error, encoding=encoding, column_limit=column_limit)
-    columns = _read_header(reader.read_header())
-    _write_in_batches(_csv_rows(reader.records(), columns, report), report, audience,
-                      batch_size)
+    header = reader.read_header()
+    if mapping is None:
+        columns, kinds = _read_header(header, types)
+    else:
+        columns, kinds = _read_header(_mapped(header, mapping), types, mapped=True)
+    rows = _csv_rows(reader.records(), columns, report)
+    typed = _typed_rows(rows, columns, kinds)
+    staged = _staged_rows(typed, kinds, report)
+    upsert.run(staged, report, audience=audience, mode=mode, batch_size=batch_size,
+               progress=progress)
     return report
+
+
+def _mapped(header: list[str], mapping: list[str]) -> list[str]:
+    if len(mapping) != len(header):
+        raise ImportFileError(_("The column mapping names %(given)d columns; the file has "
+                                "%(found)d.") % {"given": len(mapping), "found": len(header)})
+    return [target.strip() for target in mapping]
 
 
 def create_profiles(rows: list[dict], *, audience: Audience | None = None) -> ImportReport:
@@ -213,6 +274,7 @@ def _reject_constant(name: str) -> None:
 
 _CLEANERS: dict[str, Callable[[str, Any], Any]] = {
     "email": _clean_contact_text, "phone": _clean_contact_text,
+    "external_id": _clean_contact_text,
     "first_name": _clean_contact_text, "last_name": _clean_contact_text,
     "language": _clean_language, "timezone": _clean_timezone,
     "email_opt_out": _clean_boolean, "sms_opt_out": _clean_boolean, "is_test": _clean_boolean,
@@ -267,13 +329,26 @@ def _database_values(clean: dict) -> tuple:
 # Reading --------------------------------------------------------------------------------
 
 
-def _read_header(header: list[str]) -> list[str]:
-    """The header's column names, checked in one pass: each name is looked up among the
-    names and dotted prefixes seen so far, so a wide header costs no more than its length."""
-    columns = [_column_name(cell, index) for index, cell in enumerate(header)]
+def _read_header(header: list[str], types: dict[str, str] | None = None, *,
+                 mapped: bool = False) -> tuple[list[str | None], dict[str, str]]:
+    """The columns' names (``None`` for a column the mapping leaves out) and the declared
+    attribute types, checked in one pass: each name is looked up among the names and
+    dotted prefixes seen so far, so a wide header costs no more than its length."""
+    columns: list[str | None] = []
+    kinds: dict[str, str] = {}
+    for index, cell in enumerate(header):
+        name, kind = _column_name(cell, index, mapped)
+        columns.append(name)
+        if name is not None and name.startswith("attributes."):
+            types = types or {}
+            declared = kind or types.get(name) or types.get(name[len("attributes."):])
+            if declared:
+                kinds[name] = _checked_type(declared, name)
     seen: set[str] = set()
     first_with_prefix: dict[str, str] = {}  # "attributes.a" → first "attributes.a.<key>"
     for name in columns:
+        if name is None:
+            continue
         if name in seen:
             raise ImportFileError(_('Line 1 (the header): column "%(column)s" appears twice.')
                                   % {"column": name}, column=name)
@@ -287,7 +362,15 @@ def _read_header(header: list[str]) -> list[str]:
         seen.add(name)
         for prefix in prefixes:
             first_with_prefix.setdefault(prefix, name)
-    return columns
+    return columns, kinds
+
+
+def _checked_type(declared: str, column: str) -> str:
+    try:
+        return attribute_types.check_type(declared)
+    except attribute_types.AttributeTypeError as error:
+        raise ImportFileError(_("Line 1 (the header): %(column)s: %(reason)s")
+                              % {"column": column, "reason": error}, column=column) from None
 
 
 def _dotted_prefixes(name: str) -> list[str]:
@@ -297,20 +380,25 @@ def _dotted_prefixes(name: str) -> list[str]:
     return [".".join(parts[:end]) for end in range(2, len(parts))]
 
 
-def _column_name(cell: str, index: int) -> str:
+def _column_name(cell: str, index: int, mapped: bool) -> tuple[str | None, str | None]:
+    """(field name, declared type) of a header cell; an empty cell of a mapping is
+    (None, None): that column is left out."""
     name = cell.lstrip("\ufeff").strip() if index == 0 else cell.strip()
     lowered = name.lower()
-    if lowered in PROFILE_FIELDS or lowered == "attributes":
-        return lowered
+    if lowered in PROFILE_FIELDS or lowered in ("attributes", "external_id"):
+        return lowered, None
     if lowered.startswith("attributes."):
-        name = "attributes." + name[len("attributes.") :]
+        name, _colon, kind = name.partition(":")
+        name = "attributes." + name[len("attributes.") :].strip()
         try:
             _attribute_path(name)
         except ValueError as error:
             raise ImportFileError(_("Line 1 (the header): %(reason)s") % {"reason": error},
                                   column=name) from None
-        return name
+        return name, kind.strip() or None
     if not name:
+        if mapped:
+            return None, None
         raise ImportFileError(_("Line 1 (the header): column %(number)d has no name.")
                               % {"number": index + 1})
     close = difflib.get_close_matches(lowered, PROFILE_FIELDS, n=1)
@@ -324,9 +412,10 @@ def _column_name(cell: str, index: int) -> str:
                                      "known": _KNOWN_COLUMNS}, column=name)
 
 
-def _csv_rows(records: Iterator[Record], columns: list[str],
-              report: ImportReport) -> Iterator[tuple[int, dict]]:
+def _csv_rows(records: Iterator[Record], columns: list[str | None],
+              report: ImportReport) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (first physical line, row) per record; blank lines are skipped silently."""
+    kept = [(index, name) for index, name in enumerate(columns) if name is not None]
     for record in records:
         fields = record.fields
         if not "".join(fields).strip():
@@ -335,15 +424,71 @@ def _csv_rows(records: Iterator[Record], columns: list[str],
             report.add_error(record.line, _("expected %(expected)d fields, found %(found)d")
                              % {"expected": len(columns), "found": len(fields)})
             continue
-        yield record.line, dict(zip(columns, fields, strict=True))
+        yield record.line, {name: fields[index] for index, name in kept}
+
+
+def _typed_rows(rows: Iterator[tuple[int, dict[str, str]]], columns: list[str | None],
+                kinds: dict[str, str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows unchanged, once every attribute column has its type: the undeclared ones
+    get the type all their values fit in the first rows (held meanwhile, so memory
+    stays bounded by :data:`attribute_types.INFER_SAMPLE` rows)."""
+    undeclared = [name for name in columns if name is not None
+                  and name.startswith("attributes.") and name not in kinds]
+    if not undeclared:
+        yield from rows
+        return
+    sample = list(itertools.islice(rows, attribute_types.INFER_SAMPLE))
+    for name in undeclared:
+        kinds[name] = attribute_types.infer(row[name] for _line, row in sample)
+    yield from sample
+    yield from rows
+
+
+def _staged_rows(rows: Iterable[tuple[int, dict[str, str]]], kinds: dict[str, str],
+                 report: ImportReport) -> Iterator[tuple]:
+    """Each valid row as :data:`upsert.STAGE_COLUMNS` wants it; each bad one reported.
+
+    An empty cell is "not given" (None): it leaves the stored value unchanged on update
+    and takes the field's default on creation."""
+    for line, row in rows:
+        try:
+            yield (line, *_stage_values(row, kinds))
+        except ValueError as error:
+            report.add_error(line, str(error))
+
+
+def _stage_values(row: dict[str, str], kinds: dict[str, str]) -> tuple:
+    given: dict[str, Any] = {}
+    for name, text in row.items():
+        if not text.strip():
+            continue
+        kind = kinds.get(name)
+        given[name] = attribute_types.convert(name, kind, text) if kind else text
+    clean = validate_profile_row(given)
+    email = clean["email"] if given.get("email") is not None else None
+    phone = clean["phone"] if "phone" in given else None
+    external_id = clean.get("external_id") or None
+    if email is not None and not is_address(email):
+        raise ValueError(_('email "%(address)s" is not a valid address')
+                         % {"address": _UNPAIRED_SURROGATE.sub("\ufffd", email[:80])})
+    if not (email or phone or external_id):
+        raise ValueError(_("no address: the row needs an email or a phone"))
+    attributes = None
+    if clean["attributes"] or "attributes" in given:
+        attributes = _database_values(clean)[-1]
+    values = [None if name not in given else clean[name] for name in upsert.PLAIN_FIELDS]
+    return (external_id, email, email.lower() if email else None, *values, attributes)
 
 
 def _object_rows(rows: list[Any], report: ImportReport) -> Iterator[tuple[int, dict]]:
     for index, row in enumerate(rows, start=1):
-        if isinstance(row, dict):
-            yield index, row
-        else:
+        if not isinstance(row, dict):
             report.add_error(index, _("expected an object of profile fields"))
+        elif "external_id" in row:  # matching on it is the upsert's, which CSV imports run
+            report.add_error(index, _("external_id is matched by CSV imports only "
+                                      "(POST /api/v1/profiles/import)"))
+        else:
+            yield index, row
 
 
 # Writing --------------------------------------------------------------------------------
@@ -359,10 +504,10 @@ def _write_in_batches(rows: Iterable[tuple[int, dict]], report: ImportReport,
             report.add_error(line, str(error))
             continue
         if len(batch) >= batch_size:
-            report.imported += _write_batch(batch, audience)
+            report.created += _write_batch(batch, audience)
             batch = []
     if batch:
-        report.imported += _write_batch(batch, audience)
+        report.created += _write_batch(batch, audience)
 
 
 def _write_batch(rows: list[tuple], audience: Audience | None) -> int:

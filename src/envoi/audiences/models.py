@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Trim
 
 
 class Profile(models.Model):
     """A person Envoi may contact (SPEC §1)."""
 
     email = models.CharField(max_length=320, blank=True, default="")
+    # The profile's key in the customer's own systems; imports match on it when given.
+    external_id = models.CharField(max_length=200, null=True, blank=True,  # noqa: DJ001
+                                   unique=True)
     phone = models.CharField(max_length=32, blank=True, default="")
     first_name = models.CharField(max_length=150, blank=True, default="")
     last_name = models.CharField(max_length=150, blank=True, default="")
@@ -21,7 +24,10 @@ class Profile(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(Lower("email"), name="profile_email_lower")]
+        # Imports match addresses case-insensitively and trimmed. The index is not unique:
+        # installations may already hold the same address twice (see importer.py).
+        indexes = [models.Index(Lower("email"), name="profile_email_lower"),
+                   models.Index(Lower(Trim("email")), name="profile_email_key")]
 
     def __str__(self) -> str:
         return self.email or self.phone or f"profile {self.pk}"
@@ -64,3 +70,41 @@ class AudienceMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile_id} in {self.audience_id}"
+
+
+class ImportJob(models.Model):
+    """One CSV import run from the console: its file, its progress and its outcome.
+
+    The page polls it; the counts and the first rejected rows stay for the report."""
+
+    QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+    STATUS_CHOICES = [(QUEUED, "queued"), (RUNNING, "running"), (DONE, "done"),
+                      (FAILED, "failed")]
+
+    created_by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    file_name = models.CharField(max_length=255)
+    path = models.CharField(max_length=1000)
+    mode = models.CharField(max_length=8, default="update")
+    mapping = models.JSONField(default=list)
+    encoding = models.CharField(max_length=32, blank=True, default="")
+    list_name = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=8, choices=STATUS_CHOICES, default=QUEUED)
+    total_rows = models.IntegerField(default=0)
+    done_rows = models.IntegerField(default=0)
+    created = models.IntegerField(default=0)
+    updated = models.IntegerField(default=0)
+    skipped = models.IntegerField(default=0)
+    rejected = models.IntegerField(default=0)
+    errors = models.JSONField(default=list)  # [[line, reason], …], the first 10,000
+    message = models.TextField(blank=True, default="")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of {self.file_name}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.DONE:
+            return 100
+        return min(99, self.done_rows * 100 // self.total_rows) if self.total_rows else 0

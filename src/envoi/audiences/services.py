@@ -8,7 +8,12 @@ from django.db import connection
 
 from envoi.accounts.services import Actor, audit, require
 from envoi.audiences.filters import check_filter, compile_filter
-from envoi.audiences.importer import ImportReport, create_profiles, import_profiles_csv
+from envoi.audiences.importer import (
+    ImportReport,
+    Progress,
+    create_profiles,
+    import_profiles_csv,
+)
 from envoi.audiences.models import Audience, Profile
 
 
@@ -98,17 +103,24 @@ def count_filter(filter_text: str) -> int:
 
 
 def import_csv(user: Actor, stream: IO[Any], list_name: str | None = None,
-               *, check_role: bool = True, encoding: str | None = None) -> ImportReport:
-    """Stream a CSV file into profiles (and a static list); the import is audited.
+               *, check_role: bool = True, encoding: str | None = None,
+               mode: str = "update", types: dict[str, str] | None = None,
+               mapping: list[str] | None = None,
+               progress: Progress | None = None) -> ImportReport:
+    """Upsert a CSV file into profiles (and a static list); the import is audited with
+    its counts (created, updated, skipped, rejected).
 
     ``encoding`` names the file's (UTF-8, EUC-KR or Shift_JIS); without it, it is detected.
-    The CLI runs as the operator of the installation and passes ``check_role=False``.
+    ``mode``, ``types`` and ``mapping`` are :func:`~envoi.audiences.importer.
+    import_profiles_csv`'s. The CLI runs as the operator of the installation and passes
+    ``check_role=False``.
     """
     if check_role:
         require(user, "profile.import")
     audience = list_audience(list_name) if list_name else None
-    report = import_profiles_csv(stream, audience=audience, encoding=encoding)
-    _audit_import(user, "profile.import", report, list_name)
+    report = import_profiles_csv(stream, audience=audience, encoding=encoding, mode=mode,
+                                 types=types, mapping=mapping, progress=progress)
+    _audit_import(user, "profile.import", report, list_name, mode=mode)
     return report
 
 
@@ -121,9 +133,10 @@ def add_profiles(user: Actor, rows: list[dict], list_name: str | None = None) ->
 
 
 def _audit_import(user: Actor, action: str, report: ImportReport,
-                  list_name: str | None) -> None:
+                  list_name: str | None, **detail: Any) -> None:
+    counts: dict[str, Any] = report.counts()
     audit(user, action, imported=report.imported, refused=report.error_count,
-          audience=list_name or "")
+          audience=list_name or "", **counts, **detail)
 
 
 def set_test_profile(user: Actor, profile: Any, is_test: bool) -> None:

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from django.db import DatabaseError, connection, transaction
 
+from envoi.audiences.addresses import ADDRESS_PATTERN
 from envoi.audiences.filters import compile_filter
 from envoi.audiences.models import Audience
 from envoi.bounces.models import QuarantineStatus
@@ -32,12 +33,6 @@ log = logging.getLogger("envoi.preparation")
 # Rows added at once past which PostgreSQL's statistics of the sending log are refreshed.
 ANALYZE_AFTER_ROWS = 1000
 
-# A pragmatic address syntax check, evaluated by the database (PostgreSQL `~`, SQLite
-# REGEXP through Django's registered function). Internationalized addresses are refused.
-ADDRESS_PATTERN = (
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
-    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$"
-)
 
 # Reasons and statuses are fixed enum values written into the statement; the address
 # pattern and the audience's own values are parameters.

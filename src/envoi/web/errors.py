@@ -41,6 +41,7 @@ DENIALS = {
     "profile.import": gettext_lazy("Your permissions do not allow you to import profiles."),
     "profile.mark_test": gettext_lazy(
         "Your permissions do not allow you to mark test profiles."),
+    "profile.export": gettext_lazy("Your permissions do not allow you to export profiles."),
     "audience.edit": gettext_lazy("Your permissions do not allow you to edit audiences."),
     "logs.view": gettext_lazy("Your permissions do not allow you to view logs."),
     "logs.export": gettext_lazy("Your permissions do not allow you to export logs."),
