@@ -55,6 +55,8 @@ ACTION_PHRASES = {
     "profile.import": _("Imported profiles"),
     "profile.view": _("Opened profiles"),
     "profile.mark_test": _("Changed whether a profile is a test profile"),
+    "profile.export": _("Exported profiles"),
+    "profile.create": _("Added profiles"),
     "qualification.add_rule": _("Added a qualification rule"),
     "qualification.delete_rule": _("Deleted a qualification rule"),
     "quarantine.release": _("Released an address from quarantine"),
@@ -143,6 +145,21 @@ DETAIL_LABELS = {
     "next_run_at": _("Next run"),
     "recurring": _("Recurring delivery"),
     "sends_by_itself": _("Sends by itself"),
+    "created": _("Created"),
+    "updated": _("Updated"),
+    "skipped": _("Skipped"),
+    "rejected": _("Rejected"),
+    "mode": _("Mode"),
+    "log": _("Log"),
+    "deliveries": _("Deliveries"),
+}
+
+# Detail values that are codes of the core, by key.
+VALUE_WORDS = {
+    "mode": {"update": _("Update existing profiles"), "skip": _("Skip existing profiles"),
+             "add": _("Add new profiles only")},
+    "log": {"sending": _("Sending log"), "exclusion": _("Exclusion log"),
+            "exclusions": _("Exclusion log"), "tracking": _("Tracking log"), "kpis": _("KPIs")},
 }
 # Details kept for machines (the approval's content hash): not shown to people.
 HIDDEN_DETAILS = frozenset({"content_hash"})
@@ -191,6 +208,8 @@ def details(entry: Any) -> list[Detail]:
 
 
 def _value(key: str, value: Any) -> str:
+    if key in VALUE_WORDS and isinstance(value, str):
+        return labels.label(VALUE_WORDS[key], value)
     if key == "period" and isinstance(value, str):
         return period_label(value, None) if "T" not in value else _moment(value)
     if isinstance(value, str) and ISO_MOMENT.fullmatch(value):
