@@ -54,6 +54,7 @@ def seed() -> str | None:
         return create_token(User.objects.get(username=DEMO_USER), name="demo")
     user = create_user(DEMO_USER, [r.value for r in Role], password="demo")
     create_profiles(DEMO_PROFILES)
+    _consent_of_demo_profiles()
     audience = Audience.objects.create(name="Everyone", filter="")
     Delivery.objects.create(
         label="Spring offers", sender="Envoi Demo <news@example.com>",
@@ -62,6 +63,18 @@ def seed() -> str | None:
         "{{ unsubscribe_url }}\n", audience=audience, created_by=user,
     )
     return create_token(user, name="demo")
+
+
+def _consent_of_demo_profiles() -> None:
+    """The demo's profiles consent to email, as imported ones would with their proof:
+    new deliveries send only to profiles with recorded consent (ENVOI_REQUIRE_CONSENT)."""
+    from envoi.audiences.models import Profile
+    from envoi.consent.models import Source
+    from envoi.consent.services import Evidence, record_consent
+
+    evidence = Evidence(Source.IMPORT, wording="Demo profile, created by envoi demo.")
+    for profile in Profile.objects.exclude(email=""):
+        record_consent(profile, "email", evidence)
 
 
 def run_demo(host: str, port: int, smtp_port: int) -> int:

@@ -18,6 +18,8 @@ ENVOI_BOUNCE_DOMAIN = config.env("ENVOI_BOUNCE_DOMAIN") or (
 )
 # Envelope sender of proofs: they are not tied to a sending-log row.
 ENVOI_PROOF_MAIL_FROM = f"proofs@{ENVOI_BOUNCE_DOMAIN}"
+# New marketing deliveries send only to profiles with recorded consent (envoi.consent).
+ENVOI_REQUIRE_CONSENT = config.env("ENVOI_REQUIRE_CONSENT", "1") != "0"
 ENVOI_LEASE_SECONDS = int(config.env("ENVOI_LEASE_SECONDS", "60"))
 ENVOI_BATCH_SIZE = int(config.env("ENVOI_BATCH_SIZE", "200"))
 # Messages per second to a recipient domain, across all workers: "gmail.com=50 naver.com=20".
@@ -64,6 +66,7 @@ INSTALLED_APPS = [
     "envoi.reporting",
     "envoi.content",
     "envoi.ops",
+    "envoi.consent",
     "envoi.web",
 ]
 

@@ -58,6 +58,10 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "image.upload": _PREPARERS,
     "workers.view": frozenset({Role.ADMINISTRATION}),
     "metrics.view": frozenset({Role.ADMINISTRATION}),
+    # Consent and privacy requests (envoi.consent).
+    "consent.record": frozenset({Role.ADMINISTRATION, Role.IMPORT}),
+    "consent.erase": frozenset({Role.ADMINISTRATION}),
+    "consent.export": frozenset({Role.ADMINISTRATION, Role.EXPORT}),
 }
 
 # Sending actions refused with the sentence of the seed page, naming the action.
@@ -69,7 +73,8 @@ _OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audien
             "logs": "logs", "outbox": "the outbox", "users": "users", "token": "API tokens",
             "quarantine": "the quarantine", "qualification": "qualification rules",
             "bounces": "received bounces", "template": "templates", "image": "images",
-            "workers": "workers", "metrics": "metrics"}
+            "workers": "workers", "metrics": "metrics",
+            "consent": "personal data"}
 
 
 def denial_message(action: str) -> str:

@@ -212,6 +212,10 @@ def content_hash(delivery: Delivery) -> str:
         "recipient_time_zone": delivery.recipient_time_zone,
         "recurrence": recurrence_snapshot(delivery),
     }
+    # Written only when on, so deliveries prepared before the setting existed (off)
+    # keep the hash their approval was given for.
+    if delivery.require_consent:
+        frozen["require_consent"] = True
     return hashlib.sha256(json.dumps(frozen, sort_keys=True).encode()).hexdigest()
 
 

@@ -15,7 +15,7 @@ from django.utils.translation import pgettext_lazy
 from envoi.accounts.roles import Role
 from envoi.audiences.models import Audience
 from envoi.deliveries import recurring
-from envoi.deliveries.models import Delivery
+from envoi.deliveries.models import Delivery, require_consent_default
 from envoi.web import schedule
 from envoi.web.errors import refusal_detail
 from envoi.web.labels import AGGREGATION_LABELS, ROLE_LABELS
@@ -62,6 +62,11 @@ class DeliveryForm(forms.Form):
         initial=True)
     approval_required = forms.BooleanField(label=_("Approval required before sending"),
                                            required=False, initial=True)
+    require_consent = forms.BooleanField(
+        label=_("Send only to profiles with recorded consent"), required=False,
+        initial=require_consent_default,
+        help_text=_("Marketing messages only: the other profiles are excluded for "
+                    "lack of consent."))
     # Schedule (SPEC §4): a contact date, or a recurring schedule; the core decides
     # which combinations hold and says why the others do not.
     contact_date = WallClockField(
@@ -105,7 +110,8 @@ class DeliveryForm(forms.Form):
                              help_text=_("Optional: no run after this date and time."))
 
     MESSAGE_FIELDS = ("label", "sender", "reply_to", "subject", "audience", "html_body",
-                      "text_body", "is_marketing", "approval_required")
+                      "text_body", "is_marketing", "approval_required",
+                      "require_consent")
     SCHEDULE_FIELDS = ("contact_date", "time_zone", "recipient_time_zone")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

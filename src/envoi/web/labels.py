@@ -64,6 +64,7 @@ REASON_LABELS = {
     "duplicate": _("Duplicate address"),
     "denylisted": _("On the denylist"),
     "quarantined": _("Address quarantined"),
+    "no_consent": _("No consent"),
     # failures (SPEC §8)
     "user_unknown": _("User unknown"),
     "invalid_domain": _("Invalid domain"),
