@@ -28,7 +28,8 @@ PROFILE_FIELDS = ("email", "phone", "first_name", "last_name", "language", "time
 # What a link's target may depend on: a click re-renders it from the profile alone.
 PROFILE_GLOBALS = frozenset({*PROFILE_FIELDS, "attributes"})
 # Names a template may use at its top level.
-TEMPLATE_GLOBALS = PROFILE_GLOBALS | {"unsubscribe_url", "mirror_url"}
+# preferences_url: the preference centre of envoi.consent.
+TEMPLATE_GLOBALS = PROFILE_GLOBALS | {"unsubscribe_url", "mirror_url", "preferences_url"}
 TEMPLATE_FIELDS = ("subject", "html_body", "text_body")
 
 environment = LimitedEnvironment()

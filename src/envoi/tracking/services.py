@@ -194,6 +194,11 @@ def unsubscribe_target(token: str) -> UnsubscribeTarget:
     return UnsubscribeTarget(row_id, row["delivery_id"], row["profile_id"], row["address"])
 
 
+def profile_language(profile_id: int) -> str:
+    """The profile's language, for the pages it reaches ("" when unknown)."""
+    return Profile.objects.filter(pk=profile_id).values_list("language", flat=True).first() or ""
+
+
 def unsubscribe(target: UnsubscribeTarget, one_click: bool, user_agent: str = "",
                 ip: str | None = None, reason: str = "") -> None:
     """Withdraw the profile's email consent (SPEC §7, :mod:`envoi.consent`) and log an

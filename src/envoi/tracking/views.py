@@ -18,13 +18,16 @@ import base64
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from envoi import clock
+from envoi.accounts.throttle import client_address
+from envoi.consent.pages import render_page
+from envoi.consent.preferences import reason_choices
 from envoi.deliveries.liquid import PersonalizationError
 from envoi.tracking import buffer, machine, services, tokens
+from envoi.sending.models import SendingLog
 from envoi.tracking.models import EventKind
 
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
@@ -39,9 +42,7 @@ cookies, no scripts) so that no profile value can act as the console's user."""
 
 
 def _invalid(request: HttpRequest) -> HttpResponse:
-    response = render(request, "tracking/invalid_link.html", status=400)
-    response["Cache-Control"] = "no-store"
-    return response
+    return render_page(request, "tracking/invalid_link.html", status=400)
 
 
 def _record(request: HttpRequest, kind: str, ref: tokens.MessageRef, url: str = "") -> None:
@@ -95,9 +96,8 @@ def mirror(request: HttpRequest, token: str) -> HttpResponse:
     except PersonalizationError:
         # The render failed or reached a limit: the recipient gets a page that says so
         # at once (the limits bound how long it took), never a 500.
-        response = render(request, "tracking/mirror_unavailable.html")
-        response["Cache-Control"] = "no-store"
-        return response
+        return render_page(request, "tracking/mirror_unavailable.html",
+                           language=_language_of(ref))
     _record(request, EventKind.MIRROR, ref)
     response = HttpResponse(page, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = MIRROR_POLICY
@@ -109,7 +109,7 @@ def mirror(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def proof_mirror(request: HttpRequest) -> HttpResponse:
-    return render(request, "tracking/proof_mirror.html")
+    return render_page(request, "tracking/proof_mirror.html")
 
 
 # One-click unsubscribe (RFC 8058) is a POST from the mailbox provider without any
@@ -121,19 +121,28 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         target = services.unsubscribe_target(token)
     except tokens.BadToken:
         return _invalid(request)
+    language = services.profile_language(target.profile_id)
     if request.method == "GET":
-        return render(request, "tracking/unsubscribe_confirm.html",
-                      {"address": target.address})
+        return render_page(request, "tracking/unsubscribe_confirm.html",
+                           {"address": target.address, "token": token,
+                            "reasons": reason_choices()}, language=language)
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     services.unsubscribe(target, one_click=one_click,
-                         user_agent=request.headers.get("User-Agent", "")[:500])
-    return render(request, "tracking/unsubscribed.html", {"address": target.address})
+                         user_agent=request.headers.get("User-Agent", "")[:500],
+                         ip=client_address(request), reason=request.POST.get("reason", ""))
+    return render_page(request, "tracking/unsubscribed.html", {"address": target.address},
+                       language=language)
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def proof_unsubscribe(request: HttpRequest) -> HttpResponse:
-    return render(request, "tracking/proof_unsubscribe.html")
+    return render_page(request, "tracking/proof_unsubscribe.html")
+
+
+def _language_of(ref: tokens.MessageRef) -> str:
+    row = SendingLog.objects.filter(pk=ref.row_id).values("profile_id").first()
+    return services.profile_language(row["profile_id"]) if row else ""
 
 
 # -- the fast path (see the module docstring) ----------------------------------
