@@ -64,7 +64,8 @@ def erase_profile(user: Actor, profile: Profile) -> ErasureReport:
     if is_erased(profile):
         raise AlreadyErased(f"Profile {profile.pk} was already erased.")
     with transaction.atomic():
-        addresses = {Channel.EMAIL: profile.email.strip(), Channel.SMS: profile.phone.strip()}
+        addresses: dict[str, str] = {Channel.EMAIL: profile.email.strip(),
+                                     Channel.SMS: profile.phone.strip()}
         suppressed = _suppress(addresses)
         messages = _anonymize_logs(profile, addresses[Channel.EMAIL])
         for address in filter(None, addresses.values()):
@@ -151,9 +152,10 @@ PROFILE_FIELDS = ("id", "email", "phone", "first_name", "last_name", "language",
 def export_profile(user: Actor, profile: Profile) -> dict[str, Any]:
     """Everything Envoi holds about the person, as JSON-ready data (audited)."""
     _require(user, "consent.export")
-    rows = list(SendingLog.objects.filter(profile_id=profile.pk).order_by("id").values(
-        "id", "delivery_id", "address", "status", "failure_type", "failure_reason",
-        "attempts", "sent_at", "variant"))
+    rows: list[dict[str, Any]] = [dict(row) for row in (
+        SendingLog.objects.filter(profile_id=profile.pk).order_by("id").values(
+            "id", "delivery_id", "address", "status", "failure_type", "failure_reason",
+            "attempts", "sent_at", "variant"))]
     labels = dict(Delivery.objects.filter(pk__in={r["delivery_id"] for r in rows})
                   .values_list("pk", "label"))
     for row in rows:

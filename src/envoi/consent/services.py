@@ -39,8 +39,8 @@ from envoi.consent.models import (
     Unsubscription,
 )
 
-OPT_OUT_FIELD = {Channel.EMAIL: "email_opt_out", Channel.SMS: "sms_opt_out"}
-ADDRESS_FIELD = {Channel.EMAIL: "email", Channel.SMS: "phone"}
+OPT_OUT_FIELD: dict[str, str] = {Channel.EMAIL: "email_opt_out", Channel.SMS: "sms_opt_out"}
+ADDRESS_FIELD: dict[str, str] = {Channel.EMAIL: "email", Channel.SMS: "phone"}
 EXPLICIT_SOURCES = frozenset({Source.FORM, Source.API, Source.CONSOLE, Source.LINK})
 
 

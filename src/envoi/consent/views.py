@@ -19,6 +19,7 @@ from envoi.consent.services import Evidence
 from envoi.tracking import services as tracking
 from envoi.tracking import tokens
 
+
 def invalid_link(request: HttpRequest, language: str = "") -> HttpResponse:
     return render_page(request, "tracking/invalid_link.html", language=language, status=400)
 

@@ -26,8 +26,8 @@ from envoi.accounts.throttle import client_address
 from envoi.consent.pages import render_page
 from envoi.consent.preferences import reason_choices
 from envoi.deliveries.liquid import PersonalizationError
-from envoi.tracking import buffer, machine, services, tokens
 from envoi.sending.models import SendingLog
+from envoi.tracking import buffer, machine, services, tokens
 from envoi.tracking.models import EventKind
 
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
