@@ -74,11 +74,20 @@ _OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audien
             "quarantine": "the quarantine", "qualification": "qualification rules",
             "bounces": "received bounces", "template": "templates", "image": "images",
             "workers": "workers", "metrics": "metrics",
-            "consent": "personal data"}
+            "consent": "consent"}
+
+
+# Actions whose sentence the generic "<verb> <subject>" pattern would get wrong.
+_SENTENCES = {
+    "consent.erase": "Your permissions do not allow you to erase profiles.",
+    "consent.export": "Your permissions do not allow you to export a profile's data.",
+}
 
 
 def denial_message(action: str) -> str:
     """The sentence a refused user reads (SPEC §2; seed page "Confirming the send")."""
+    if action in _SENTENCES:
+        return _SENTENCES[action]
     subject, _, verb = action.partition(".")
     if action in SENDING_ACTIONS:
         return f"Your permissions do not allow you to {verb} a delivery."

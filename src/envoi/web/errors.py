@@ -56,6 +56,12 @@ DENIALS = {
     "image.upload": gettext_lazy("Your permissions do not allow you to upload images."),
     "workers.view": gettext_lazy("Your permissions do not allow you to view workers."),
     "metrics.view": gettext_lazy("Your permissions do not allow you to view metrics."),
+    "consent.record": gettext_lazy(
+        "Your permissions do not allow you to record consent."),
+    "consent.erase": gettext_lazy(
+        "Your permissions do not allow you to erase profiles."),
+    "consent.export": gettext_lazy(
+        "Your permissions do not allow you to export a profile's data."),
 }
 
 KNOWN_DELIVERY_ERRORS = {

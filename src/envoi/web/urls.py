@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
+from envoi.consent import console as consent_console
 from envoi.web.views import (
     accounts,
     admin,
@@ -39,6 +40,13 @@ urlpatterns = [
          name="delivery_request_confirmation"),
     path("profiles/", profiles.profile_list, name="profiles"),
     path("profiles/<int:pk>/", profiles.profile_detail, name="profile"),
+    # Consent, erasure and export of one profile, and the subscription form (consent).
+    path("profiles/<int:pk>/consent/", consent_console.profile_consent,
+         name="profile_consent"),
+    path("profiles/<int:pk>/erase/", consent_console.profile_erase, name="profile_erase"),
+    path("profiles/<int:pk>/export/", consent_console.profile_export,
+         name="profile_export"),
+    path("subscription-form/", consent_console.subscription_form, name="subscription_form"),
     path("audiences/", audiences.audience_list, name="audiences"),
     path("audiences/new/", audiences.audience_edit, name="audience_create"),
     path("audiences/check/", audiences.audience_check, name="audience_check"),
