@@ -99,6 +99,7 @@ PAGES: dict[str, dict[str, Rule]] = {
     # The link itself is the credential: an invalid one gets a page saying so.
     "password_reset": {"GET": PUBLIC, "POST": PUBLIC},
     "workers": both("workers.view"),
+    "profile_edit": both("profile.edit"),
     "profile_consent": post_only("consent.record"),
     "profile_erase": post_only("consent.erase"),
     "profile_export": {"GET": ("consent.export",)},

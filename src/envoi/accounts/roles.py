@@ -41,6 +41,7 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "delivery.stop": _STARTERS,
     "profile.view": frozenset(Role),
     "profile.import": frozenset({Role.IMPORT}),
+    "profile.edit": frozenset({Role.ADMINISTRATION, Role.IMPORT}),
     "audience.edit": _PREPARERS | {Role.ADMINISTRATION},
     "logs.view": frozenset(Role) - {Role.IMPORT},
     "logs.export": frozenset({Role.EXPORT}),
@@ -80,7 +81,7 @@ _OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audien
 # Actions whose sentence the generic "<verb> <subject>" pattern would get wrong.
 _SENTENCES = {
     "consent.erase": "Your permissions do not allow you to erase profiles.",
-    "consent.export": "Your permissions do not allow you to export a profile's data.",
+    "consent.export": "Your permissions do not allow you to export the data of profiles.",
 }
 
 

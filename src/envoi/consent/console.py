@@ -8,7 +8,9 @@ permission; a refusal answers the refusal page (403), audited."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -16,10 +18,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_GET, require_POST
 
-from envoi.audiences.models import Audience, Profile
-from envoi.consent import erasure, services
+from envoi.audiences.models import Audience, AudienceMember, Profile
+from envoi.consent import editing, erasure, services
 from envoi.consent.models import Channel, PublicList, Source
 from envoi.consent.pages import brand
 from envoi.web.views.common import get_or_404, requires
@@ -128,3 +131,74 @@ def _change_public_lists(request: HttpRequest) -> None:
 
 def _int(value: str | None) -> int:
     return int(value) if value and value.isdigit() and len(value) < 19 else 0
+
+
+# -- editing a profile -----------------------------------------------------------------
+
+class ProfileForm(forms.Form):
+    email = forms.CharField(label=_l("Email address"), required=False, max_length=320)
+    phone = forms.CharField(label=_l("Phone"), required=False, max_length=32)
+    first_name = forms.CharField(label=_l("First name"), required=False, max_length=150)
+    last_name = forms.CharField(label=_l("Last name"), required=False, max_length=150)
+    language = forms.CharField(label=_l("Language"), required=False, max_length=16,
+                               help_text=_l("For example ko, ja or en."))
+    timezone = forms.CharField(label=_l("Time zone"), required=False, max_length=64,
+                               help_text=_l("For example Asia/Seoul."))
+    attributes = forms.JSONField(
+        label=_l("Attributes"), required=False, widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_l('A JSON object, for example {"vip": true, "points": 120}.'))
+    email_opt_out = forms.BooleanField(label=_l("No longer contact by email"),
+                                       required=False)
+    sms_opt_out = forms.BooleanField(label=_l("No longer contact by SMS"), required=False)
+    is_test = forms.BooleanField(label=_l("Test profile"), required=False)
+    lists = forms.TypedMultipleChoiceField(
+        label=_l("Static lists"), required=False, coerce=int,
+        widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["lists"].choices = list(  # type: ignore[attr-defined]
+            Audience.objects.filter(kind=Audience.LIST).order_by("name")
+            .values_list("pk", "name"))
+
+    def clean_attributes(self) -> dict:
+        value = self.cleaned_data.get("attributes")
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_("Attributes must be a JSON object."))
+        return value
+
+
+FIELD_ERRORS = {
+    "email": _l("Enter a valid email address."),
+    "timezone": _l("Enter a time zone name such as Asia/Seoul."),
+    "attributes": _l("Attributes must be a JSON object."),
+}
+
+
+@requires("profile.edit")
+def profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    profile = get_or_404(Profile, pk)
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            change = editing.ProfileChange(
+                values={name: data[name] for name in editing.EDITABLE},
+                lists=set(data["lists"]))
+            try:
+                editing.edit_profile(request.user, profile, change)
+            except editing.ProfileError as error:
+                for name in error.errors:
+                    form.add_error(name, str(FIELD_ERRORS.get(name, error.errors[name])))
+            else:
+                messages.success(request, _("The profile was saved."))
+                return redirect("web:profile", profile.pk)
+    else:
+        initial = {name: getattr(profile, name) for name in editing.EDITABLE}
+        initial["lists"] = list(AudienceMember.objects.filter(
+            profile=profile, audience__kind=Audience.LIST).values_list("audience_id",
+                                                                       flat=True))
+        form = ProfileForm(initial=initial)
+    return render(request, "consent/profile_edit.html", {"profile": profile, "form": form})

@@ -26,7 +26,7 @@ from django.db.models import Count, QuerySet
 
 from envoi import clock
 from envoi.accounts.services import OPERATOR, Actor, audit, require
-from envoi.audiences.models import Profile
+from envoi.audiences.models import AudienceMember, Profile
 from envoi.consent import hashing, lifecycle
 from envoi.consent.models import (
     Channel,
@@ -178,6 +178,12 @@ def unsubscribe_reasons(delivery_ids: list[int]) -> dict[int, dict[str, int]]:
     for delivery_id, reason, n in rows:
         counts[delivery_id][reason] = n
     return counts
+
+
+def profile_lists(profile: Profile) -> list[str]:
+    """The names of the static lists the profile belongs to."""
+    return list(AudienceMember.objects.filter(profile_id=profile.pk)
+                .values_list("audience__name", flat=True).order_by("audience__name"))
 
 
 # -- the faces' entry points: a permission, then the core move, audited -----------------

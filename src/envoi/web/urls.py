@@ -43,6 +43,7 @@ urlpatterns = [
     # Consent, erasure and export of one profile, and the subscription form (consent).
     path("profiles/<int:pk>/consent/", consent_console.profile_consent,
          name="profile_consent"),
+    path("profiles/<int:pk>/edit/", consent_console.profile_edit, name="profile_edit"),
     path("profiles/<int:pk>/erase/", consent_console.profile_erase, name="profile_erase"),
     path("profiles/<int:pk>/export/", consent_console.profile_export,
          name="profile_export"),

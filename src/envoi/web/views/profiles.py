@@ -8,7 +8,7 @@ from django.shortcuts import render
 from envoi.audiences.models import Profile
 from envoi.consent.erasure import is_erased
 from envoi.consent.models import Channel
-from envoi.consent.services import consents_of
+from envoi.consent.services import consents_of, profile_lists
 from envoi.reporting.history import profile_history
 from envoi.web import queries
 from envoi.web.views.common import get_or_404, requires
@@ -31,4 +31,5 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
         event["label"] = labels.get(event["delivery_id"], event["delivery_id"])
     return render(request, "web/profile.html", {
         "profile": profile, "history": history, "consents": consents_of(profile),
-        "erased": is_erased(profile), "channels": Channel.choices})
+        "erased": is_erased(profile), "channels": Channel.choices,
+        "lists": profile_lists(profile)})
