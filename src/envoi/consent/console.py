@@ -145,8 +145,10 @@ class ProfileForm(forms.Form):
     timezone = forms.CharField(label=_l("Time zone"), required=False, max_length=64,
                                help_text=_l("For example Asia/Seoul."))
     attributes = forms.JSONField(
-        label=_l("Attributes"), required=False, widget=forms.Textarea(attrs={"rows": 6}),
-        help_text=_l('A JSON object, for example {"vip": true, "points": 120}.'))
+        label=_l("Attributes"), required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false",
+                                     "placeholder": '{"vip": true, "points": 120}'}),
+        help_text=_l("A JSON object of names and values."))
     email_opt_out = forms.BooleanField(label=_l("No longer contact by email"),
                                        required=False)
     sms_opt_out = forms.BooleanField(label=_l("No longer contact by SMS"), required=False)
