@@ -38,6 +38,8 @@ def test_consent_records_through_the_api(profile):
     assert [e["move"] for e in taken[0]["events"]] == ["grant", "withdraw"]
     assert not has_consent(profile, "email")
 
+    bad_ip = admin.post(path, {"channel": "email", "status": "granted", "ip": "10.0.0.999"})
+    assert bad_ip.status_code == 400 and "ip" in bad_ip.json()["detail"]
     refused = admin.post(path, {"channel": "fax", "status": "granted"})
     assert refused.status_code in (400, 422) and "channel" in refused.content.decode()
     preparer = Api("pat", "prepare_deliveries")

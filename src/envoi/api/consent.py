@@ -14,12 +14,13 @@ from pydantic import Field
 
 from envoi.accounts.services import require
 from envoi.accounts.throttle import client_address
-from envoi.api.router import get_or_404
+from envoi.api.router import BadRequest, get_or_404
 from envoi.api.schemas import Strict
 from envoi.audiences.models import Profile
 from envoi.consent import erasure
 from envoi.consent.models import Source
 from envoi.consent.services import (
+    ConsentError,
     Evidence,
     consents_of,
     give_consent,
@@ -90,7 +91,10 @@ def record_consent(request: HttpRequest, profile_id: int, payload: ConsentIn):
                         user_agent=payload.user_agent, wording=payload.wording,
                         language=payload.language)
     move = give_consent if payload.status == "granted" else take_back_consent
-    move(request.user, profile, payload.channel, evidence)
+    try:
+        move(request.user, profile, payload.channel, evidence)
+    except ConsentError as error:
+        raise BadRequest(str(error)) from error
     return consents_of(profile)
 
 

@@ -19,6 +19,7 @@ core functions below them check nothing, for the recipient's own pages.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -59,16 +60,22 @@ class Evidence:
     language: str = ""
 
 
-def _check(channel: str, source: str) -> None:
+def _check(channel: str, evidence: Evidence) -> None:
     if channel not in Channel.values:
         raise ConsentError(f"channel: {channel!r} is not one of {', '.join(Channel.values)}.")
-    if source not in Source.values:
-        raise ConsentError(f"source: {source!r} is not one of {', '.join(Source.values)}.")
+    if evidence.source not in Source.values:
+        raise ConsentError(f"source: {evidence.source!r} is not one of "
+                           f"{', '.join(Source.values)}.")
+    if evidence.ip:
+        try:
+            ipaddress.ip_address(evidence.ip)
+        except ValueError as error:
+            raise ConsentError(f"ip: {evidence.ip!r} is not an IP address.") from error
 
 
 @transaction.atomic
 def _move(profile: Profile, channel: str, move: str, evidence: Evidence) -> Consent:
-    _check(channel, evidence.source)
+    _check(channel, evidence)
     consent, _ = Consent.objects.get_or_create(
         profile_id=profile.pk, channel=channel,
         defaults={"status": ConsentStatus.NONE, "updated_at": clock.now()})
