@@ -126,3 +126,20 @@ def test_export_holds_everything_about_the_person(relay, send_all):
     assert [m["delivery"] for m in data["messages"]] == ["Spring"]
     assert data["messages"][0]["status"] == "sent"
     assert AuditEntry.objects.filter(action="profile.export").count() == 1
+
+
+def test_a_message_still_waiting_is_not_sent_after_erasure(relay, send_all):
+    create_profiles([{"email": ADDRESS, "first_name": FIRST}, {"email": OTHERS[0]}])
+    for profile in Profile.objects.all():
+        record_consent(profile, "email", Evidence(Source.API, wording="yes"))
+    delivery = services.create(boss(), label="Waiting", sender="news@shop.example.com",
+                               subject="s", text_body="{{ unsubscribe_url }}",
+                               audience=Audience.objects.create(name="All", filter=""),
+                               approval_required=False)
+    delivery = services.prepare(boss(), delivery)
+    erasure.erase_profile(OPERATOR, Profile.objects.get(email=ADDRESS))
+    services.confirm(boss(), delivery)
+    send_all()
+    assert [list(m.rcpt_to) for m in relay.messages] == [[OTHERS[0]]]
+    erased = SendingLog.objects.get(delivery=delivery, address="")
+    assert (erased.status, erased.failure_reason) == ("ignored", "erased")

@@ -37,7 +37,7 @@ from envoi.consent.models import Channel, Consent, Erasure, Suppression, Unsubsc
 from envoi.consent.services import _require, consents_of
 from envoi.deliveries.models import Delivery, Proof
 from envoi.preparation.models import ExclusionLog
-from envoi.sending.models import OutboxMessage, SendingLog
+from envoi.sending.models import FailureType, OutboxMessage, SendingLog, SendStatus
 from envoi.tracking.models import TrackingEvent
 
 ERASED = "[erased]"
@@ -94,7 +94,11 @@ def _suppress(addresses: dict[str, str]) -> list[str]:
 
 
 def _anonymize_logs(profile: Profile, email: str) -> int:
-    """Blank what identifies the person in the logs; keep every row and its status."""
+    """Blank what identifies the person in the logs; keep every row and its status
+    (a message still waiting to go is not sent: it is ignored, reason ``erased``)."""
+    SendingLog.objects.filter(profile_id=profile.pk, status=SendStatus.PENDING).update(
+        status=SendStatus.IGNORED, failure_type=FailureType.IGNORED, failure_reason="erased",
+        next_attempt_at=None, lease_until=None, updated_at=clock.now())
     messages = SendingLog.objects.filter(profile_id=profile.pk).update(
         address="", smtp_reply="")
     ExclusionLog.objects.filter(profile_id=profile.pk).update(address="")

@@ -74,6 +74,7 @@ REASON_LABELS = {
     "unreachable": _("Unreachable"),
     "account_disabled": _("Account disabled"),
     "not_defined": _("Not defined"),
+    "erased": _("Profile erased"),
     "delivery_stopped": _("Delivery stopped"),
     "expired": _("Validity period over"),
     "personalization_error": _("Personalization error"),
