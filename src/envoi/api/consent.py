@@ -13,12 +13,12 @@ from ninja.errors import HttpError
 from pydantic import Field
 
 from envoi.accounts.services import require
-from envoi.accounts.throttle import client_address
 from envoi.api.router import BadRequest, get_or_404
 from envoi.api.schemas import Strict
 from envoi.audiences.models import Profile
 from envoi.consent import erasure
 from envoi.consent.models import Source
+from envoi.consent.pages import client_ip
 from envoi.consent.services import (
     ConsentError,
     Evidence,
@@ -87,7 +87,7 @@ def record_consent(request: HttpRequest, profile_id: int, payload: ConsentIn):
     """Record consent given (``granted``) or taken back (``withdrawn``), source ``api``."""
     require(request.user, "consent.record")
     profile = get_or_404(Profile, profile_id, "Profile")
-    evidence = Evidence(Source.API, ip=payload.ip or client_address(request),
+    evidence = Evidence(Source.API, ip=payload.ip or client_ip(request),
                         user_agent=payload.user_agent, wording=payload.wording,
                         language=payload.language)
     move = give_consent if payload.status == "granted" else take_back_consent

@@ -17,6 +17,7 @@ applies a change, as for every other setting):
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
+
+from envoi.accounts.throttle import client_address
 
 RECIPIENT_LANGUAGES = ("en", "ko", "ja")
 DEFAULT_COLOR = "#1d4ed8"
@@ -61,6 +64,16 @@ def recipient_language(request: HttpRequest, profile_language: str = "") -> str:
     return (supported(profile_language)
             or supported(translation.get_language_from_request(request))
             or "en")
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's IP address as consent proof keeps it; None when the address (or a
+    proxy header's value) is not an IP address."""
+    address = client_address(request)
+    try:
+        return str(ipaddress.ip_address(address)) if address else None
+    except ValueError:
+        return None
 
 
 def render_page(request: HttpRequest, template: str, context: dict[str, Any] | None = None,

@@ -10,11 +10,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from envoi.accounts.throttle import client_address
 from envoi.audiences.models import Profile
 from envoi.consent import preferences, subscription
 from envoi.consent.models import Source
-from envoi.consent.pages import brand, recipient_language, render_page
+from envoi.consent.pages import brand, client_ip, recipient_language, render_page
 from envoi.consent.services import Evidence
 from envoi.tracking import services as tracking
 from envoi.tracking import tokens
@@ -25,7 +24,7 @@ def invalid_link(request: HttpRequest, language: str = "") -> HttpResponse:
 
 
 def _evidence(request: HttpRequest, wording: str, language: str) -> Evidence:
-    return Evidence(Source.FORM, ip=client_address(request),
+    return Evidence(Source.FORM, ip=client_ip(request),
                     user_agent=request.headers.get("User-Agent", "")[:500],
                     wording=wording, language=language)
 
@@ -127,7 +126,7 @@ def preference_centre(request: HttpRequest, token: str) -> HttpResponse:
     except tokens.BadToken:
         return invalid_link(request)
     language = recipient_language(request, profile.language)
-    evidence = preferences.evidence_from(client_address(request),
+    evidence = preferences.evidence_from(client_ip(request),
                                          request.headers.get("User-Agent", "")[:500],
                                          language)
     saved = False

@@ -22,8 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from envoi import clock
-from envoi.accounts.throttle import client_address
-from envoi.consent.pages import render_page
+from envoi.consent.pages import client_ip, render_page
 from envoi.consent.preferences import reason_choices
 from envoi.deliveries.liquid import PersonalizationError
 from envoi.sending.models import SendingLog
@@ -129,7 +128,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     services.unsubscribe(target, one_click=one_click,
                          user_agent=request.headers.get("User-Agent", "")[:500],
-                         ip=client_address(request), reason=request.POST.get("reason", ""))
+                         ip=client_ip(request), reason=request.POST.get("reason", ""))
     return render_page(request, "tracking/unsubscribed.html", {"address": target.address},
                        language=language)
 
