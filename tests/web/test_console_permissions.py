@@ -116,6 +116,10 @@ ACTION_PERMISSIONS = {
     "confirm": "delivery.confirm", "activate": "delivery.activate",
     "withdraw_confirmation": "delivery.confirm", "pause": "delivery.pause",
     "resume": "delivery.resume", "stop": "delivery.stop",
+    # A scheduled send is moved or taken back by whoever may confirm it; archiving is
+    # what replaces deleting for a delivery that has sent.
+    "reschedule": "delivery.confirm", "cancel_schedule": "delivery.confirm",
+    "archive": "delivery.delete", "unarchive": "delivery.delete",
 }
 
 

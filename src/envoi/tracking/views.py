@@ -26,7 +26,7 @@ from envoi.consent.pages import client_ip, render_page
 from envoi.consent.preferences import reason_choices
 from envoi.deliveries.liquid import PersonalizationError
 from envoi.sending.models import SendingLog
-from envoi.tracking import buffer, machine, services, tokens
+from envoi.tracking import buffer, machine, services, tokens, untracked
 from envoi.tracking.models import EventKind
 
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
@@ -97,7 +97,10 @@ def mirror(request: HttpRequest, token: str) -> HttpResponse:
         # at once (the limits bound how long it took), never a 500.
         return render_page(request, "tracking/mirror_unavailable.html",
                            language=_language_of(ref))
-    _record(request, EventKind.MIRROR, ref)
+    if untracked.from_console(request.GET):
+        page = untracked.untracked(page)  # a console user's look counts for nothing
+    else:
+        _record(request, EventKind.MIRROR, ref)
     response = HttpResponse(page, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = MIRROR_POLICY
     response["Cache-Control"] = "private, no-store"

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
     ENVOI_REQUIRE_CONSENT (on unless set to 0)."""
 
     dependencies = [
-        ('deliveries', '0004_content_authoring'),
+        ('deliveries', '0005_delivery_archived_at'),
     ]
 
     operations = [
