@@ -74,6 +74,9 @@ def configure(database_url: str, data_dir: str, smtp_url: str = "smtp://127.0.0.
     os.environ["ENVOI_SECRET_KEY"] = SECRET_KEY
     os.environ["ENVOI_BASE_URL"] = "https://mail.example.com"
     os.environ["DJANGO_SETTINGS_MODULE"] = "envoi.settings"
+    # The benchmarks' profiles have no consent records; bench/prepare.py --consent
+    # measures the consent rules on their own.
+    os.environ.setdefault("ENVOI_REQUIRE_CONSENT", "0")
     if batch_size:
         os.environ["ENVOI_BATCH_SIZE"] = str(batch_size)
 

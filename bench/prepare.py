@@ -12,6 +12,12 @@ Seeded exclusion cases, by profile number i (i mod 200): 1 % no address, 1 % inv
 address, 2 % case-different duplicates, 1 % opted out, 0.5 % quarantined (a Quarantine
 row); 5 % of profiles speak Japanese and fall outside the filter.
 
+``--consent required`` makes the delivery require recorded consent and grants it to
+nine profiles in ten (the tenth are excluded as ``no_consent``); ``--consent suppressed``
+adds 1,000 erased addresses to the suppression list, so every targeted profile's address
+is hashed (HMAC-SHA256) inside the classifying statement. The default, ``off``, is the
+benchmark as it was before consent existed.
+
 Everything but the final lines starts with ``#``; one final line per database.
 """
 
@@ -60,7 +66,30 @@ def quarantined(count: int) -> list[str]:
     return [f"member{i}@rcpt{i % 97}.example.com" for i in range(10, count, 200)]
 
 
-def seed(count: int, database: str) -> None:
+def seed_consent(count: int, mode: str) -> None:
+    """Consent records (``required``) or suppressed addresses (``suppressed``), set-based."""
+    from django.db import connection
+
+    from envoi import clock
+    from envoi.consent.hashing import address_hash
+    from envoi.consent.models import Suppression
+
+    started = time.perf_counter()
+    if mode == "required":
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO consent_consent (profile_id, channel, status, source, "
+                           "updated_at) SELECT id, 'email', 'granted', 'import', created_at "
+                           "FROM audiences_profile WHERE id % 10 <> 0")
+    elif mode == "suppressed":
+        step = max(1, count // 1000)
+        Suppression.objects.bulk_create(
+            [Suppression(channel="email", created_at=clock.now(),
+                         address_hash=address_hash(f"member{i}@rcpt{i % 97}.example.com"))
+             for i in range(11, count, step)], batch_size=5000)
+    note(f"consent {mode}: seeded in {time.perf_counter() - started:.1f} s")
+
+
+def seed(count: int, database: str, consent: str = "off") -> None:
     from django.db import connection
 
     from envoi.audiences import importer
@@ -81,6 +110,8 @@ def seed(count: int, database: str) -> None:
     )
     note(f"seeded {count} profiles and {len(quarantined(count))} quarantine rows on "
          f"{database} in {time.perf_counter() - started:.1f} s")
+    if consent != "off":
+        seed_consent(count, consent)
     if connection.vendor == "postgresql":
         started = time.perf_counter()
         with connection.cursor() as cursor:
@@ -92,7 +123,8 @@ def seed(count: int, database: str) -> None:
     audience = create_audience(user, "Korean and English speakers", FILTER)
     delivery = services.create(user, label="Spring sale", sender=content.SENDER,
                                subject=content.SUBJECT, html_body=content.html_body(),
-                               text_body=content.text_body(), audience=audience)
+                               text_body=content.text_body(), audience=audience,
+                               require_consent=consent == "required")
     print(f"delivery={delivery.pk}", flush=True)
 
 
@@ -211,7 +243,7 @@ def explain_statements(statements: list) -> None:
 def run_child(phase: str, args: argparse.Namespace, extra: list[str]) -> tuple[str, int]:
     """Run this script in a fresh process; its # lines pass through, the rest is returned."""
     command = [sys.executable, str(Path(__file__).resolve()), "--phase", phase,
-               "--profiles", str(args.profiles), *extra]
+               "--profiles", str(args.profiles), "--consent", args.consent, *extra]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     kept = []
@@ -260,7 +292,8 @@ def bench_database(database: str, args: argparse.Namespace) -> str:
         note(f"WARNING: other processes used {result['other_cpu']:.1f} CPU-seconds during "
              f"prepare; this result understates Envoi: run again on a quiet machine")
     peak_mb = max(result["peak_rss_kb"], max_rss_kb) / 1024
-    return (f"envoi-prepare: {args.profiles} profiles on {database} in {result['seconds']:.1f} s "
+    return (f"envoi-prepare: {args.profiles} profiles on {database}, consent {args.consent}, "
+            f"in {result['seconds']:.1f} s "
             f"(to_deliver {result['to_deliver']}), peak RSS {peak_mb:.0f} MB")
 
 
@@ -273,6 +306,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--explain", action="store_true",
                         help="after timing, show the plans (and timings) of the targeting "
                              "statements, rolled back")
+    parser.add_argument("--consent", choices=["off", "required", "suppressed"],
+                        default="off", help="consent rules in play (see above)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the PostgreSQL database and the SQLite file")
     parser.add_argument("--phase", choices=["seed", "prepare"], help=argparse.SUPPRESS)
@@ -287,7 +322,7 @@ def main() -> int:
         if args.phase == "seed":
             from django.db import connection
 
-            seed(args.profiles, connection.vendor)
+            seed(args.profiles, connection.vendor, args.consent)
         else:
             prepare(args.delivery, args.explain)
         return 0

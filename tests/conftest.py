@@ -49,6 +49,13 @@ def _links_point_at_the_test_client(settings):
     settings.ENVOI_BASE_URL = "http://testserver"
 
 
+@pytest.fixture(autouse=True)
+def _consent_not_required_unless_asked(settings):
+    """Tests of sending create profiles without consent records; the consent tests
+    (tests/consent) turn ENVOI_REQUIRE_CONSENT back on."""
+    settings.ENVOI_REQUIRE_CONSENT = False
+
+
 @pytest.fixture
 def relay(smtp_server, settings):
     """The real SMTP server of the test, configured as Envoi's relay."""

@@ -38,7 +38,7 @@ def schemathesis(base: str, token: str, config: Path, max_examples: int) -> str:
          # Revoking ids 1, 2, ... would revoke the run's own token: every later call
          # would answer 401. tests/accounts/test_tokens.py covers that operation.
          "--exclude-operation-id", "envoi_api_accounts_revoke_token"],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=600)
     report = result.stdout[-6000:] + result.stderr[-2000:]
     assert result.returncode == 0, report
     summary = report.split("SUMMARY")[-1]

@@ -535,6 +535,9 @@ def build_parser() -> argparse.ArgumentParser:
     from envoi.ops.commands import add_commands
 
     add_commands(commands)
+    from envoi.consent.commands import add_commands as add_consent_commands
+
+    add_consent_commands(commands)
 
     bounces = commands.add_parser("bounces", help="take in bounces").add_subparsers(
         dest="sub", required=True)

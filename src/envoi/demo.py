@@ -61,6 +61,7 @@ def seed() -> str | None:
     if user is None:
         user = create_user(DEMO_USER, [r.value for r in Role], password=DEMO_PASSWORD)
         create_profiles(DEMO_PROFILES)
+        _consent_of_demo_profiles()
     seed_draft(user)
     return create_token(user, name="demo")
 
@@ -83,6 +84,18 @@ def seed_draft(user: User) -> int:
         html_body=DEMO_HTML, text_body="Hello {{ first_name }}\nUnsubscribe: "
         "{{ unsubscribe_url }}\n", audience=audience, created_by=user,
     ).pk
+
+
+def _consent_of_demo_profiles() -> None:
+    """The demo's profiles consent to email, as imported ones would with their proof:
+    new deliveries send only to profiles with recorded consent (ENVOI_REQUIRE_CONSENT)."""
+    from envoi.audiences.models import Profile
+    from envoi.consent.models import Source
+    from envoi.consent.services import Evidence, record_consent
+
+    evidence = Evidence(Source.IMPORT, wording="Demo profile, created by envoi demo.")
+    for profile in Profile.objects.exclude(email=""):
+        record_consent(profile, "email", evidence)
 
 
 def run_demo(host: str, port: int, smtp_port: int) -> int:

@@ -18,6 +18,19 @@ ENVOI_BOUNCE_DOMAIN = config.env("ENVOI_BOUNCE_DOMAIN") or (
 )
 # Envelope sender of proofs: they are not tied to a sending-log row.
 ENVOI_PROOF_MAIL_FROM = f"proofs@{ENVOI_BOUNCE_DOMAIN}"
+# New marketing deliveries send only to profiles with recorded consent (envoi.consent).
+ENVOI_REQUIRE_CONSENT = config.env("ENVOI_REQUIRE_CONSENT", "1") != "0"
+# Recipient pages and confirmation mail wear the sender's brand (envoi.consent.pages).
+ENVOI_BRAND_NAME = config.env("ENVOI_BRAND_NAME", "Envoi")
+ENVOI_BRAND_LOGO_URL = config.env("ENVOI_BRAND_LOGO_URL", "")
+ENVOI_BRAND_COLOR = config.env("ENVOI_BRAND_COLOR", "#1d4ed8")
+ENVOI_BRAND_FOOTER = config.env("ENVOI_BRAND_FOOTER", "")
+# The subscription form (envoi.consent.subscription): the confirmation mail's sender,
+# how long its link works, and how fast a person can possibly fill the form in.
+ENVOI_CONFIRM_MAIL_FROM = config.env("ENVOI_CONFIRM_MAIL_FROM", "") or (
+    f"no-reply@{ENVOI_BOUNCE_DOMAIN}")
+ENVOI_CONFIRM_DAYS = int(config.env("ENVOI_CONFIRM_DAYS", "7"))
+ENVOI_SUBSCRIBE_MIN_SECONDS = float(config.env("ENVOI_SUBSCRIBE_MIN_SECONDS", "3"))
 ENVOI_LEASE_SECONDS = int(config.env("ENVOI_LEASE_SECONDS", "60"))
 ENVOI_BATCH_SIZE = int(config.env("ENVOI_BATCH_SIZE", "200"))
 # Messages per second to a recipient domain, across all workers: "gmail.com=50 naver.com=20".
@@ -64,6 +77,7 @@ INSTALLED_APPS = [
     "envoi.reporting",
     "envoi.content",
     "envoi.ops",
+    "envoi.consent",
     "envoi.web",
 ]
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("envoi.ops.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("envoi.tracking.urls")),
+    path("", include("envoi.consent.urls")),
     path("", include("envoi.content.urls")),
     path("", include("envoi.bounces.urls")),
     path("", include("envoi.web.urls")),

@@ -128,6 +128,11 @@ PAGES: dict[str, dict[str, Rule]] = {
     "import_rejected": both("profile.import"),
     "export_profiles": both("profile.export"),
     "delivery_export": both("logs.export"),
+    "profile_edit": both("profile.edit"),
+    "profile_consent": post_only("consent.record"),
+    "profile_erase": post_only("consent.erase"),
+    "profile_export": {"GET": ("consent.export",)},
+    "subscription_form": both("audience.edit"),
 }
 
 # The dashboard's actions and the permission each needs: the API's endpoint for it

@@ -44,6 +44,7 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     # Test profiles receive proofs: whoever sends proofs chooses who they are.
     "profile.mark_test": _PREPARERS | {Role.ADMINISTRATION},
     "profile.export": frozenset({Role.EXPORT}),
+    "profile.edit": frozenset({Role.ADMINISTRATION, Role.IMPORT}),
     "audience.edit": _PREPARERS | {Role.ADMINISTRATION},
     "logs.view": frozenset(Role) - {Role.IMPORT},
     "logs.export": frozenset({Role.EXPORT}),
@@ -61,6 +62,10 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "image.upload": _PREPARERS,
     "workers.view": frozenset({Role.ADMINISTRATION}),
     "metrics.view": frozenset({Role.ADMINISTRATION}),
+    # Consent and privacy requests (envoi.consent).
+    "consent.record": frozenset({Role.ADMINISTRATION, Role.IMPORT}),
+    "consent.erase": frozenset({Role.ADMINISTRATION}),
+    "consent.export": frozenset({Role.ADMINISTRATION, Role.EXPORT}),
 }
 
 # Sending actions refused with the sentence of the seed page, naming the action.
@@ -72,11 +77,21 @@ _OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audien
             "logs": "logs", "outbox": "the outbox", "users": "users", "token": "API tokens",
             "quarantine": "the quarantine", "qualification": "qualification rules",
             "bounces": "received bounces", "template": "templates", "image": "images",
-            "workers": "workers", "metrics": "metrics"}
+            "workers": "workers", "metrics": "metrics",
+            "consent": "consent"}
+
+
+# Actions whose sentence the generic "<verb> <subject>" pattern would get wrong.
+_SENTENCES = {
+    "consent.erase": "Your permissions do not allow you to erase profiles.",
+    "consent.export": "Your permissions do not allow you to export the data of profiles.",
+}
 
 
 def denial_message(action: str) -> str:
     """The sentence a refused user reads (SPEC §2; seed page "Confirming the send")."""
+    if action in _SENTENCES:
+        return _SENTENCES[action]
     subject, _, verb = action.partition(".")
     if action in SENDING_ACTIONS:
         return f"Your permissions do not allow you to {verb} a delivery."

@@ -115,6 +115,14 @@ def _register() -> None:
     api.add_router("/tokens", accounts.token_router, tags=["accounts"])
     api.add_router("/users", accounts.user_router, tags=["accounts"])
     _register_content()
+    _register_consent()
+
+
+def _register_consent() -> None:
+    from envoi.api import consent
+
+    api.add_router("/profiles", consent.router, tags=["consent"])
+    api.add_router("/deliveries", consent.deliveries_router, tags=["consent"])
 
 
 def _register_content() -> None:

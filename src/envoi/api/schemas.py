@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
+from envoi.deliveries.models import require_consent_default
+
 MAX_ID = 2**63 - 1  # the largest id either database can store
 MAX_RETRY_DELAY = 7 * 24 * 3600
 MAX_RATE = 1_000_000  # messages per second: beyond any relay
@@ -192,6 +194,7 @@ class DeliveryFromTemplateIn(Strict):
     audience_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     is_marketing: bool = True
     approval_required: bool = True
+    require_consent: bool = Field(default_factory=require_consent_default)
 
 
 class ImageOut(Schema):
@@ -213,6 +216,7 @@ class DeliveryIn(AuthoringIn):
     audience_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     is_marketing: bool = True
     approval_required: bool = True
+    require_consent: bool = Field(default_factory=require_consent_default)
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_delay_seconds: int = Field(default=600, ge=1, le=MAX_RETRY_DELAY)
     validity_hours: int = Field(default=72, ge=1, le=24 * 30)
@@ -235,6 +239,7 @@ class DeliveryPatch(AuthoringPatch):
     audience_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     is_marketing: bool | None = None
     approval_required: bool | None = None
+    require_consent: bool | None = None
     max_retries: int | None = Field(default=None, ge=0, le=20)
     retry_delay_seconds: int | None = Field(default=None, ge=1, le=MAX_RETRY_DELAY)
     validity_hours: int | None = Field(default=None, ge=1, le=24 * 30)
@@ -290,6 +295,7 @@ class DeliveryOut(AuthoringOut):
     audience_id: int | None
     is_marketing: bool
     approval_required: bool
+    require_consent: bool
     approval: dict[str, Any]
     rejection: dict[str, Any]
     max_retries: int

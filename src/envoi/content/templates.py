@@ -17,7 +17,7 @@ from envoi.deliveries.models import Delivery
 TEMPLATE_CONTENT = ("content_mode", "subject", "preheader", "html_body", "mjml_body",
                     "text_body", "visual_project")
 # What a duplicate copies besides the content: the audience and the settings.
-DUPLICATED_SETTINGS = ("sender", "reply_to", "audience", "is_marketing",
+DUPLICATED_SETTINGS = ("sender", "reply_to", "audience", "is_marketing", "require_consent",
                        "approval_required", "max_retries", "retry_delay_seconds",
                        "validity_hours", "rate_limit", "time_zone", "recipient_time_zone")
 

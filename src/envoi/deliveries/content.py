@@ -28,7 +28,8 @@ PROFILE_FIELDS = ("email", "phone", "first_name", "last_name", "language", "time
 # What a link's target may depend on: a click re-renders it from the profile alone.
 PROFILE_GLOBALS = frozenset({*PROFILE_FIELDS, "attributes"})
 # Names a template may use at its top level.
-TEMPLATE_GLOBALS = PROFILE_GLOBALS | {"unsubscribe_url", "mirror_url"}
+# preferences_url: the preference centre of envoi.consent.
+TEMPLATE_GLOBALS = PROFILE_GLOBALS | {"unsubscribe_url", "mirror_url", "preferences_url"}
 TEMPLATE_FIELDS = ("subject", "html_body", "text_body")
 
 environment = LimitedEnvironment()
@@ -212,6 +213,10 @@ def content_hash(delivery: Delivery) -> str:
         "recipient_time_zone": delivery.recipient_time_zone,
         "recurrence": recurrence_snapshot(delivery),
     }
+    # Written only when on, so deliveries prepared before the setting existed (off)
+    # keep the hash their approval was given for.
+    if delivery.require_consent:
+        frozen["require_consent"] = True
     return hashlib.sha256(json.dumps(frozen, sort_keys=True).encode()).hexdigest()
 
 

@@ -19,6 +19,10 @@ class Status(models.TextChoices):
     FAILED = "failed"
 
 
+def require_consent_default() -> bool:
+    return settings.ENVOI_REQUIRE_CONSENT
+
+
 class Delivery(models.Model):
     """A message to an audience, and where it stands in its lifecycle (SPEC §2).
 
@@ -50,6 +54,9 @@ class Delivery(models.Model):
     is_marketing = models.BooleanField(
         default=True, help_text="Marketing messages must carry an unsubscribe link.")
     approval_required = models.BooleanField(default=True)
+    # Preparation excludes profiles without recorded consent (envoi.consent) from a
+    # marketing delivery; new deliveries follow ENVOI_REQUIRE_CONSENT.
+    require_consent = models.BooleanField(default=require_consent_default)
 
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.EDITING,
                               db_index=True)

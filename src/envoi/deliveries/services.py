@@ -35,7 +35,8 @@ SCHEDULE_FIELDS = frozenset({"contact_date", "time_zone", "recipient_time_zone",
 AUTHORING_FIELDS = frozenset({"content_mode", "preheader", "mjml_body", "visual_project",
                               "variants"})
 CONTENT_FIELDS = frozenset({"sender", "reply_to", "subject", "html_body", "text_body",
-                            "audience", "audience_id", "is_marketing"}) | SCHEDULE_FIELDS | (
+                            "audience", "audience_id", "is_marketing",
+                            "require_consent"}) | SCHEDULE_FIELDS | (
     AUTHORING_FIELDS)
 # Fields that may change at any time, even while sending: a throttle can be tightened.
 ALWAYS_EDITABLE = frozenset({"label", "rate_limit"})

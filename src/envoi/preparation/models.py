@@ -9,6 +9,7 @@ class ExclusionReason(models.TextChoices):
     DUPLICATE = "duplicate"
     DENYLISTED = "denylisted"
     QUARANTINED = "quarantined"
+    NO_CONSENT = "no_consent"  # no recorded consent, or an erased address (envoi.consent)
 
 
 class ExclusionLog(models.Model):

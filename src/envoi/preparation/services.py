@@ -40,7 +40,8 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
                 counts = build_target(delivery.pk, delivery.audience,
                                       row_time=_row_time(delivery),
                                       keep_rows=not delivery.is_recurring,
-                                      languages=languages_of(delivery))
+                                      languages=languages_of(delivery),
+                                      require_consent=requires_consent(delivery))
             except FilterError as error:
                 findings.append(Finding(ERROR, "audience.filter",
                                         f"Audience filter: {error}", "audience"))
@@ -69,7 +70,8 @@ def extend_preparation(delivery: Delivery, contact_date: datetime) -> int:
 
     counts = build_target(delivery.pk, delivery.audience,
                           row_time=_row_time(delivery, contact_date), top_up=True,
-                          languages=languages_of(delivery))
+                          languages=languages_of(delivery),
+                          require_consent=requires_consent(delivery))
     per_variant = dict(SendingLog.objects.filter(delivery=delivery).order_by()
                        .values_list("variant").annotate(n=Count("*")))
     to_deliver = sum(per_variant.values())
@@ -97,3 +99,8 @@ def _store_findings(delivery: Delivery, findings: list[Finding]) -> None:
                            message=f.message, line=f.line, column=f.column)
         for f in findings
     )
+
+
+def requires_consent(delivery: Delivery) -> bool:
+    """Only marketing messages need recorded consent; service messages do not."""
+    return delivery.require_consent and delivery.is_marketing

@@ -25,6 +25,7 @@ from envoi.audiences.addresses import ADDRESS_PATTERN
 from envoi.audiences.filters import compile_filter
 from envoi.audiences.models import Audience
 from envoi.bounces.models import QuarantineStatus
+from envoi.consent.sql import exclusion_cases
 from envoi.preparation.models import ExclusionReason
 
 R = ExclusionReason
@@ -47,6 +48,7 @@ WITH base AS (
             WHEN p.email_opt_out THEN '{denylisted}'
             WHEN q.status = '{q_denylisted}' THEN '{denylisted}'
             WHEN q.status = '{q_quarantined}' THEN '{quarantined}'
+            {consent}
             {already_sent_to}
         END AS reason
     FROM audiences_profile p
@@ -122,21 +124,26 @@ def variant_choice(languages: list[str]) -> tuple[str, list[str]]:
 
 def build_target(delivery_id: int, audience: Audience, *, row_time: RowTime | None = None,
                  top_up: bool = False, keep_rows: bool = True,
-                 languages: list[str] | None = None) -> TargetCounts:
+                 languages: list[str] | None = None,
+                 require_consent: bool = False) -> TargetCounts:
     """Fill the sending and exclusion logs of a delivery. Call inside a transaction.
 
     ``row_time`` gives each row its own due time (recipient's time zone); ``top_up``
     adds only profiles not yet in the sending log (aggregated recurring runs); without
     ``keep_rows`` only the counts and exclusions are kept (a recurring delivery's own
     preparation: its executions send, never the parent). Each row is given its
-    profile's variant among ``languages`` (:func:`variant_choice`).
+    profile's variant among ``languages`` (:func:`variant_choice`). With
+    ``require_consent`` a profile without recorded consent is excluded as
+    ``no_consent``; an erased address always is (:mod:`envoi.consent.sql`).
     """
     audience_sql, audience_params = audience_condition(audience)
     variant_sql, variant_params = variant_choice(languages or [])
     top_up_params = [delivery_id] if top_up else []
+    consent_sql, consent_params = exclusion_cases("email", connection.vendor,
+                                                  require_consent=require_consent)
     classify = _CLASSIFY.format(
         regex="~" if connection.vendor == "postgresql" else "REGEXP",
-        audience=audience_sql, variant=variant_sql,
+        audience=audience_sql, variant=variant_sql, consent=consent_sql,
         already_sent_to=_ALREADY_SENT_TO.format(duplicate=R.DUPLICATE) if top_up else "",
         not_in_log=_NOT_IN_LOG if top_up else "",
         missing=R.ADDRESS_MISSING, invalid=R.ADDRESS_INVALID, denylisted=R.DENYLISTED,
@@ -148,7 +155,8 @@ def build_target(delivery_id: int, audience: Audience, *, row_time: RowTime | No
         cursor.execute("CREATE TEMPORARY TABLE prep_target "
                        "(profile_id BIGINT, address TEXT, zone TEXT, variant TEXT, "
                        "reason TEXT)")
-        cursor.execute(classify, [*variant_params, ADDRESS_PATTERN, *top_up_params,
+        cursor.execute(classify, [*variant_params, ADDRESS_PATTERN, *consent_params,
+                                  *top_up_params,
                                   *audience_params, *top_up_params])
         due = _due_times(cursor, row_time) if row_time else []
         fill = _FILL_SENDING_LOG.format(

@@ -11,7 +11,7 @@ Tracking lives in the HTML part only: its links become signed click redirects an
 open pixel goes before ``</body>``. The text part keeps its URLs as written, because
 there the reader sees the address itself, and an opaque redirect in its place reads
 as phishing to people and spam filters alike. Both parts may use ``{{ mirror_url }}``
-and ``{{ unsubscribe_url }}``.
+and ``{{ unsubscribe_url }}``, and ``{{ preferences_url }}`` leads to the preference centre.
 
 Proofs (row :data:`PROOF_ROW`) carry no tracking at all: their links are the original
 targets, they have no pixel, and their mirror and unsubscribe links lead to pages that
@@ -462,7 +462,7 @@ class DeliveryRenderer:
         if took > LOCATE_WITHIN or isinstance(error, RenderTimeLimitError):
             return PersonalizationError(error_message(error))
         context = profile_context(profile)
-        context.update(unsubscribe_url="", mirror_url="")
+        context.update(unsubscribe_url="", mirror_url="", preferences_url="")
         for name, source in self.sources:
             try:
                 environment.from_string(source).render(**context)
@@ -508,8 +508,10 @@ class DeliveryRenderer:
         if row_id == PROOF_ROW:
             context["unsubscribe_url"] = unsubscribe_url or f"{settings.ENVOI_BASE_URL}/u/proof"
             context["mirror_url"] = f"{settings.ENVOI_BASE_URL}/m/proof"
+            context["preferences_url"] = f"{settings.ENVOI_BASE_URL}/p/proof"
             return context, self._untracked_slots(context)
         context["unsubscribe_url"] = unsubscribe_url or tokens.unsubscribe_url(row_id)
+        context["preferences_url"] = tokens.preferences_url(row_id)
         offset = self.link_offset
         urls = tokens.MessageTokens(self.delivery_id, row_id).urls(
             settings.ENVOI_BASE_URL, offset + len(self.links))

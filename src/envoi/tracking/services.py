@@ -22,6 +22,7 @@ from liquid.exceptions import LiquidError
 from envoi import clock
 from envoi.accounts.services import audit
 from envoi.audiences.models import Profile
+from envoi.consent import services as consent
 from envoi.deliveries.content import environment
 from envoi.deliveries.models import Delivery
 from envoi.sending.models import SendingLog
@@ -200,16 +201,29 @@ def message_variant(row_id: int) -> str:
     return SendingLog.objects.filter(pk=row_id).values_list("variant", flat=True).first() or ""
 
 
-def unsubscribe(target: UnsubscribeTarget, one_click: bool, user_agent: str = "") -> None:
-    """Opt the profile out of email (SPEC §7) and log an ``unsubscribe`` event.
-    Idempotent; every request is audited and logged (engagement counts it once)."""
-    _opt_out(target, one_click)
+def profile_language(profile_id: int) -> str:
+    """The profile's language, for the pages it reaches ("" when unknown)."""
+    return Profile.objects.filter(pk=profile_id).values_list("language", flat=True).first() or ""
+
+
+def unsubscribe(target: UnsubscribeTarget, one_click: bool, user_agent: str = "",
+                ip: str | None = None, reason: str = "") -> None:
+    """Withdraw the profile's email consent (SPEC §7, :mod:`envoi.consent`) and log an
+    ``unsubscribe`` event. Idempotent; every request is audited and logged (engagement
+    counts it once), and its reason counted for the delivery."""
+    _opt_out(target, one_click, user_agent, ip, reason)
     buffer.record(buffer.Hit(EventKind.UNSUBSCRIBE, target.delivery_id, target.row_id,
                              clock.now(), user_agent=user_agent))
 
 
 @transaction.atomic
-def _opt_out(target: UnsubscribeTarget, one_click: bool) -> None:
-    Profile.objects.filter(pk=target.profile_id).update(email_opt_out=True)
+def _opt_out(target: UnsubscribeTarget, one_click: bool, user_agent: str, ip: str | None,
+             reason: str) -> None:
+    profile = Profile.objects.filter(pk=target.profile_id).first()
+    if profile is not None:
+        consent.withdraw_consent(profile, "email", consent.Evidence(
+            consent.Source.LINK, ip=ip, user_agent=user_agent,
+            wording="one-click unsubscribe" if one_click else "unsubscribe page"))
+    consent.count_unsubscription(target.delivery_id, target.row_id, reason)
     audit(None, "profile.unsubscribe", delivery_id=target.delivery_id,
           profile=target.profile_id, row=target.row_id, one_click=one_click)

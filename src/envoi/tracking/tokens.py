@@ -131,6 +131,11 @@ def unsubscribe_url(row_id: int) -> str:
     return f"{settings.ENVOI_BASE_URL}/u/{sign('unsubscribe', row_id)}"
 
 
+def preferences_url(row_id: int) -> str:
+    """The preference centre (envoi.consent): the unsubscribe token opens it too."""
+    return f"{settings.ENVOI_BASE_URL}/p/{sign('unsubscribe', row_id)}"
+
+
 # -- tracking tokens (open pixel, mirror page, clicks) ---------------------------------
 
 def today() -> int:

@@ -15,17 +15,17 @@ give the same answers.
 from __future__ import annotations
 
 import base64
-from contextlib import nullcontext
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
-from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from envoi import clock
+from envoi.consent.pages import client_ip, render_page
+from envoi.consent.preferences import reason_choices
 from envoi.deliveries.liquid import PersonalizationError
+from envoi.sending.models import SendingLog
 from envoi.tracking import buffer, machine, services, tokens, untracked
 from envoi.tracking.models import EventKind
 
@@ -40,20 +40,8 @@ not escape. Served from Envoi's own origin, it is sandboxed (an opaque origin: n
 cookies, no scripts) so that no profile value can act as the console's user."""
 
 
-def in_message_language(variant: str) -> Any:
-    """The pages a message leads to speak the language of the variant it was sent in,
-    when Envoi has that language; otherwise the browser's (the default variant too)."""
-    try:
-        language = translation.get_supported_language_variant(variant) if variant else None
-    except LookupError:
-        language = None
-    return translation.override(language) if language else nullcontext()
-
-
 def _invalid(request: HttpRequest) -> HttpResponse:
-    response = render(request, "tracking/invalid_link.html", status=400)
-    response["Cache-Control"] = "no-store"
-    return response
+    return render_page(request, "tracking/invalid_link.html", status=400)
 
 
 def _record(request: HttpRequest, kind: str, ref: tokens.MessageRef, url: str = "") -> None:
@@ -107,10 +95,8 @@ def mirror(request: HttpRequest, token: str) -> HttpResponse:
     except PersonalizationError:
         # The render failed or reached a limit: the recipient gets a page that says so
         # at once (the limits bound how long it took), never a 500.
-        with in_message_language(services.message_variant(ref.row_id)):
-            response = render(request, "tracking/mirror_unavailable.html")
-        response["Cache-Control"] = "no-store"
-        return response
+        return render_page(request, "tracking/mirror_unavailable.html",
+                           language=services.message_variant(ref.row_id) or _language_of(ref))
     if untracked.from_console(request.GET):
         page = untracked.untracked(page)  # a console user's look counts for nothing
     else:
@@ -125,7 +111,7 @@ def mirror(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def proof_mirror(request: HttpRequest) -> HttpResponse:
-    return render(request, "tracking/proof_mirror.html")
+    return render_page(request, "tracking/proof_mirror.html")
 
 
 # One-click unsubscribe (RFC 8058) is a POST from the mailbox provider without any
@@ -137,20 +123,30 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         target = services.unsubscribe_target(token)
     except tokens.BadToken:
         return _invalid(request)
-    with in_message_language(target.variant):
-        if request.method == "GET":
-            return render(request, "tracking/unsubscribe_confirm.html",
-                          {"address": target.address})
-        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-        services.unsubscribe(target, one_click=one_click,
-                             user_agent=request.headers.get("User-Agent", "")[:500])
-        return render(request, "tracking/unsubscribed.html", {"address": target.address})
+    # The pages speak the language of the variant the message was sent in, else the
+    # profile's (then the browser's: see envoi.consent.pages).
+    language = target.variant or services.profile_language(target.profile_id)
+    if request.method == "GET":
+        return render_page(request, "tracking/unsubscribe_confirm.html",
+                           {"address": target.address, "token": token,
+                            "reasons": reason_choices()}, language=language)
+    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+    services.unsubscribe(target, one_click=one_click,
+                         user_agent=request.headers.get("User-Agent", "")[:500],
+                         ip=client_ip(request), reason=request.POST.get("reason", ""))
+    return render_page(request, "tracking/unsubscribed.html", {"address": target.address},
+                       language=language)
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def proof_unsubscribe(request: HttpRequest) -> HttpResponse:
-    return render(request, "tracking/proof_unsubscribe.html")
+    return render_page(request, "tracking/proof_unsubscribe.html")
+
+
+def _language_of(ref: tokens.MessageRef) -> str:
+    row = SendingLog.objects.filter(pk=ref.row_id).values("profile_id").first()
+    return services.profile_language(row["profile_id"]) if row else ""
 
 
 # -- the fast path (see the module docstring) ----------------------------------

@@ -59,6 +59,13 @@ DENIALS = {
     "image.upload": gettext_lazy("Your permissions do not allow you to upload images."),
     "workers.view": gettext_lazy("Your permissions do not allow you to view workers."),
     "metrics.view": gettext_lazy("Your permissions do not allow you to view metrics."),
+    "profile.edit": gettext_lazy("Your permissions do not allow you to edit profiles."),
+    "consent.record": gettext_lazy(
+        "Your permissions do not allow you to record consent."),
+    "consent.erase": gettext_lazy(
+        "Your permissions do not allow you to erase profiles."),
+    "consent.export": gettext_lazy(
+        "Your permissions do not allow you to export the data of profiles."),
 }
 
 KNOWN_DELIVERY_ERRORS = {

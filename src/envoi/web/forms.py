@@ -16,7 +16,7 @@ from envoi.accounts.roles import Role
 from envoi.audiences.models import Audience
 from envoi.content.models import ContentMode
 from envoi.deliveries import recurring
-from envoi.deliveries.models import Delivery
+from envoi.deliveries.models import Delivery, require_consent_default
 from envoi.web import schedule
 from envoi.web.errors import refusal_detail
 from envoi.web.labels import AGGREGATION_LABELS, ROLE_LABELS
@@ -77,6 +77,11 @@ class DeliveryForm(forms.Form):
         initial=True)
     approval_required = forms.BooleanField(label=_("Approval required before sending"),
                                            required=False, initial=True)
+    require_consent = forms.BooleanField(
+        label=_("Send only to profiles with recorded consent"), required=False,
+        initial=require_consent_default,
+        help_text=_("Marketing messages only: the other profiles are excluded for "
+                    "lack of consent."))
     # Schedule (SPEC §4): a contact date, or a recurring schedule; the core decides
     # which combinations hold and says why the others do not.
     contact_date = WallClockField(
@@ -120,7 +125,7 @@ class DeliveryForm(forms.Form):
                              help_text=_("Optional: no run after this date and time."))
 
     MESSAGE_FIELDS = ("label", "sender", "reply_to", "audience", "is_marketing",
-                      "approval_required")
+                      "approval_required", "require_consent")
     # The default variant's content; the language variants have the same fields.
     CONTENT_FIELDS = ("content_mode", "subject", "preheader", "html_body", "mjml_body",
                       "text_body")

@@ -64,6 +64,7 @@ REASON_LABELS = {
     "duplicate": _("Duplicate address"),
     "denylisted": _("On the denylist"),
     "quarantined": _("Address quarantined"),
+    "no_consent": _("No consent"),
     # failures (SPEC §8)
     "user_unknown": _("User unknown"),
     "invalid_domain": _("Invalid domain"),
@@ -73,6 +74,7 @@ REASON_LABELS = {
     "unreachable": _("Unreachable"),
     "account_disabled": _("Account disabled"),
     "not_defined": _("Not defined"),
+    "erased": _("Profile erased"),
     "delivery_stopped": _("Delivery stopped"),
     "expired": _("Validity period over"),
     "personalization_error": _("Personalization error"),

@@ -185,4 +185,4 @@ def _recipient_page(request: HttpRequest) -> bool:
 
 
 def _recipient_view(view: Callable) -> bool:
-    return view.__module__.startswith("envoi.tracking")
+    return view.__module__.startswith(("envoi.tracking", "envoi.consent"))

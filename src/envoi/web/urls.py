@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
+from envoi.consent import console as consent_console
 from envoi.web.views import (
     accounts,
     admin,
@@ -65,6 +66,14 @@ urlpatterns = [
     path("profiles/export.csv", imports.export_profiles, name="export_profiles"),
     path("deliveries/<int:pk>/export/<slug:log>.csv", imports.delivery_export,
          name="delivery_export"),
+    # Consent, erasure and export of one profile, and the subscription form (consent).
+    path("profiles/<int:pk>/consent/", consent_console.profile_consent,
+         name="profile_consent"),
+    path("profiles/<int:pk>/edit/", consent_console.profile_edit, name="profile_edit"),
+    path("profiles/<int:pk>/erase/", consent_console.profile_erase, name="profile_erase"),
+    path("profiles/<int:pk>/export/", consent_console.profile_export,
+         name="profile_export"),
+    path("subscription-form/", consent_console.subscription_form, name="subscription_form"),
     path("audiences/", audiences.audience_list, name="audiences"),
     path("audiences/new/", audiences.audience_edit, name="audience_create"),
     path("audiences/check/", audiences.audience_check, name="audience_check"),

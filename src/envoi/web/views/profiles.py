@@ -6,6 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from envoi.audiences.models import Profile
+from envoi.consent.erasure import is_erased
+from envoi.consent.models import Channel
+from envoi.consent.services import consents_of, profile_lists
 from envoi.reporting.history import profile_history
 from envoi.web import queries
 from envoi.web.views.common import get_or_404, requires
@@ -26,4 +29,7 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
     labels = {message["delivery_id"]: message["label"] for message in history["messages"]}
     for event in history["events"]:
         event["label"] = labels.get(event["delivery_id"], event["delivery_id"])
-    return render(request, "web/profile.html", {"profile": profile, "history": history})
+    return render(request, "web/profile.html", {
+        "profile": profile, "history": history, "consents": consents_of(profile),
+        "erased": is_erased(profile), "channels": Channel.choices,
+        "lists": profile_lists(profile)})

@@ -1,0 +1,132 @@
+"""What Envoi holds about a person's consent (SPEC §13): the current standing of each
+profile on each channel, every move that led to it (the proof), the keyed hashes of
+erased addresses, and the reasons people give when they unsubscribe.
+
+``Consent.status`` is written only by :mod:`envoi.consent.lifecycle`.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class ConsentStatus(models.TextChoices):
+    NONE = "none"  # a record exists, but consent was never given
+    PENDING = "pending"  # asked for on a form; waits for the confirmation link
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+
+
+class Source(models.TextChoices):
+    IMPORT = "import"
+    FORM = "form"
+    API = "api"
+    CONSOLE = "console"
+    LINK = "link"  # the unsubscribe link or preference centre of a message
+
+
+class Consent(models.Model):
+    """One profile's standing on one channel; its history is in :class:`ConsentEvent`."""
+
+    profile = models.ForeignKey("audiences.Profile", on_delete=models.CASCADE,
+                                related_name="+", db_index=False)  # see the constraint
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=ConsentStatus.choices,
+                              default=ConsentStatus.NONE)
+    source = models.CharField(max_length=8, choices=Source.choices, blank=True, default="")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["profile", "channel"],
+                                               name="one_consent_per_channel")]
+        indexes = [models.Index(fields=["channel", "status", "profile"])]
+
+    def __str__(self) -> str:
+        return f"profile {self.profile_id} {self.channel}: {self.status}"
+
+
+class ConsentEvent(models.Model):
+    """One move of a consent, kept as proof: who (source, IP, browser), when, and the
+    exact wording the person was shown."""
+
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="events")
+    move = models.CharField(max_length=16)
+    status = models.CharField(max_length=10, choices=ConsentStatus.choices)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True, default="")
+    wording = models.TextField(blank=True, default="")
+    language = models.CharField(max_length=16, blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.move} ({self.source}) at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Suppression(models.Model):
+    """An erased address, kept only as a keyed hash (:mod:`envoi.consent.hashing`):
+    preparation excludes any profile with that address until it consents again."""
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    address_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "address_hash"],
+                                               name="unique_suppression")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.address_hash[:12]}…"
+
+
+class Erasure(models.Model):
+    """That a profile was erased, and when; nothing that identified the person."""
+
+    profile_id = models.BigIntegerField(unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"profile {self.profile_id} erased at {self.at:%Y-%m-%d}"
+
+
+class UnsubscribeReason(models.TextChoices):
+    TOO_MANY = "too_many"
+    NOT_RELEVANT = "not_relevant"
+    NEVER_SIGNED_UP = "never_signed_up"
+    OTHER = "other"
+    NONE = "none"  # no reason given (one-click, or left blank)
+
+
+class Unsubscription(models.Model):
+    """One unsubscribe from a message, with the reason given: counted per delivery."""
+
+    delivery_id = models.BigIntegerField()
+    row_id = models.BigIntegerField()
+    reason = models.CharField(max_length=16, choices=UnsubscribeReason.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["delivery_id", "reason"])]
+
+    def __str__(self) -> str:
+        return f"row {self.row_id} of delivery {self.delivery_id}: {self.reason}"
+
+
+class PublicList(models.Model):
+    """A static list people may join or leave themselves (subscription form and
+    preference centre), under the name they see."""
+
+    audience = models.OneToOneField("audiences.Audience", on_delete=models.CASCADE,
+                                    related_name="+")
+    title = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return self.title
