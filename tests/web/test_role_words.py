@@ -21,7 +21,7 @@ def test_a_line_follows_the_table():
         approver = role_words.allows(Role.APPROVE_DELIVERIES)
         importer = role_words.allows(Role.IMPORT)
     assert "approve deliveries" in approver and "create deliveries" not in approver
-    assert importer.startswith("import profiles.") and "deliveries" not in importer
+    assert importer.startswith("import profiles") and "deliveries" not in importer
 
 
 @pytest.mark.django_db

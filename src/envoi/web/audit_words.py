@@ -57,6 +57,13 @@ ACTION_PHRASES = {
     "profile.mark_test": _("Changed whether a profile is a test profile"),
     "profile.export": _("Exported profiles"),
     "profile.create": _("Added profiles"),
+    "profile.edit": _("Changed a profile"),
+    "profile.erase": _("Erased a profile"),
+    "consent.grant": _("Recorded consent"),
+    "consent.withdraw": _("Recorded a withdrawal of consent"),
+    "consent.record": _("Recorded consent"),
+    "consent.erase": _("Erased a profile"),
+    "consent.export": _("Exported a profile's data"),
     "qualification.add_rule": _("Added a qualification rule"),
     "qualification.delete_rule": _("Deleted a qualification rule"),
     "quarantine.release": _("Released an address from quarantine"),
@@ -152,12 +159,19 @@ DETAIL_LABELS = {
     "mode": _("Mode"),
     "log": _("Log"),
     "deliveries": _("Deliveries"),
+    "profile": _("Profile"),
+    "channel": _("Channel"),
+    "source": _("Source"),
+    "suppressed": _("Kept as a suppressed hash"),
 }
 
 # Detail values that are codes of the core, by key.
 VALUE_WORDS = {
     "mode": {"update": _("Update existing profiles"), "skip": _("Skip existing profiles"),
              "add": _("Add new profiles only")},
+    "channel": {"email": _("Email"), "sms": _("SMS")},
+    "source": {"import": _("Import"), "form": _("Subscription form"), "api": _("API"),
+               "console": _("Console")},
     "log": {"sending": _("Sending log"), "exclusion": _("Exclusion log"),
             "exclusions": _("Exclusion log"), "tracking": _("Tracking log"), "kpis": _("KPIs")},
 }
