@@ -58,6 +58,9 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "image.upload": _PREPARERS,
     "workers.view": frozenset({Role.ADMINISTRATION}),
     "metrics.view": frozenset({Role.ADMINISTRATION}),
+    # Sending domains: their DNS checks, and their DKIM keys (envoi.sending.email).
+    "sending_domain.view": frozenset(Role) - {Role.IMPORT},
+    "sending_domain.manage": frozenset({Role.ADMINISTRATION}),
 }
 
 # Sending actions refused with the sentence of the seed page, naming the action.
@@ -69,7 +72,8 @@ _OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audien
             "logs": "logs", "outbox": "the outbox", "users": "users", "token": "API tokens",
             "quarantine": "the quarantine", "qualification": "qualification rules",
             "bounces": "received bounces", "template": "templates", "image": "images",
-            "workers": "workers", "metrics": "metrics"}
+            "workers": "workers", "metrics": "metrics",
+            "sending_domain": "sending domains"}
 
 
 def denial_message(action: str) -> str:
