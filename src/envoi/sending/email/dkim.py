@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from envoi.sending.email import keys as key_store
 from envoi.sending.email.keys import DkimError, decrypt_private_key, key_id
 from envoi.sending.email.models import DkimAlgorithm, DkimKey
 
@@ -171,7 +172,7 @@ def _fold_b64(value: bytes) -> bytes:
 
 # -- the signers of running processes --------------------------------------------------
 
-_cache: dict[str, tuple[float, DkimSigner | None]] = {}
+_cache: dict[str, tuple[float, int, DkimSigner | None]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -180,11 +181,13 @@ def signer_for(domain: str) -> DkimSigner | None:
     no keys, and its mail leaves unsigned). Cached for :data:`CACHE_SECONDS`."""
     now = time.monotonic()
     cached = _cache.get(domain)
-    if cached is not None and now - cached[0] < CACHE_SECONDS:
-        return cached[1]
+    if (cached is not None and now - cached[0] < CACHE_SECONDS
+            and cached[1] == key_store.changes()):
+        return cached[2]
+    changes = key_store.changes()
     signer = load_signer(domain)
     with _cache_lock:
-        _cache[domain] = (now, signer)
+        _cache[domain] = (now, changes, signer)
     return signer
 
 

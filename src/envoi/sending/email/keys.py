@@ -47,6 +47,20 @@ _HKDF_INFO = b"envoi dkim private keys v1"
 _NONCE = 12
 
 
+_changes = 0
+"""Keys created or retired by this process: its cached signers are then stale at once
+(other processes notice within :data:`envoi.sending.email.dkim.CACHE_SECONDS`)."""
+
+
+def changes() -> int:
+    return _changes
+
+
+def _changed() -> None:
+    global _changes
+    _changes += 1
+
+
 class DkimError(ValueError):
     """A key request that cannot be done; the message names the field."""
 
@@ -148,6 +162,7 @@ def create_keys(actor: Actor, domain: str, selector: str) -> list[DkimKey]:
     except IntegrityError as error:
         raise DkimError(f"selector: {domain} has selector {selector!r} already; "
                         "choose a new one to rotate") from error
+    _changed()
     audit(actor, "sending_domain.dkim_create", domain=domain,
           selectors=[key.selector for key in keys])
     return keys
@@ -164,6 +179,7 @@ def retire_selector(actor: Actor, domain: str, selector: str) -> int:
                                      retired_at__isnull=True).update(retired_at=timezone.now())
     if not retired:
         raise DkimError(f"selector: {domain} has no active selector {selector!r}")
+    _changed()
     audit(actor, "sending_domain.dkim_retire", domain=domain, selector=selector)
     return retired
 
