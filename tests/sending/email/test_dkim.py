@@ -159,3 +159,25 @@ def test_zone_lines_split_long_values_into_quoted_strings():
 ])
 def test_relaxed_body_canonicalization(body, canonical):
     assert relaxed_body(body) == canonical
+
+
+def test_sent_messages_and_proofs_arrive_signed(relay, send_all):
+    """Through the real worker and the real proof path into a real SMTP server."""
+    from envoi.deliveries import services
+    from envoi.sending.proofs import send_proof
+    from tests.support.deliveries import boss
+
+    keys.create_keys(OPERATOR, "shop.example.com", "s1")
+    records = zone("shop.example.com")
+    delivery = delivery_in("approved", subject=KOREAN_SUBJECT, html_body=KOREAN_HTML,
+                           text_body=KOREAN_TEXT)
+    send_proof(delivery, addresses=["proof@example.net"])
+    services.confirm(boss(), delivery)
+    send_all()
+    received = relay.messages
+    assert len(received) > 2
+    for message in received:
+        assert verifies(message.data, records, 0), message.rcpt_to
+        assert verifies(message.data, records, 1), message.rcpt_to
+    assert any(b"[Proof 1]" in m.data or "[Proof 1]" in str(m.parsed()["Subject"])
+               for m in received)
