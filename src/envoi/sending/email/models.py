@@ -16,6 +16,9 @@ class SendingDomain(models.Model):
 
     domain = models.CharField(max_length=253, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The last DNS checks (envoi.sending.email.domains), kept for preparation and pages.
+    checked_at = models.DateTimeField(null=True, blank=True)
+    checks = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["domain"]
