@@ -102,6 +102,13 @@ def _register() -> None:
     api.add_router("/tokens", accounts.token_router, tags=["accounts"])
     api.add_router("/users", accounts.user_router, tags=["accounts"])
     _register_content()
+    _register_sending_domains()
+
+
+def _register_sending_domains() -> None:
+    from envoi.api import sending_domains
+
+    api.add_router("/sending-domains", sending_domains.router, tags=["sending domains"])
 
 
 def _register_content() -> None:

@@ -41,7 +41,7 @@ class DkimKey(models.Model):
     retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["domain", "-created_at", "selector"]
+        ordering = ["domain", "id"]  # in creation order: rotations read top to bottom
         constraints = [models.UniqueConstraint(fields=["domain", "selector"],
                                                name="dkim_key_unique_selector")]
 
