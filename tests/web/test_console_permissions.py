@@ -33,7 +33,7 @@ from envoi.accounts.services import create_user
 from envoi.audiences.models import Audience, Profile
 from envoi.bounces.models import Quarantine
 from envoi.deliveries.models import Delivery
-from envoi.sending.models import OutboxMessage
+from envoi.sending.models import OutboxMessage, SendingDomain
 from envoi.web.errors import denial
 from envoi.web.views import dashboard
 from tests.support.deliveries import delivery_in, seeded_audience
@@ -86,6 +86,12 @@ PAGES: dict[str, dict[str, Rule]] = {
     "quarantine": both("quarantine.view"),
     "quarantine_address": both("quarantine.view"),
     "quarantine_release": post_only("quarantine.manage"),
+    "sending_domains": {"GET": ("sending_domain.view",),
+                        "POST": ("sending_domain.view", "sending_domain.manage")},
+    "sending_domain": {"GET": ("sending_domain.view",)},
+    "sending_domain_check": post_only("sending_domain.view"),
+    "sending_domain_dkim": post_only("sending_domain.manage"),
+    "sending_domain_retire": post_only("sending_domain.manage"),
     "outbox": both("outbox.view"),
     "outbox_message": both("outbox.view"),
     "outbox_body": both("outbox.view"),
@@ -147,6 +153,7 @@ class World:
     profile: Profile
     quarantined: Quarantine
     message: OutboxMessage
+    sending_domain: SendingDomain
     account: User
     token: ApiToken
 
@@ -163,6 +170,7 @@ def build_world() -> World:
         message=OutboxMessage.objects.create(
             mail_from="a@x.test", rcpt_to=["b@x.test"], subject="Hi",
             data=b"Subject: Hi\r\nContent-Type: text/plain\r\n\r\nHello\r\n"),
+        sending_domain=SendingDomain.objects.create(domain="walked.example"),
         account=account,
         token=tokens.create(account, account, "walked", None)[0],
     )
@@ -197,6 +205,8 @@ FORMS: dict[str, Callable[[World], dict[str, Any]]] = {
     "users": lambda world: {"username": "walked", "password": "long enough pw"},
     "user_roles": lambda world: {"roles": [Role.EXPORT.value]},
     "quarantine_release": lambda world: {"note": "checked"},
+    "sending_domains": lambda world: {"domain": "added.example"},
+    "sending_domain_dkim": lambda world: {"selector": "walk"},
 }
 
 
@@ -214,7 +224,7 @@ def arguments(name: str, world: World) -> list[dict[str, Any]]:
     objects = {"delivery": world.delivery, "profile": world.profile,
                "audience": world.audience, "user": world.account,
                "quarantine": world.quarantined, "outbox": world.message,
-               "token": world.token}
+               "token": world.token, "sending_domain": world.sending_domain}
     keys = console_urls()[name].pattern.converters.keys()
     if not keys:
         return [{}]

@@ -56,6 +56,10 @@ DENIALS = {
     "image.upload": gettext_lazy("Your permissions do not allow you to upload images."),
     "workers.view": gettext_lazy("Your permissions do not allow you to view workers."),
     "metrics.view": gettext_lazy("Your permissions do not allow you to view metrics."),
+    "sending_domain.view": gettext_lazy(
+        "Your permissions do not allow you to view sending domains."),
+    "sending_domain.manage": gettext_lazy(
+        "Your permissions do not allow you to manage sending domains."),
 }
 
 KNOWN_DELIVERY_ERRORS = {

@@ -127,12 +127,21 @@ class Dns:
     def __init__(self) -> None:
         self.resolver = resolver()
         self.answers: dict[tuple[str, str], list[str]] = {}
+        self.failed: LookupFailed | None = None
 
     def query(self, name: str, rdtype: str) -> list[str]:
-        """The records' texts (TXT strings joined); [] when there are none."""
+        """The records' texts (TXT strings joined); [] when there are none. Once the
+        resolver failed to answer, the run's later lookups fail at once: a resolver
+        that is down costs one timeout, not one per record."""
+        if self.failed is not None:
+            raise self.failed
         key = (name.lower().rstrip("."), rdtype)
         if key not in self.answers:
-            self.answers[key] = self._ask(key[0], rdtype)
+            try:
+                self.answers[key] = self._ask(key[0], rdtype)
+            except LookupFailed as error:
+                self.failed = error
+                raise
         return self.answers[key]
 
     def _ask(self, name: str, rdtype: str) -> list[str]:

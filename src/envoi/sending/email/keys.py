@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from envoi.accounts.services import Actor, audit
 from envoi.accounts.users import authorize
@@ -70,16 +71,17 @@ def normalize_domain(value: str) -> str:
     a host name (an IDN must be given in its ``xn--`` form)."""
     domain = value.strip().lower().rstrip(".")
     if not _DOMAIN.fullmatch(domain):
-        raise DkimError(f"domain: {value!r} is not a domain name (example.com; "
-                        "international names in their xn-- form)")
+        raise DkimError(_("domain: %(value)s is not a domain name (example.com; "
+                          "international names in their xn-- form)") % {"value": repr(value)})
     return domain
 
 
 def check_selector(value: str) -> str:
     selector = value.strip().lower()
     if not _SELECTOR.fullmatch(selector):
-        raise DkimError(f"selector: {value!r} must be 1 to 42 letters, digits or hyphens, "
-                        "not starting or ending with a hyphen")
+        raise DkimError(_("selector: %(value)s must be 1 to 42 letters, digits or "
+                          "hyphens, not starting or ending with a hyphen") % {
+                              "value": repr(value)})
     return selector
 
 
@@ -160,8 +162,9 @@ def create_keys(actor: Actor, domain: str, selector: str) -> list[DkimKey]:
                 key.save()
                 keys.append(key)
     except IntegrityError as error:
-        raise DkimError(f"selector: {domain} has selector {selector!r} already; "
-                        "choose a new one to rotate") from error
+        raise DkimError(_("selector: %(domain)s has selector %(selector)s already; "
+                          "choose a new one to rotate") % {
+                              "domain": domain, "selector": repr(selector)}) from error
     _changed()
     audit(actor, "sending_domain.dkim_create", domain=domain,
           selectors=[key.selector for key in keys])
@@ -178,7 +181,8 @@ def retire_selector(actor: Actor, domain: str, selector: str) -> int:
     retired = DkimKey.objects.filter(domain__domain=domain, selector__in=names,
                                      retired_at__isnull=True).update(retired_at=timezone.now())
     if not retired:
-        raise DkimError(f"selector: {domain} has no active selector {selector!r}")
+        raise DkimError(_("selector: %(domain)s has no active selector %(selector)s") % {
+            "domain": domain, "selector": repr(selector)})
     _changed()
     audit(actor, "sending_domain.dkim_retire", domain=domain, selector=selector)
     return retired

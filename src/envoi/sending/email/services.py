@@ -40,6 +40,7 @@ def describe(domain: SendingDomain) -> dict[str, Any]:
     """Everything public about a domain; private keys are never part of it."""
     checks = domains.stored_checks(domain)
     return {
+        "id": domain.pk,  # the console's links; the API names a domain by its name
         "domain": domain.domain,
         "created_at": domain.created_at,
         "checked_at": domain.checked_at,
