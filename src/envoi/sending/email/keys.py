@@ -152,7 +152,7 @@ def create_keys(actor: Actor, domain: str, selector: str) -> list[DkimKey]:
     new = [generate(algorithm) for algorithm in SUFFIXES]
     try:
         with transaction.atomic():
-            sending_domain, _ = SendingDomain.objects.get_or_create(domain=domain)
+            sending_domain, _new = SendingDomain.objects.get_or_create(domain=domain)
             keys = []
             for made in new:
                 key = DkimKey(domain=sending_domain, algorithm=made.algorithm,
