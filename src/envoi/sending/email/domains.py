@@ -77,6 +77,11 @@ PROBLEMS = {
     "mx.other_host": _("The MX of %(name)s is %(hosts)s, not the bounce host %(host)s."),
 }
 
+NOTES = {
+    "spf.loopback": _("The relay is on loopback: no address to check against SPF."),
+    "dmarc.aligned": _("p=%(policy)s; aligned through %(ways)s"),
+}
+
 
 @dataclass
 class Check:
@@ -88,7 +93,8 @@ class Check:
     publish: list[str] = field(default_factory=list)  # zone-file lines
     problem: str = ""
     params: dict[str, Any] = field(default_factory=dict)
-    note: str = ""  # what was found, when green (e.g. "aligned through DKIM")
+    note: str = ""  # what was found, when green: a key of NOTES, or text as found
+    note_params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -98,6 +104,10 @@ class Check:
     def message(self) -> str:
         """The problem, in the active language."""
         return str(PROBLEMS[self.problem]) % self.params if self.problem else ""
+
+    @property
+    def note_text(self) -> str:
+        return str(NOTES[self.note]) % self.note_params if self.note in NOTES else self.note
 
 
 # -- DNS -------------------------------------------------------------------------------
@@ -219,7 +229,7 @@ def check_spf(lookups: Dns) -> Check:
                     return _failed(check, "spf.relay", relay=address)
         except SpfLookupLimit:
             return _failed(check, "spf.too_many_lookups")
-    check.note = "; ".join(terms) if terms else "relay on loopback: not checked"
+    check.note = " ".join(terms) if terms else "spf.loopback"
     return check
 
 
@@ -354,7 +364,8 @@ def check_dmarc(domain: SendingDomain, lookups: Dns, signed: bool) -> Check:
     if not ways:
         return _failed(check, "dmarc.unaligned", domain=domain.domain,
                        return_domain=return_domain)
-    check.note = f"p={tags['p']}; aligned through {' and '.join(ways)}"
+    check.note = "dmarc.aligned"
+    check.note_params = {"policy": tags["p"], "ways": " + ".join(ways)}
     return check
 
 

@@ -50,6 +50,7 @@ def describe(domain: SendingDomain) -> dict[str, Any]:
                   "record": keys.dkim_zone_line(key)} for key in domain.keys.all()],
         "checks": [{"kind": check.kind, "name": check.name, "ok": check.ok,
                     "problem": check.problem, "message": check.message,
-                    "found": check.found, "publish": check.publish, "note": check.note}
+                    "found": check.found, "publish": check.publish,
+                    "note": check.note_text}
                    for check in checks],
     }
