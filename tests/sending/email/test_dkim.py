@@ -7,10 +7,13 @@ import re
 
 import dkim
 import pytest
+from dkim.canonicalization import Relaxed
+from hypothesis import given
+from hypothesis import strategies as st
 
 from envoi.accounts.services import OPERATOR
 from envoi.sending.email import keys
-from envoi.sending.email.dkim import forget_signers, relaxed_body, signer_for
+from envoi.sending.email.dkim import forget_signers, relaxed_body, relaxed_header, signer_for
 from envoi.sending.email.models import DkimKey
 from envoi.sending.render import DeliveryRenderer
 from tests.support.deliveries import delivery_in
@@ -181,3 +184,18 @@ def test_sent_messages_and_proofs_arrive_signed(relay, send_all):
         assert verifies(message.data, records, 1), message.rcpt_to
     assert any(b"[Proof 1]" in m.data or "[Proof 1]" in str(m.parsed()["Subject"])
                for m in received)
+
+
+@given(st.lists(st.sampled_from([b" ", b"\t", b"  ", b"a", "한".encode(), b"\r\n", b".",
+                                 b"\r\n\r\n", b"\t \t"]), max_size=60).map(b"".join))
+def test_relaxed_body_is_dkimpys(body):
+    """Byte for byte what the independent implementation makes of CRLF text."""
+    assert relaxed_body(body) == Relaxed.canonicalize_body(body)
+
+
+@given(st.text(alphabet=" \tab:한=?", max_size=40), st.sampled_from(["Subject", "TO", "x-y"]))
+def test_relaxed_header_is_dkimpys(value, name):
+    folded = value.replace("  ", "\r\n  ", 1).encode()
+    (canonical,) = Relaxed.canonicalize_headers([(name.encode(), folded + b"\r\n")])
+    assert relaxed_header(name.encode() + b":" + folded + b"\r\n") == (
+        canonical[0] + b":" + canonical[1])
