@@ -174,3 +174,11 @@ def test_preparation_warns_in_yellow_when_the_from_domain_fails(good):
     assert finding.level == "warning" and finding.field == "sender"
     assert finding.message == ("The DNS checks of the sending domain shop.example.com fail: "
                                "No DMARC record at _dmarc.shop.example.com.")
+
+
+@pytest.mark.parametrize(("configured", "expected"), [
+    ("127.0.0.1:5353", ("127.0.0.1", 5353)), ("[::1]:5353", ("::1", 5353)),
+    ("::1", ("::1", 53)), ("10.0.0.53", ("10.0.0.53", 53)), ("[::1]", ("::1", 53)),
+])
+def test_resolver_setting(configured, expected):
+    assert domains._host_port(configured) == expected

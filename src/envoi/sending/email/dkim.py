@@ -39,11 +39,15 @@ from envoi.sending.email.models import DkimAlgorithm, DkimKey
 log = logging.getLogger(__name__)
 
 SIGNED_FIELDS = (
-    "from", "to", "subject", "date", "message-id", "reply-to", "mime-version",
-    "content-type", "content-transfer-encoding", "list-unsubscribe", "list-unsubscribe-post",
+    b"from", b"to", b"subject", b"date", b"message-id", b"reply-to", b"mime-version",
+    b"content-type", b"content-transfer-encoding", b"list-unsubscribe",
+    b"list-unsubscribe-post",
 )
-OVERSIGNED = frozenset({"from", "to", "subject", "date", "message-id", "reply-to",
-                        "list-unsubscribe", "list-unsubscribe-post"})
+OVERSIGNED = frozenset({b"from", b"to", b"subject", b"date", b"message-id", b"reply-to",
+                        b"list-unsubscribe", b"list-unsubscribe-post"})
+CONSTANT_FIELDS = frozenset({b"from", b"reply-to", b"mime-version", b"content-type",
+                             b"list-unsubscribe-post"})
+"""Fields a delivery's skeleton writes the same for every recipient: canonicalized once."""
 CACHE_SECONDS = 60.0
 _WSP_RUN = re.compile(rb"[ \t]+")
 _TAB_TO_SPACE = bytes.maketrans(b"\t", b" ")
@@ -118,7 +122,7 @@ class DkimSigner:
     def __init__(self, domain: str, keys: list[SigningKey]):
         self.domain = domain
         self.keys = keys
-        self._canonical: dict[bytes, bytes] = {}  # header lines common to many messages
+        self._canonical: dict[bytes, bytes] = {}  # CONSTANT_FIELDS lines, canonicalized
 
     def sign(self, message: bytes, now: float | None = None) -> bytes:
         """``message`` with a ``DKIM-Signature`` field per key in front of it."""
@@ -147,22 +151,23 @@ class DkimSigner:
         fields: dict[bytes, list[bytes]] = {}
         for line in _fields(head):
             fields.setdefault(line[:line.index(b":")].rstrip(b" \t").lower(), []).append(line)
-        names: list[str] = []
+        names: list[bytes] = []
         chunks: list[bytes] = []
         for name in SIGNED_FIELDS:
-            present = fields.get(name.encode("ascii"), [])
+            present = fields.get(name, [])
             for line in reversed(present):
                 names.append(name)
-                chunks.append(self._canonical_line(line))
+                chunks.append(self._canonical_line(line) if name in CONSTANT_FIELDS
+                              else relaxed_header(line))
             if present and name in OVERSIGNED:
                 names.append(name)
-        return ":".join(names), b"".join(chunks)
+        return b":".join(names).decode("ascii"), b"".join(chunks)
 
     def _canonical_line(self, line: bytes) -> bytes:
         canonical = self._canonical.get(line)
         if canonical is None:
             canonical = relaxed_header(line)
-            if len(self._canonical) < 64:  # From, MIME-Version, …: the same every message
+            if len(self._canonical) < 256:  # a few per delivery using this domain
                 self._canonical[line] = canonical
         return canonical
 

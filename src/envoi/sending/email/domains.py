@@ -118,17 +118,28 @@ class LookupFailed(Exception):
 
 
 def resolver() -> dns.resolver.Resolver:
-    configured = getattr(settings, "ENVOI_DNS_RESOLVER", "")
+    """``ENVOI_DNS_RESOLVER`` (``host``, ``host:port`` or ``[v6]:port``), or the
+    system's resolver."""
+    configured = getattr(settings, "ENVOI_DNS_RESOLVER", "").strip()
     if not configured:
         made = dns.resolver.Resolver()
     else:
-        host, _sep, port = configured.rpartition(":") if configured.count(":") == 1 \
-            else (configured, "", "")
         made = dns.resolver.Resolver(configure=False)
-        made.nameservers = [host.strip("[]")]
-        made.port = int(port) if port else 53
+        host, port = _host_port(configured)
+        made.nameservers = [host]
+        made.port = port
     made.lifetime = TIMEOUT_SECONDS
     return made
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    if value.startswith("["):
+        host, _sep, port = value[1:].partition("]")
+        return host, int(port.lstrip(":") or 53)
+    if value.count(":") == 1:
+        host, _sep, port = value.partition(":")
+        return host, int(port or 53)
+    return value, 53  # a bare address, IPv6 included
 
 
 class Dns:
