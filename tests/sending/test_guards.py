@@ -110,3 +110,29 @@ def test_a_provider_answering_with_soft_failures_pauses_the_delivery(relay, monk
     (detail,) = guard_entries(delivery)
     assert detail["signal"] == "provider_soft_failures"
     assert detail["provider"] == "example.com" and detail["rate"] > 0.2
+
+
+def test_hard_bounces_reported_by_dsn_count_too(relay, monkeypatch):
+    """Accepted by the relay, bounced later by the mailbox provider: the DSNs fail the
+    rows hard, and the bounce intake pauses the delivery as soon as they pass 5 %."""
+    from tests.bounces.mail import postfix_dsn
+
+    monkeypatch.setenv("ENVOI_GUARD_MIN_MESSAGES", "100")
+    monkeypatch.setattr(guards, "CHECK_EVERY", 0.0)  # judged at each bounce, not each 2 s
+    delivery = prepared_delivery("later", RECIPIENTS)
+    services.confirm(boss(), delivery)
+    worker = Worker(smtp_url=f"smtp://127.0.0.1:{relay.port}", batch_size=200)
+    worker.run_once()
+    worker.run_once()
+    sent = relay.messages
+    assert len(sent) == 400 and status(delivery) == "in_progress"
+    for message in sent[:25]:  # 25 of 400: 6.25 %
+        (address,) = message.rcpt_to
+        ingest.receive(postfix_dsn(message.mail_from, message.data, address, "5.1.1",
+                                   "550 5.1.1 User unknown"), "", [message.mail_from])
+    worker.close()
+    assert SendingLog.objects.filter(delivery=delivery, failure_type="hard").count() == 25
+    assert status(delivery) == "paused"
+    (detail,) = guard_entries(delivery)
+    assert detail["signal"] == "hard_bounces"
+    assert (detail["count"], detail["processed"]) == (21, 400), "the first past 20 of 400"

@@ -21,8 +21,9 @@ what is sent after it, as the personalization pause does
 
 Cost: a worker counts a delivery's log at most every :data:`CHECK_EVERY` seconds (an
 index-only count by status, and a count of its failed hard rows), or sooner when a
-batch's own hard failures already pass the threshold. Bounces and complaints arriving
-later are judged as they are taken in.
+batch's own hard failures already pass the threshold. Bounces and complaints are
+judged as they are taken in (a complaint always; its count reads an index of the
+inbound messages by delivery).
 """
 
 from __future__ import annotations
@@ -81,13 +82,18 @@ class Tally:
                      self.complaints - other.complaints)
 
 
-def tally(delivery_id: int) -> Tally:
+def tally(delivery_id: int, *, with_complaints: bool = True) -> Tally:
+    """The delivery's counts; without complaints (``with_complaints=False``) they read
+    as unchanged since the last guard pause: the worker judges hard bounces, and the
+    bounce intake judges every complaint as it arrives."""
     by_status = dict(SendingLog.objects.filter(delivery_id=delivery_id).order_by()
                      .values_list("status").annotate(n=Count("*")))
     processed = sum(n for status, n in by_status.items() if status != SendStatus.PENDING)
     hard = SendingLog.objects.filter(delivery_id=delivery_id, status=SendStatus.FAILED,
                                      failure_type=FailureType.HARD).count()
-    return Tally(processed, hard, complaints(delivery_id))
+    found = (complaints(delivery_id) if with_complaints
+             else last_pause(delivery_id).complaints)
+    return Tally(processed, hard, found)
 
 
 def complaints(delivery_id: int) -> int:
@@ -121,13 +127,18 @@ def verdict(since: Tally, limits: Thresholds) -> dict | None:
     return None
 
 
-def check(delivery_id: int, limits: Thresholds | None = None) -> bool:
+def check(delivery_id: int, limits: Thresholds | None = None, *,
+          with_complaints: bool = True) -> bool:
     """Pause the delivery if complaints or hard bounces since the last guard pause
     pass their thresholds; whether it paused now."""
     limits = limits or Thresholds.from_env()
-    current = tally(delivery_id)
+    current = tally(delivery_id, with_complaints=with_complaints)
     found = verdict(current - last_pause(delivery_id), limits)
-    return found is not None and pause(delivery_id, found, current)
+    if found is None:
+        return False
+    if not with_complaints:  # the pause keeps every total, for the next judgement
+        current = tally(delivery_id)
+    return pause(delivery_id, found, current)
 
 
 def pause(delivery_id: int, found: dict, totals: Tally) -> bool:
@@ -176,7 +187,7 @@ class Guards:
         batch_over = bool(outcomes) and hard > limits.hard_bounce_rate * len(outcomes)
         if not _due(self._checked, delivery_id, batch_over):
             return False
-        return check(delivery_id, limits)
+        return check(delivery_id, limits, with_complaints=False)
 
     def _provider_blocked(self, delivery_id: int, outcomes: list, addresses: dict[int, str],
                           limits: Thresholds) -> bool:
