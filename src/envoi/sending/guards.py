@@ -196,8 +196,10 @@ class Guards:
             address = addresses.get(outcome.row_id, "")
             provider = address.rpartition("@")[2].lower()
             counts.handed[provider] += 1
-            if outcome.failure_type == FailureType.SOFT and outcome.smtp_reply:
-                counts.soft[provider] += 1  # a reply, not a message that was never made
+            # A 4xx reply from the provider's server: not a message that was never made,
+            # nor a relay that could not be reached (code 0), which says nothing of it.
+            if outcome.failure_type == FailureType.SOFT and outcome.smtp_reply[:1] == "4":
+                counts.soft[provider] += 1
         for provider, soft in counts.soft.items():
             handed = counts.handed[provider]
             if handed >= limits.provider_min and soft > limits.provider_soft_rate * handed:
