@@ -84,6 +84,9 @@ class Delivery(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE,
                                related_name="executions")
     period = models.CharField(max_length=32, blank=True, default="")
+    # Hidden from lists; its logs, links and history stay (a sent delivery is never
+    # deleted: SPEC, issue 16 item 6).
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods
 
 from envoi import clock
 from envoi.deliveries.liquid import PersonalizationError
-from envoi.tracking import buffer, machine, services, tokens
+from envoi.tracking import buffer, machine, services, tokens, untracked
 from envoi.tracking.models import EventKind
 
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
@@ -98,7 +98,10 @@ def mirror(request: HttpRequest, token: str) -> HttpResponse:
         response = render(request, "tracking/mirror_unavailable.html")
         response["Cache-Control"] = "no-store"
         return response
-    _record(request, EventKind.MIRROR, ref)
+    if untracked.from_console(request.GET):
+        page = untracked.untracked(page)  # a console user's look counts for nothing
+    else:
+        _record(request, EventKind.MIRROR, ref)
     response = HttpResponse(page, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = MIRROR_POLICY
     response["Cache-Control"] = "private, no-store"

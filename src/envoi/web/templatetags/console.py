@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import floatformat
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
-from envoi.web import labels
+from envoi.web import audit_words, labels
 from envoi.web.middleware import zone_named
+from envoi.words import Words
 
 register = template.Library()
 
@@ -47,8 +50,9 @@ def num(value: int | None) -> str:
 
 @register.filter
 def percent(rate: float | None) -> str:
-    """A rate in [0, 1] as a percentage with one decimal, for the locale."""
-    return f"{floatformat((rate or 0.0) * 100, 1)} %"
+    """A rate in [0, 1] as a percentage with one decimal, for the locale. English, Korean
+    and Japanese all write the sign against the number ("12.5%")."""
+    return f"{floatformat((rate or 0.0) * 100, 1)}%"
 
 
 @register.filter
@@ -142,3 +146,54 @@ def finding_label(code: str) -> str:
 @register.filter
 def finding_detailed(code: str) -> bool:
     return code in labels.FINDINGS_WITH_DETAIL or code not in labels.FINDING_LABELS
+
+
+@register.filter
+def audit_phrase(action: str) -> str:
+    return audit_words.phrase(action)
+
+
+@register.filter
+def audit_details(entry) -> list:
+    return audit_words.details(entry)
+
+
+@register.filter
+def words(sentence) -> str:
+    """A core sentence (:class:`envoi.words.Words`) in the reader's language."""
+    return sentence.render(gettext) if isinstance(sentence, Words) else str(sentence)
+
+
+@register.filter
+def figure(value: float | int) -> str:
+    """A chart's figure: a count with the locale's grouping, a rate with one decimal."""
+    if isinstance(value, float):
+        return floatformat(value, "1g")
+    return intcomma(value)
+
+
+@register.filter
+def local_input(moment: datetime | None, zone_name: str) -> str:
+    """``moment`` as a ``datetime-local`` input's value, in the zone ``zone_name``."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone_named(zone_name) or UTC)
+    return local.replace(tzinfo=None).isoformat(timespec="minutes")
+
+
+@register.filter
+def title_of(delivery: Any) -> str:
+    """A delivery's label; an execution's with its period in the reader's locale and
+    time zone (not the stored ISO key)."""
+    from envoi.web.schedule import execution_label
+
+    if not getattr(delivery, "parent_id", None):
+        return delivery.label
+    return execution_label(delivery.label, delivery.period, delivery.contact_date)
+
+
+@register.filter
+def period_of(delivery: Any) -> str:
+    from envoi.web.schedule import period_label
+
+    return period_label(delivery.period, delivery.contact_date) if delivery.period else ""

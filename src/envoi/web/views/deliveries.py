@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from envoi.deliveries import services
-from envoi.deliveries.models import Delivery, Status
+from envoi.deliveries.models import Delivery, Recurrence, Status
 from envoi.web import queries
 from envoi.web.errors import message_of
 from envoi.web.forms import DeliveryForm, delivery_initial
@@ -23,14 +25,32 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     status = status if status in Status.values else ""
     search = request.GET.get("q", "").strip()[:200]
-    page = queries.page_of(queries.deliveries(status, search),
+    show = request.GET.get("show", "")
+    show = show if show in queries.LIST_SHOWS else ""
+    page = queries.page_of(queries.deliveries(status, search, show),
                            queries.page_number(request.GET.get("page")))
     sent = queries.sent_counts(page.rows)
-    rows = [(delivery, sent[delivery.pk]) for delivery in page.rows]
+    runs = queries.execution_counts(page.rows)
+    rows = [(delivery, sent[delivery.pk], runs.get(delivery.pk, 0), scheduled_for(delivery))
+            for delivery in page.rows]
     return render(request, "web/deliveries.html", {
-        "page": page, "rows": rows, "status": status, "search": search,
+        "page": page, "rows": rows, "status": status, "search": search, "show": show,
+        "shows": [("", _("Deliveries")), ("executions", _("Deliveries and executions")),
+                  ("archived", _("Archived deliveries"))],
         "statuses": list(STATUS_LABELS.items()),
         "may_create": may(request, "delivery.create")})
+
+
+def scheduled_for(delivery: Delivery) -> datetime | None:
+    """When the delivery goes (or went) out: its contact date, or a recurring delivery's
+    next run."""
+    if delivery.contact_date is not None:
+        return delivery.contact_date
+    try:
+        recurrence = delivery.recurrence  # selected with the delivery: no query
+    except Recurrence.DoesNotExist:
+        return None
+    return recurrence.next_run_at
 
 
 def _save(request: HttpRequest, form: DeliveryForm, delivery: Delivery | None) -> Delivery | None:
