@@ -169,6 +169,10 @@ def prepared_delivery(user, count: int, label: str = "Spring sale", mjml: bool =
 def rendered_size(delivery) -> int:
     """Bytes of one real message (the first row's), as the worker hands it to a relay
     that offers 8BITMIME (smtp-sink does)."""
+    return len(first_message(delivery))
+
+
+def first_message(delivery) -> bytes:
     from envoi.sending.models import SendingLog
     from envoi.sending.variants import VariantRenderer
     from envoi.sending.worker import load_profiles
@@ -176,8 +180,29 @@ def rendered_size(delivery) -> int:
     row = SendingLog.objects.filter(delivery=delivery).order_by("id").first()
     assert row is not None
     profile = load_profiles([row.profile_id])[row.profile_id]
-    return len(VariantRenderer(delivery).render(row.id, row.address, profile,
-                                                variant=row.variant).data_8bit)
+    return VariantRenderer(delivery).render(row.id, row.address, profile,
+                                            variant=row.variant).data_8bit
+
+
+def signed_send(args: argparse.Namespace, user, sink: Sink, data_dir: str,
+                n: int) -> SendResult:
+    """The same newsletter to the same profiles, once the sender's domain has DKIM keys:
+    every message then carries an RSA-2048 and an Ed25519 signature."""
+    from django.db import connection
+
+    from envoi.accounts.services import OPERATOR
+    from envoi.sending.email.keys import create_keys
+
+    domain = content.SENDER.rsplit("@", 1)[1].rstrip(">")
+    create_keys(OPERATOR, domain, "bench")
+    delivery = prepared_delivery(user, n, label="Spring sale, signed")
+    message = first_message(delivery)
+    if message.count(b"DKIM-Signature:") != 2:
+        raise RuntimeError("the signed delivery's message does not carry two signatures")
+    note(f"DKIM: keys created for {domain}; the signed message is {len(message)} B")
+    result = timed_send(args, user, delivery, sink, data_dir, n)
+    connection.close()
+    return result
 
 
 # Workers --------------------------------------------------------------------------------
@@ -335,6 +360,98 @@ def run_setup_sql(statements: str) -> None:
             cursor.execute(statement)
 
 
+@dataclass
+class SendResult:
+    elapsed: float
+    rate: float
+    failures: list[str]
+    workers_cpu: float
+
+
+def timed_send(args: argparse.Namespace, user, delivery, sink: Sink, data_dir: str,
+               n: int) -> SendResult:
+    """Confirm ``delivery`` and time the workers until every row is terminal."""
+    from django.db import connection
+
+    from envoi.deliveries import services
+
+    failures: list[str] = []
+    before = sink.count
+    connection.close()  # the workers own the database from here on
+    runs = [] if args.cold_start else start_workers(args, data_dir)
+    if runs:
+        wait_started(runs)
+        time.sleep(1)  # their first look for work done: they wait, as in production
+    start_up_cpu = {run.index: common.cpu_seconds(run.process.pid) for run in runs}
+    note(f"load average before the send: {common.load_average()}")
+    sink_cpu, own_cpu = sink.cpu_seconds(), time.process_time()
+    monitor = common.CpuMonitor(args.db_name if args.database == "postgresql" else None)
+    monitor.start()
+    machine_before = common.machine_cpu()
+
+    t0 = time.time()
+    delivery = services.confirm(user, delivery)
+    if args.cold_start:
+        runs = start_workers(args, data_dir)
+    else:
+        wait_finished(delivery.pk, runs, args.timeout)
+        stop_workers(runs)
+    wait_workers(runs, args.timeout)
+    exited = time.time() - t0
+    for run in runs:  # the CPU of the send alone
+        run.cpu -= start_up_cpu.get(run.index, 0.0)
+    machine_after = common.machine_cpu()
+    pg_cpu = monitor.stop()
+    sink_cpu = sink.cpu_seconds() - sink_cpu
+    own_cpu = time.process_time() - own_cpu
+    received = sink.wait_for(before + n) - before
+
+    summary = sending_summary(delivery.pk)
+    elapsed = summary["last"].timestamp() - t0
+    first = summary["first"].timestamp() - t0
+    rate = n / elapsed
+    for run in runs:
+        note(f"worker {run.index}: exit {run.exit_code}, {run.processed} processed, "
+             f"CPU {run.cpu:.1f} s (system {run.system_cpu:.1f} s), peak RSS "
+             f"{run.max_rss_kb / 1024:.0f} MB")
+        if run.exit_code:
+            failures.append(f"worker {run.index} exited {run.exit_code}")
+            print(run.output[-2000:], file=sys.stderr)
+    busy = (machine_after[0] - machine_before[0]) / common.CLOCK_TICKS
+    total = (machine_after[1] - machine_before[1]) / common.CLOCK_TICKS
+    workers_cpu = sum(r.cpu for r in runs)
+    other = busy - workers_cpu - pg_cpu - sink_cpu - own_cpu
+    note(f"rows by status {summary['by_status']}; delivery {summary['delivery_status']}; "
+         f"distinct Message-IDs {summary['ids']}; rows sent more than once "
+         f"{summary['retried']}")
+    started = "worker start-up" if args.cold_start else "workers already waiting"
+    note(f"first message sent {first:.2f} s after confirm ({started}), last row "
+         f"terminal at {elapsed:.2f} s, workers exited at {exited:.2f} s; steady rate "
+         f"{(n - 1) / max(elapsed - first, 1e-9):.0f} msg/s")
+    note(f"CPU during the send ({exited:.1f} s x {os.cpu_count()} cores = {total:.1f} s): "
+         f"workers {workers_cpu:.1f} s ({1e6 * workers_cpu / n:.0f} us/msg), PostgreSQL "
+         f"backends {pg_cpu:.1f} s, smtp-sink {sink_cpu:.1f} s, this script "
+         f"{own_cpu:.1f} s, anything else on the machine {max(other, 0):.1f} s; machine "
+         f"busy {100 * busy / max(total, 1e-9):.0f}%")
+    needed = workers_cpu + pg_cpu + sink_cpu
+    if other > max(1.0, 0.1 * total):
+        note(f"WARNING: other processes used {100 * other / total:.0f}% of the machine during "
+             f"the send; this result understates Envoi: run again on a quiet machine")
+    note(f"CPU cost per message, all parties: {1e6 * needed / n:.0f} us; with the "
+         f"{os.cpu_count()} cores to itself, this CPU alone would cap the run near "
+         f"{n * (os.cpu_count() or 1) / needed:.0f} msg/s (an estimate, not a measurement)")
+    note(f"peak RSS per worker: max {max(r.max_rss_kb for r in runs) / 1024:.0f} MB, "
+         f"sum {sum(r.max_rss_kb for r in runs) / 1024:.0f} MB")
+    note(f"smtp-sink received {received} messages for {n} rows")
+    if summary["by_status"] != {"sent": n}:
+        failures.append(f"rows not all sent: {summary['by_status']}")
+    if received != n:
+        failures.append(f"sink received {received} messages, expected exactly {n}")
+    if summary["ids"] != n:
+        failures.append(f"{summary['ids']} distinct Message-IDs for {n} rows")
+    return SendResult(elapsed, rate, failures, workers_cpu)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=50_000)
@@ -363,6 +480,9 @@ def parse_args() -> argparse.Namespace:
                         help="SQL run after migrate, ';'-separated (experiments only)")
     parser.add_argument("--content", choices=["html", "mjml-variants"], default="html",
                         help="the newsletter in HTML, or in MJML with ko and ja variants")
+    parser.add_argument("--dkim", action="store_true",
+                        help="then send the same newsletter again, DKIM-signed (RSA-2048 "
+                             "and Ed25519), and print both rates and their ratio")
     parser.add_argument("--keep", action="store_true",
                         help="keep the database and the data directory afterwards")
     args = parser.parse_args()
@@ -397,7 +517,6 @@ def main() -> int:
     from django.conf import settings
     from django.db import connection
 
-    from envoi.deliveries import services
 
     note(f"seeded {n} profiles through import_profiles_csv in {seed_profiles(n):.2f} s")
     user = common.all_roles_user()
@@ -410,80 +529,13 @@ def main() -> int:
 
     sink = Sink(port)
     failures: list[str] = []
+    signed: SendResult | None = None
     try:
-        before = sink.count
-        connection.close()  # the workers own the database from here on
-        runs = [] if args.cold_start else start_workers(args, data_dir)
-        if runs:
-            wait_started(runs)
-            time.sleep(1)  # their first look for work done: they wait, as in production
-        start_up_cpu = {run.index: common.cpu_seconds(run.process.pid) for run in runs}
-        note(f"load average before the send: {common.load_average()}")
-        sink_cpu, own_cpu = sink.cpu_seconds(), time.process_time()
-        monitor = common.CpuMonitor(args.db_name if args.database == "postgresql" else None)
-        monitor.start()
-        machine_before = common.machine_cpu()
-
-        t0 = time.time()
-        delivery = services.confirm(user, delivery)
-        if args.cold_start:
-            runs = start_workers(args, data_dir)
-        else:
-            wait_finished(delivery.pk, runs, args.timeout)
-            stop_workers(runs)
-        wait_workers(runs, args.timeout)
-        exited = time.time() - t0
-        for run in runs:  # the CPU of the send alone
-            run.cpu -= start_up_cpu.get(run.index, 0.0)
-        machine_after = common.machine_cpu()
-        pg_cpu = monitor.stop()
-        sink_cpu = sink.cpu_seconds() - sink_cpu
-        own_cpu = time.process_time() - own_cpu
-        received = sink.wait_for(before + n) - before
-
-        summary = sending_summary(delivery.pk)
-        elapsed = summary["last"].timestamp() - t0
-        first = summary["first"].timestamp() - t0
-        rate = n / elapsed
-        for run in runs:
-            note(f"worker {run.index}: exit {run.exit_code}, {run.processed} processed, "
-                 f"CPU {run.cpu:.1f} s (system {run.system_cpu:.1f} s), peak RSS "
-                 f"{run.max_rss_kb / 1024:.0f} MB")
-            if run.exit_code:
-                failures.append(f"worker {run.index} exited {run.exit_code}")
-                print(run.output[-2000:], file=sys.stderr)
-        busy = (machine_after[0] - machine_before[0]) / common.CLOCK_TICKS
-        total = (machine_after[1] - machine_before[1]) / common.CLOCK_TICKS
-        workers_cpu = sum(r.cpu for r in runs)
-        other = busy - workers_cpu - pg_cpu - sink_cpu - own_cpu
-        note(f"rows by status {summary['by_status']}; delivery {summary['delivery_status']}; "
-             f"distinct Message-IDs {summary['ids']}; rows sent more than once "
-             f"{summary['retried']}")
-        started = "worker start-up" if args.cold_start else "workers already waiting"
-        note(f"first message sent {first:.2f} s after confirm ({started}), last row "
-             f"terminal at {elapsed:.2f} s, workers exited at {exited:.2f} s; steady rate "
-             f"{(n - 1) / max(elapsed - first, 1e-9):.0f} msg/s")
-        note(f"CPU during the send ({exited:.1f} s x {os.cpu_count()} cores = {total:.1f} s): "
-             f"workers {workers_cpu:.1f} s ({1e6 * workers_cpu / n:.0f} us/msg), PostgreSQL "
-             f"backends {pg_cpu:.1f} s, smtp-sink {sink_cpu:.1f} s, this script "
-             f"{own_cpu:.1f} s, anything else on the machine {max(other, 0):.1f} s; machine "
-             f"busy {100 * busy / max(total, 1e-9):.0f}%")
-        needed = workers_cpu + pg_cpu + sink_cpu
-        if other > max(1.0, 0.1 * total):
-            note(f"WARNING: other processes used {100 * other / total:.0f}% of the machine during "
-                 f"the send; this result understates Envoi: run again on a quiet machine")
-        note(f"CPU cost per message, all parties: {1e6 * needed / n:.0f} us; with the "
-             f"{os.cpu_count()} cores to itself, this CPU alone would cap the run near "
-             f"{n * (os.cpu_count() or 1) / needed:.0f} msg/s (an estimate, not a measurement)")
-        note(f"peak RSS per worker: max {max(r.max_rss_kb for r in runs) / 1024:.0f} MB, "
-             f"sum {sum(r.max_rss_kb for r in runs) / 1024:.0f} MB")
-        note(f"smtp-sink received {received} messages for {n} rows")
-        if summary["by_status"] != {"sent": n}:
-            failures.append(f"rows not all sent: {summary['by_status']}")
-        if received != n:
-            failures.append(f"sink received {received} messages, expected exactly {n}")
-        if summary["ids"] != n:
-            failures.append(f"{summary['ids']} distinct Message-IDs for {n} rows")
+        result = timed_send(args, user, delivery, sink, data_dir, n)
+        elapsed, rate, failures = result.elapsed, result.rate, list(result.failures)
+        if args.dkim:
+            signed = signed_send(args, user, sink, data_dir, n)
+            failures += signed.failures
 
         messages = args.source_messages or max(10_000, min(n, 50_000))
         source_seconds, source_received, source_sink_cpu = run_smtp_source(sink, messages, size)
@@ -506,6 +558,11 @@ def main() -> int:
             f"({args.workers} workers{shape}, {args.database}, {args.content}); "
             f"smtp-source -d -s {SOURCE_SESSIONS}: {source_rate:.0f} msg/s; "
             f"ratio {rate / source_rate:.2f}")
+    if signed is not None:
+        line += (f"; DKIM-signed (RSA-2048 + Ed25519): {signed.rate:.0f} msg/s, "
+                 f"signed/unsigned {signed.rate / rate:.2f}; signing adds "
+                 f"{1e3 * (signed.workers_cpu - result.workers_cpu) / n:.2f} ms of worker CPU "
+                 f"per message")
     if failures:
         for failure in failures:
             common.fail(failure)

@@ -33,6 +33,21 @@ def test_send_benchmark_runs():
                         r"smtp-source -d -s 16: \d+ msg/s; ratio [\d.]+", line), line
 
 
+@pytest.mark.skipif(not shutil.which("smtp-sink"), reason="needs Postfix's smtp-sink: "
+                    "scripts/test installs the postfix package")
+def test_send_benchmark_with_dkim_runs():
+    line = run("send.py", "--recipients", "200", "--workers", "1", "--dkim",
+               "--database", connection.vendor, "--db-name", "envoi_bench_send_dkim_smoke")
+    assert re.search(r"; DKIM-signed \(RSA-2048 \+ Ed25519\): \d+ msg/s, signed/unsigned "
+                     r"[\d.]+; signing adds -?[\d.]+ ms of worker CPU per message$", line), line
+
+
+def test_dkim_sign_benchmark_runs():
+    line = run("dkim_sign.py", "--messages", "20")
+    assert re.fullmatch(r"spaced \(\d+ B\): relaxed body \d+ us; RSA-2048 \+ Ed25519 \d+ us; "
+                        r"RSA-2048 alone \d+ us; Ed25519 alone \d+ us", line), line
+
+
 def test_prepare_benchmark_runs():
     line = run("prepare.py", "--profiles", "2000", "--database", connection.vendor,
                "--db-name", "envoi_bench_prepare_smoke")

@@ -538,6 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
     from envoi.consent.commands import add_commands as add_consent_commands
 
     add_consent_commands(commands)
+    from envoi.sending.email.commands import add_commands as add_dkim_commands
+
+    add_dkim_commands(commands)
 
     bounces = commands.add_parser("bounces", help="take in bounces").add_subparsers(
         dest="sub", required=True)

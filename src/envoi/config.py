@@ -34,6 +34,13 @@ SETTINGS = [
     Setting("ENVOI_DATA_DIR", "./var", "Where the embedded shape keeps its SQLite file and key."),
     Setting("ENVOI_BOUNCE_DOMAIN", "host of ENVOI_BASE_URL",
             "Domain of per-recipient return paths (`b-<row>-<mac>@domain`) and Message-IDs."),
+    Setting("ENVOI_DNS_RESOLVER", "(the system's resolver)",
+            "`host:port` of the DNS resolver the sending-domain checks ask."),
+    Setting("ENVOI_SPF_RELAY", "addresses of the non-loopback relay hosts",
+            "What the return-path domain's SPF must authorize: the relay's outbound "
+            "addresses and/or `include:domain`, separated by spaces."),
+    Setting("ENVOI_BOUNCE_MX", "(any MX)",
+            "The host the return-path domain's MX must name: where bounces reach Envoi."),
     Setting("ENVOI_LEASE_SECONDS", "60",
             "How long a worker owns claimed rows before another worker may take them."),
     Setting("ENVOI_BATCH_SIZE", "200", "Rows a worker claims at a time."),

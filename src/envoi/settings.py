@@ -43,6 +43,12 @@ ENVOI_KPI_REFRESH_SECONDS = int(config.env("ENVOI_KPI_REFRESH_SECONDS", "3600"))
 ENVOI_KPI_REFRESH_DAYS = int(config.env("ENVOI_KPI_REFRESH_DAYS", "30"))
 # Where `envoi bounces listen` and the embedded shape take bounces (host:port).
 ENVOI_BOUNCE_LISTEN = config.env("ENVOI_BOUNCE_LISTEN", "127.0.0.1:2526")
+# Sending-domain checks: the DNS resolver asked (host:port; default: the system's), what
+# the return-path domain's SPF must authorize (relay addresses or include:domain), and
+# the host its MX must name (optional).
+ENVOI_DNS_RESOLVER = config.env("ENVOI_DNS_RESOLVER", "")
+ENVOI_SPF_RELAY = config.env("ENVOI_SPF_RELAY", "")
+ENVOI_BOUNCE_MX = config.env("ENVOI_BOUNCE_MX", "")
 # Who may read /metrics without a token: addresses or networks (docs/OPERATIONS.md).
 ENVOI_METRICS_ALLOW = config.env("ENVOI_METRICS_ALLOW", "127.0.0.0/8 ::1")
 

@@ -37,7 +37,7 @@ from envoi.bounces.models import Quarantine
 from envoi.content.models import Template
 from envoi.deliveries.models import Delivery
 from envoi.reporting import exports
-from envoi.sending.models import OutboxMessage
+from envoi.sending.models import OutboxMessage, SendingDomain
 from envoi.web.errors import denial
 from envoi.web.views import dashboard
 from tests.content.test_images import picture
@@ -100,6 +100,12 @@ PAGES: dict[str, dict[str, Rule]] = {
     "quarantine": both("quarantine.view"),
     "quarantine_address": both("quarantine.view"),
     "quarantine_release": post_only("quarantine.manage"),
+    "sending_domains": {"GET": ("sending_domain.view",),
+                        "POST": ("sending_domain.view", "sending_domain.manage")},
+    "sending_domain": {"GET": ("sending_domain.view",)},
+    "sending_domain_check": post_only("sending_domain.view"),
+    "sending_domain_dkim": post_only("sending_domain.manage"),
+    "sending_domain_retire": post_only("sending_domain.manage"),
     "outbox": both("outbox.view"),
     "outbox_message": both("outbox.view"),
     "outbox_body": both("outbox.view"),
@@ -185,6 +191,7 @@ class World:
     profile: Profile
     quarantined: Quarantine
     message: OutboxMessage
+    sending_domain: SendingDomain
     account: User
     token: ApiToken
     template: Template
@@ -203,6 +210,7 @@ def build_world() -> World:
         message=OutboxMessage.objects.create(
             mail_from="a@x.test", rcpt_to=["b@x.test"], subject="Hi",
             data=b"Subject: Hi\r\nContent-Type: text/plain\r\n\r\nHello\r\n"),
+        sending_domain=SendingDomain.objects.create(domain="walked.example"),
         account=account,
         token=tokens.create(account, account, "walked", None)[0],
         template=Template.objects.create(name="Walked template", subject="Hi",
@@ -248,6 +256,8 @@ FORMS: dict[str, Callable[[World], dict[str, Any]]] = {
     "quarantine_release": lambda world: {"note": "checked"},
     "image_upload": lambda world: {"file": SimpleUploadedFile("dot.png", picture("PNG"))},
     "import_job": lambda world: {"mode": "not a mode"},  # shown again, not started
+    "sending_domains": lambda world: {"domain": "added.example"},
+    "sending_domain_dkim": lambda world: {"selector": "walk"},
 }
 
 
@@ -269,7 +279,8 @@ def arguments(name: str, world: World) -> list[dict[str, Any]]:
     objects = {"delivery": world.delivery, "profile": world.profile,
                "audience": world.audience, "user": world.account,
                "quarantine": world.quarantined, "outbox": world.message,
-               "token": world.token, "template": world.template}
+               "token": world.token, "template": world.template,
+               "sending_domain": world.sending_domain}
     keys = console_urls()[name].pattern.converters.keys()
     if not keys:
         return [{}]

@@ -66,6 +66,9 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "consent.record": frozenset({Role.ADMINISTRATION, Role.IMPORT}),
     "consent.erase": frozenset({Role.ADMINISTRATION}),
     "consent.export": frozenset({Role.ADMINISTRATION, Role.EXPORT}),
+    # Sending domains: their DNS checks, and their DKIM keys (envoi.sending.email).
+    "sending_domain.view": frozenset(Role) - {Role.IMPORT},
+    "sending_domain.manage": frozenset({Role.ADMINISTRATION}),
 }
 
 # Sending actions refused with the sentence of the seed page, naming the action.
@@ -78,7 +81,7 @@ _OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audien
             "quarantine": "the quarantine", "qualification": "qualification rules",
             "bounces": "received bounces", "template": "templates", "image": "images",
             "workers": "workers", "metrics": "metrics",
-            "consent": "consent"}
+            "consent": "consent", "sending_domain": "sending domains"}
 
 
 # Actions whose sentence the generic "<verb> <subject>" pattern would get wrong.

@@ -116,6 +116,7 @@ def _register() -> None:
     api.add_router("/users", accounts.user_router, tags=["accounts"])
     _register_content()
     _register_consent()
+    _register_sending_domains()
 
 
 def _register_consent() -> None:
@@ -123,6 +124,12 @@ def _register_consent() -> None:
 
     api.add_router("/profiles", consent.router, tags=["consent"])
     api.add_router("/deliveries", consent.deliveries_router, tags=["consent"])
+
+
+def _register_sending_domains() -> None:
+    from envoi.api import sending_domains
+
+    api.add_router("/sending-domains", sending_domains.router, tags=["sending domains"])
 
 
 def _register_content() -> None:

@@ -35,6 +35,7 @@ from envoi.bounces.models import InboundKind, InboundMessage, InboundOutcome
 from envoi.bounces.parsing import Parsed, header_text, parse
 from envoi.bounces.qualification import HARD, SOFT
 from envoi.ops import metrics
+from envoi.sending import guards
 from envoi.sending.models import SendingLog
 from envoi.tracking import tokens
 
@@ -111,6 +112,8 @@ def apply(inbound: InboundMessage, parsed: Parsed, row: SendingLog | None = None
         inbound.save()
     if inbound.row_changed and row is not None:
         _refresh_kpis(row.delivery_id)
+    if row is not None and (inbound.row_changed or parsed.kind == InboundKind.COMPLAINT):
+        _guard(row.delivery_id, parsed.kind == InboundKind.COMPLAINT)
 
 
 def _describe(inbound: InboundMessage, parsed: Parsed, row: SendingLog | None) -> None:
@@ -173,6 +176,15 @@ def _apply_to_row(row: SendingLog, parsed: Parsed) -> bool:
         quarantine.note_failures([quarantine.Failure(address, parsed.failure_type,
                                                      parsed.reason, "bounce", row.pk)], now)
     return changed
+
+
+def _guard(delivery_id: int, complaint: bool) -> None:
+    """A sending delivery pauses itself past its complaint or hard-bounce threshold
+    (:mod:`envoi.sending.guards`)."""
+    try:
+        guards.after_inbound(delivery_id, complaint)
+    except Exception:  # the bounce itself is applied; the worker's checks go on
+        log.exception("could not judge delivery %s after a bounce", delivery_id)
 
 
 def _refresh_kpis(delivery_id: int) -> None:

@@ -113,7 +113,9 @@ class InboundMessage(models.Model):
     error = models.TextField(blank=True, default="")
 
     class Meta:
-        indexes = [models.Index(fields=["outcome", "id"]), models.Index(fields=["row_id"])]
+        indexes = [models.Index(fields=["outcome", "id"]), models.Index(fields=["row_id"]),
+                   # A delivery's complaints, counted by the guards (envoi.sending.guards).
+                   models.Index(fields=["delivery_id", "kind"], name="inbound_delivery_kind")]
 
     def __str__(self) -> str:
         return f"inbound {self.pk}: {self.outcome} {self.kind}"

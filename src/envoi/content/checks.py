@@ -91,7 +91,7 @@ VARIANT_RULES: list[Callable[[Delivery], Iterator[Finding]]] = [
 ]
 # Rules that judge what every variant shares: the sender's headers.
 DELIVERY_RULES: list[Callable[[Delivery], Iterator[Finding]]] = [
-    control.header_characters, control.sender_liquid,
+    control.header_characters, control.sender_liquid, control.sending_domain,
 ]
 
 

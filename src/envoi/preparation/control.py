@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.db import DatabaseError, connection
+from django.utils import translation
 
 from envoi.deliveries.content import (
     TEMPLATE_FIELDS,
@@ -21,6 +22,7 @@ from envoi.deliveries.content import (
 )
 from envoi.deliveries.liquid import MESSAGE_SIZE_LIMIT
 from envoi.deliveries.models import Delivery
+from envoi.sending.email.domains import from_domain_problems
 from envoi.sending.mime import HeaderValueError, parse_mailbox
 
 ERROR, WARNING = "error", "warning"
@@ -188,7 +190,25 @@ def message_size(delivery: Delivery) -> Iterator[Finding]:
                       f"{SIZE_WARNING_BYTES // 1024} KB.")
 
 
+def sending_domain(delivery: Delivery) -> Iterator[Finding]:
+    """A From domain known as a sending domain whose DNS checks fail (SPF, DKIM, DMARC,
+    return path: :mod:`envoi.sending.email.domains`): receivers may refuse or file the
+    mail as spam, so it is said in yellow; the ``bulk_sender`` rules make it red."""
+    try:
+        _name, address = parse_mailbox(delivery.sender, "sender")
+    except HeaderValueError:
+        return  # said by header_characters
+    domain = address.rpartition("@")[2].lower()
+    failed = from_domain_problems(domain)
+    if failed:
+        with translation.override("en"):  # findings are stored in the core's English
+            problems = " ".join(check.message for check in failed)
+        yield Finding(WARNING, "sending_domain.checks",
+                      f"The DNS checks of the sending domain {domain} fail: {problems}",
+                      "sender")
+
+
 RULES: list[Callable[[Delivery], Iterator[Finding]]] = [
     empty_content, empty_subject, header_characters, sender_liquid, personalization,
-    divisor_attributes, unsubscribe_link, tracked_urls, message_size,
+    divisor_attributes, unsubscribe_link, tracked_urls, message_size, sending_domain,
 ]

@@ -113,3 +113,7 @@ class RateBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.next_free_at}"
+
+
+# The email channel's own tables live beside its code; loaded here so the app sees them.
+from envoi.sending.email.models import DkimAlgorithm, DkimKey, SendingDomain  # noqa: E402, F401

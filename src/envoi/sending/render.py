@@ -61,6 +61,7 @@ from envoi.deliveries.liquid import (
     error_message,
 )
 from envoi.deliveries.models import Delivery
+from envoi.sending.email.dkim import signer_for
 from envoi.sending.layout import AssembledPart, PartLayout
 from envoi.sending.mime import Body, MessageSkeleton, format_date, make_message_id
 from envoi.tracking import links, tokens
@@ -347,6 +348,11 @@ def _outputs_only(source: str) -> bool:
     return all(isinstance(node, ContentNode | OutputNode) for node in nodes)
 
 
+def _signed(sign: Callable[[bytes], bytes], build: Callable[..., bytes],
+            **options: Any) -> bytes:
+    return sign(build(**options))
+
+
 def unreadable(delivery: Delivery, error: LiquidError) -> PersonalizationError:
     """The first problem of the delivery's templates, with its field, line and column."""
     for name in TEMPLATE_FIELDS:
@@ -393,6 +399,7 @@ class DeliveryRenderer:
             has_html=self.html is not None, has_text=self.content.text is not None,
             extra_headers={"X-Envoi-Delivery": str(delivery.pk)},
         )
+        self.sender_domain = self.skeleton.sender_address.rpartition("@")[2].lower()
 
     def render(self, row_id: int, address: str, profile: dict[str, Any],
                unsubscribe_url: str | None = None,
@@ -430,6 +437,9 @@ class DeliveryRenderer:
             date=format_date(),
             list_unsubscribe=f"<{context['unsubscribe_url']}>",
         )
+        signer = signer_for(self.sender_domain)
+        if signer is not None:  # DKIM, over the finished bytes (envoi.sending.email.dkim)
+            build = partial(_signed, signer.sign, build)
         return OutgoingMessage(row_id=row_id, mail_from=tokens.return_path(row_id),
                                rcpt_to=address, message_id=message_id,
                                data_8bit=build(eight_bit=True), build_7bit=build)

@@ -33,7 +33,7 @@ from envoi.deliveries.liquid import PERSONALIZATION_ERROR, PersonalizationError
 from envoi.deliveries.models import Delivery
 from envoi.ops.vitals import WorkerVitals
 from envoi.reporting.jobs import JobRunner
-from envoi.sending import personalization, queue, ratelimit
+from envoi.sending import guards, personalization, queue, ratelimit
 from envoi.sending.queue import VALIDITY_EXPIRED, ClaimedRow, Outcome
 from envoi.sending.relays import Lanes, RelayPool, Replies, SlotLedger
 from envoi.sending.render import OutgoingMessage
@@ -88,6 +88,7 @@ class Worker:
         self.housekept_at: datetime | None = None
         self.in_flight: Batch | None = None
         self.pause_checks = personalization.PauseChecks()
+        self.guards = guards.Guards()  # complaints, hard bounces, a provider's block
         self.vitals = WorkerVitals(self.worker_id, clock)  # heartbeat and metrics
 
     # -- the loop ---------------------------------------------------------------------
@@ -280,6 +281,9 @@ class Worker:
         sent = [row for row in batch.rows if row.id in recorded]
         # Quarantine (SPEC §8); a message that could not be made says nothing of its address.
         note_sending_results(sent, self.clock())
+        if not batch.expired:
+            self.guards.after_batch(batch.delivery.pk, outcomes,
+                                    {row.id: row.address for row in batch.rows})
         if batch.unrendered:
             self.pause_checks.after_batch(batch.delivery.pk, len(batch.unrendered),
                                           len(batch.rows), batch.unrendered[0].smtp_reply)

@@ -66,6 +66,10 @@ DENIALS = {
         "Your permissions do not allow you to erase profiles."),
     "consent.export": gettext_lazy(
         "Your permissions do not allow you to export the data of profiles."),
+    "sending_domain.view": gettext_lazy(
+        "Your permissions do not allow you to view sending domains."),
+    "sending_domain.manage": gettext_lazy(
+        "Your permissions do not allow you to manage sending domains."),
 }
 
 KNOWN_DELIVERY_ERRORS = {

@@ -164,8 +164,10 @@ FINDING_LABELS = {
                          "address."),
     "personalization.may_fail": _("Some targeted profiles lack a value the template "
                                   "divides by: their messages will not be sent."),
+    "sending_domain.checks": _("The sending domain's DNS records are not all in place: "
+                               "receivers may refuse the mail or file it as spam."),
 }
 FINDINGS_WITH_DETAIL = frozenset({"sender.invalid", "reply_to.invalid", "personalization",
                                   "url.malformed", "size.too_large", "size.large",
                                   "audience.filter", "sender.liquid", "reply_to.liquid",
-                                  "personalization.may_fail"})
+                                  "personalization.may_fail", "sending_domain.checks"})

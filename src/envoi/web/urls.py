@@ -20,6 +20,7 @@ from envoi.web.views import (
     reuse,
     review,
     schedule,
+    sending_domains,
 )
 
 app_name = "web"
@@ -93,6 +94,14 @@ urlpatterns = [
     path("reset/<uidb64>/<token>/", accounts.PasswordReset.as_view(), name="password_reset"),
     path("tokens/", accounts.token_list, name="tokens"),
     path("tokens/<int:pk>/revoke/", accounts.token_revoke, name="token_revoke"),
+    path("sending-domains/", sending_domains.sending_domain_list, name="sending_domains"),
+    path("sending-domains/<int:pk>/", sending_domains.sending_domain, name="sending_domain"),
+    path("sending-domains/<int:pk>/check/", sending_domains.sending_domain_check,
+         name="sending_domain_check"),
+    path("sending-domains/<int:pk>/dkim/", sending_domains.sending_domain_dkim,
+         name="sending_domain_dkim"),
+    path("sending-domains/<int:pk>/retire/", sending_domains.sending_domain_retire,
+         name="sending_domain_retire"),
     path("quarantine/", quarantine.quarantine_list, name="quarantine"),
     path("quarantine/<int:pk>/", quarantine.quarantine_address, name="quarantine_address"),
     path("quarantine/<int:pk>/release/", quarantine.quarantine_release,

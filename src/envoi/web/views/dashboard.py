@@ -31,7 +31,7 @@ from envoi.deliveries.models import Delivery, Status
 from envoi.preparation.models import ExclusionReason
 from envoi.reporting import kpis as kpi_rules
 from envoi.reporting import services as reporting
-from envoi.sending import personalization
+from envoi.sending import guards, personalization
 from envoi.sending.models import SendStatus
 from envoi.tracking.models import EventKind
 from envoi.web import charts, queries
@@ -198,6 +198,8 @@ def _live_context(request: HttpRequest, delivery: Delivery,
             "deployment": deployment(request.user, delivery, recurrence is not None),
             "auto_pause": (personalization.auto_pause(delivery.pk)
                            if delivery.status == Status.PAUSED else None),
+            "guard_pause": (guards.guard_pause(delivery.pk)
+                            if delivery.status == Status.PAUSED else None),
             **action_bar(request, delivery, recurrence)}
 
 
