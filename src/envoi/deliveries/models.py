@@ -26,7 +26,8 @@ class Delivery(models.Model):
     """
 
     EMAIL = "email"
-    CHANNEL_CHOICES = [(EMAIL, "email")]
+    SMS = "sms"
+    CHANNEL_CHOICES = [(EMAIL, "email"), (SMS, "sms")]
 
     label = models.CharField(max_length=200)
     channel = models.CharField(max_length=8, choices=CHANNEL_CHOICES, default=EMAIL)
@@ -50,6 +51,11 @@ class Delivery(models.Model):
     is_marketing = models.BooleanField(
         default=True, help_text="Marketing messages must carry an unsubscribe link.")
     approval_required = models.BooleanField(default=True)
+    # SMS (envoi.sending.channels.sms): the most parts one recipient's message may take
+    # (a red control rule; 0: no limit), and the parts counted by preparation.
+    max_parts = models.IntegerField(default=4)
+    parts = models.JSONField(default=dict, blank=True,
+                             help_text="SMS parts per message: min, max and total.")
 
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.EDITING,
                               db_index=True)

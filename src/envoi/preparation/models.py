@@ -9,6 +9,10 @@ class ExclusionReason(models.TextChoices):
     DUPLICATE = "duplicate"
     DENYLISTED = "denylisted"
     QUARANTINED = "quarantined"
+    # SMS: the profile has no phone, or one libphonenumber does not take, or replied STOP
+    PHONE_MISSING = "phone_missing"
+    PHONE_INVALID = "phone_invalid"
+    SMS_OPT_OUT = "sms_opt_out"
 
 
 class ExclusionLog(models.Model):

@@ -113,3 +113,22 @@ class RateBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.next_free_at}"
+
+
+class SmsPart(models.Model):
+    """One part of a sent SMS: the SMSC's ``message_id`` for it, and what its delivery
+    receipt said. A message counts as delivered once every one of its parts is."""
+
+    row_id = models.BigIntegerField()
+    sequence = models.IntegerField()  # 1-based, as in the concatenation header
+    message_id = models.CharField(max_length=65)
+    smsc = models.CharField(max_length=300, blank=True, default="")
+    stat = models.CharField(max_length=8, blank=True, default="")  # DELIVRD, UNDELIV, ...
+    received_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["message_id"], name="smspart_message_id"),
+                   models.Index(fields=["row_id"], name="smspart_row")]
+
+    def __str__(self) -> str:
+        return f"{self.row_id}/{self.sequence}: {self.message_id} {self.stat}"
