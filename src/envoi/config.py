@@ -21,6 +21,8 @@ class Setting:
     help: str
 
 
+DEFAULT_STOP_KEYWORDS = "STOP,STOPALL,UNSUBSCRIBE,END,QUIT,CANCEL,해지,수신거부,停止,配信停止"
+
 SETTINGS = [
     Setting("ENVOI_DATABASE_URL", "sqlite:///<ENVOI_DATA_DIR>/envoi.sqlite3",
             "`sqlite:///path` (embedded) or `postgresql://user:pass@host:port/db` (production)."),
@@ -35,8 +37,7 @@ SETTINGS = [
     Setting("ENVOI_SMS_DEFAULT_REGION", "KR",
             "Region (ISO 3166 code) of phone numbers written without a country code, for "
             "profiles without `attributes.country`."),
-    Setting("ENVOI_SMS_STOP_KEYWORDS", "STOP,STOPALL,UNSUBSCRIBE,END,QUIT,CANCEL,해지,수신거부,"
-            "停止,配信停止",
+    Setting("ENVOI_SMS_STOP_KEYWORDS", DEFAULT_STOP_KEYWORDS,
             "Replies that opt the sender out of SMS (the whole reply, any case), separated "
             "by commas."),
     Setting("ENVOI_SECRET_KEY", "(generated into ENVOI_DATA_DIR on first start)",

@@ -216,7 +216,7 @@ class Worker:
             channel.close()
         try:
             for channel in self.channels.values():
-                channel.poll(self.clock())  # what came back while closing
+                channel.poll(self.clock(), final=True)  # what came back while closing
         except (OperationalError, InterfaceError):
             log.warning("database unavailable; receipts are left unrecorded")
         self.vitals.stopped()

@@ -64,8 +64,9 @@ class Channel:
     def recorded(self, rows: list, outcomes: list, messages: list, now: datetime) -> None:
         """After a batch's outcomes are written."""
 
-    def poll(self, now: datetime) -> int:
-        """Take in what came back on the channel's connections; how many."""
+    def poll(self, now: datetime, *, final: bool = False) -> int:
+        """Take in what came back on the channel's connections; how many. ``final``:
+        the connections are closed, nothing more will come."""
         return 0
 
     def close(self) -> None:
