@@ -478,11 +478,24 @@ class KpisOut(Schema):
     failures_by_reason: list[FailureOut]
 
 
+class SmsKpisOut(Schema):
+    to_deliver: int
+    sent: int
+    delivered: int
+    delivered_rate: float = Field(description="Delivered (by receipt) over sent.")
+    errors: int
+    error_rate: float = Field(description="Failed over to deliver.")
+    stop_replies: int
+    parts_sent: int
+
+
 class DeliveryKpisOut(Schema):
     delivery_id: int
     computed_at: datetime
     kpis: KpisOut
     counts: CountsOut
+    channel: str = "email"
+    sms: SmsKpisOut | None = None
 
 
 class TrackingEventOut(Schema):

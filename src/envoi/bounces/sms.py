@@ -141,7 +141,7 @@ def _reply(event: Any, now: datetime) -> InboundSms:
     number = number_of(event.source)
     profile_id, row_id = profile_for(number)
     stop = profile_id is not None and is_stop(event.text)
-    if stop:
+    if stop and profile_id is not None:
         Profile.objects.filter(pk=profile_id).update(sms_opt_out=True)
         audit(None, "profile.sms_opt_out", profile_id=profile_id, number=number,
               reply=event.text[:160], smsc=event.smsc)

@@ -82,11 +82,11 @@ def _normalize_phones(cursor) -> None:
                else "json_extract(p.attributes, '$.country')")
     cursor.execute(f"SELECT t.profile_id, t.address, {country} FROM prep_target t "  # noqa: S608
                    "JOIN audiences_profile p ON p.id = t.profile_id WHERE t.reason IS NULL")
-    changes = []
+    changes: list[tuple[str, str | None, int]] = []
     for profile_id, raw, region in cursor.fetchall():
         e164 = to_e164(raw, region_of({"country": region}))
         if e164 is None:
-            changes.append((raw, R.PHONE_INVALID, profile_id))
+            changes.append((raw, R.PHONE_INVALID.value, profile_id))
         elif e164 != raw:
             changes.append((e164, None, profile_id))
     if changes:

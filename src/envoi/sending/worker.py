@@ -182,8 +182,8 @@ class Worker:
             # record it now, not when some other delivery starts.
             return self.settle()
         for delivery_id, rate, channel_name in deliveries:
-            channel = self.channels.get(channel_name)
-            if channel is None or not channel.ready():
+            transport = self.channels.get(channel_name)
+            if transport is None or not transport.ready():
                 continue  # its rows wait for a worker that can send them
             size = ratelimit.claim_size(self.batch_size, rate)
             claimed_at = time.monotonic()
