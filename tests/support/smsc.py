@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import Counter
 import socket
 import threading
 import time
@@ -84,6 +85,30 @@ class SmscHarness:
         self._call(stopping())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+    def cpu_seconds(self) -> float:
+        """CPU time of this process, where the SMSC's thread does nearly all the work."""
+        return time.process_time()
+
+    def copies(self) -> Counter[str]:
+        """Messages received per destination (a message: its first part)."""
+        return Counter(s.destination for s in self.submitted if s.udh[5:6] in (b"", b"\x01"))
+
+    def unbind_all(self) -> None:
+        """Drop every session at once, whatever is in flight (an SMSC restart)."""
+        async def unbind() -> None:
+            for session in list(self._sessions.values()):
+                try:
+                    await session.unbind()
+                except Exception:  # already gone
+                    pass
+        self._call(unbind())
+
+    def release_stall(self) -> None:
+        """End a stall: the held submit_sm are dropped unanswered, as a restarted SMSC
+        would; new ones are answered again."""
+        self.stall = False
+        self._held.clear()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -6,7 +6,7 @@ connection to an SMSC, with a window of outstanding ``submit_sm``.
   message is answered once every part is.
 - **Rate.** ``rate`` submit_sm per second per connection (0: as fast as the SMSC
   answers). ``ESME_RTHROTTLED`` and ``ESME_RMSGQFUL`` send the part again after a pause
-  that doubles with each refusal in a row (0.1 s up to 5 s): the connection slows down
+  that doubles with each pause in a row (0.05 s up to 1 s): the connection slows down
   instead of failing the message.
 - **Liveness.** ``enquire_link`` after 30 s without traffic; a submit_sm unanswered for
   ``timeout`` seconds means the SMSC stalled: the connection is dropped and made again.
@@ -50,7 +50,7 @@ NO_ANSWER = -1  # command_status of a part that never got a submit_sm_resp
 
 ENQUIRE_AFTER = 30.0
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
-THROTTLE_FIRST, THROTTLE_MAX = 0.1, 5.0
+THROTTLE_FIRST, THROTTLE_MAX = 0.05, 1.0
 THROTTLE_RETRIES = 20  # refusals of one part before the message is given back
 
 
@@ -306,8 +306,10 @@ class SmppSession(threading.Thread):
                 send.answer(SmppReply(ESME_ROK, send.ids, self.config.name))
         elif status in SLOW_DOWN and send.throttled < THROTTLE_RETRIES:
             send.throttled += 1
-            self.pause_until = time.monotonic() + self.throttle
-            self.throttle = min(self.throttle * 2, THROTTLE_MAX)
+            now = time.monotonic()
+            if now >= self.pause_until:  # the window's other refusals share this pause
+                self.pause_until = now + self.throttle
+                self.throttle = min(self.throttle * 2, THROTTLE_MAX)
             self.waiting.appendleft((send, part, self.pause_until))
         else:
             send.answer(SmppReply(status, send.ids, self.config.name))
