@@ -46,10 +46,14 @@ def _day_choices() -> list[tuple[str, str]]:
 
 class DeliveryForm(forms.Form):
     label = forms.CharField(label=_("Label"), max_length=200)
+    channel = forms.ChoiceField(label=_("Channel"), initial="email", required=False,
+                                choices=[("email", _("Email")), ("sms", _("SMS"))])
     sender = forms.CharField(label=_("Sender"), max_length=320,
-                             help_text=_("For example: Shop <news@shop.example.com>"))
+                             help_text=_("For example: Shop <news@shop.example.com>; for "
+                                         "SMS, a short code, a number or a name of up to "
+                                         "11 characters"))
     reply_to = forms.CharField(label=_("Reply to"), max_length=320, required=False)
-    subject = forms.CharField(label=_("Subject"), max_length=998)
+    subject = forms.CharField(label=_("Subject"), max_length=998, required=False)
     audience = forms.ModelChoiceField(label=_("Audience"), queryset=Audience.objects.none(),
                                       required=False, empty_label=_("(none)"))
     # Content is kept exactly as typed: a stripped newline would be a change of content.
@@ -104,8 +108,14 @@ class DeliveryForm(forms.Form):
     ends_at = WallClockField(label=pgettext_lazy("schedule", "Ends"), required=False,
                              help_text=_("Optional: no run after this date and time."))
 
-    MESSAGE_FIELDS = ("label", "sender", "reply_to", "subject", "audience", "html_body",
-                      "text_body", "is_marketing", "approval_required")
+    max_parts = forms.IntegerField(
+        label=_("Most parts per SMS"), required=False, initial=4, min_value=0, max_value=255,
+        help_text=_("Preparation fails when a recipient's SMS would take more parts; "
+                    "0: no limit."))
+
+    MESSAGE_FIELDS = ("label", "channel", "sender", "reply_to", "subject", "audience",
+                      "html_body", "text_body", "is_marketing", "approval_required")
+    SMS_FIELDS = ("max_parts",)
     SCHEDULE_FIELDS = ("contact_date", "time_zone", "recipient_time_zone")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -131,7 +141,17 @@ class DeliveryForm(forms.Form):
         return schedule.zone_names()
 
     def message(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.MESSAGE_FIELDS}
+        fields = {name: self.cleaned_data[name] for name in self.MESSAGE_FIELDS}
+        fields["channel"] = fields["channel"] or "email"
+        if self.cleaned_data.get("max_parts") is not None:
+            fields["max_parts"] = self.cleaned_data["max_parts"]
+        return fields
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (data.get("channel") or "email") == "email" and not data.get("subject"):
+            self.add_error("subject", self.fields["subject"].error_messages["required"])
+        return data
 
     def schedule(self) -> dict[str, Any]:
         """The schedule as the core (and the API) take it."""
@@ -178,7 +198,8 @@ class DeliveryForm(forms.Form):
 
 def delivery_initial(delivery: Delivery) -> dict[str, Any]:
     """The form's fields as the delivery stands (its schedule in its own time zone)."""
-    initial = {name: getattr(delivery, name) for name in DeliveryForm.MESSAGE_FIELDS}
+    initial = {name: getattr(delivery, name)
+               for name in DeliveryForm.MESSAGE_FIELDS + DeliveryForm.SMS_FIELDS}
     initial.update(contact_date=schedule.wall(delivery.contact_date, delivery.time_zone),
                    time_zone=delivery.time_zone,
                    recipient_time_zone=delivery.recipient_time_zone)

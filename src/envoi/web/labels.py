@@ -64,6 +64,9 @@ REASON_LABELS = {
     "duplicate": _("Duplicate address"),
     "denylisted": _("On the denylist"),
     "quarantined": _("Address quarantined"),
+    "phone_missing": _("Phone missing"),
+    "phone_invalid": _("Phone invalid"),
+    "sms_opt_out": _("Opted out of SMS"),
     # failures (SPEC §8)
     "user_unknown": _("User unknown"),
     "invalid_domain": _("Invalid domain"),
