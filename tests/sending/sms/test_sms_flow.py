@@ -142,6 +142,10 @@ def test_sms_delivery_end_to_end(team, smsc, settings):
     assert people["minji"].sms_opt_out
     reply = InboundSms.objects.get()
     assert reply.stop and reply.profile_id == people["minji"].pk
+    admin = Api("ada", "administration")
+    listed = admin.ok(admin.get("/sms-inbound", kind="reply"))
+    assert [(r["source"], r["text"], r["stop"], r["outcome"]) for r in listed["results"]] == [
+        ("+821012345678", "수신거부", True, "matched")]
     again = create_sms(preparer, audience["id"], "Hi {{ first_name }}")
     prepared = preparer.ok(preparer.post(f"/deliveries/{again['id']}/prepare"))
     assert prepared["counts"]["exclusions"]["sms_opt_out"] == 2
@@ -169,6 +173,18 @@ def test_failed_receipts_and_too_many_parts(team, smsc, settings):
                         "+447911123456": "failed"}
     failed = SendingLog.objects.get(delivery_id=delivery["id"], address="+447911123456")
     assert (failed.failure_type, failed.failure_reason) == ("soft", "unreachable")
+
+    # A receipt for nothing Envoi sent is kept and listed.
+    from envoi.bounces import sms as inbound_sms
+    from envoi.sending.channels.sms.transport import Inbound
+
+    stray = Inbound("smsc", True, "821099998888", "Envoi", "id:zz9 stat:DELIVRD", "zz9",
+                    "DELIVRD", received_at=0.0)
+    assert inbound_sms.take_in([stray], failed.updated_at) == [stray]
+    inbound_sms.keep_unmatched([stray], failed.updated_at)
+    admin = Api("ada", "administration")
+    listed = admin.ok(admin.get("/sms-inbound", outcome="unmatched"))
+    assert [(r["kind"], r["message_id"]) for r in listed["results"]] == [("receipt", "zz9")]
 
 
 def _bound(smsc: SmscHarness, worker: Worker) -> None:
