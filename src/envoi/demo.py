@@ -15,11 +15,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from envoi import config
 from envoi.accounts.roles import Role
 from envoi.accounts.services import create_token, create_user
 
 if TYPE_CHECKING:
     from envoi.bounces.listener import BounceListener
+    from envoi.sending.channels.sms.capture import CaptureSmsc
 
 DEMO_USER = "demo"
 
@@ -74,6 +76,7 @@ def run_demo(host: str, port: int, smtp_port: int) -> int:
     token = seed()
     outbox = CaptureServer("127.0.0.1", smtp_port)
     outbox.start()
+    smsc = start_capture_smsc()
     bounces = start_bounce_listener()
     stop = threading.Event()
     run_in_thread(stop)
@@ -82,6 +85,7 @@ def run_demo(host: str, port: int, smtp_port: int) -> int:
 Envoi is running (embedded shape: {settings.DATABASES['default']['NAME']})
   API:      {base}/api/v1/   (OpenAPI: {base}/api/v1/openapi.json, docs: {base}/api/v1/docs)
   Outbox:   captured messages at {base}/api/v1/outbox (SMTP on 127.0.0.1:{smtp_port})
+  SMS:      {f"captured by the SMSC on 127.0.0.1:{smsc.port}" if smsc else "no capture SMSC"}
   Bounces:  {bounces.host + ":" + str(bounces.port) if bounces else "not listening"}
   Token:    {token}
   Try:      curl -H "Authorization: Bearer {token}" {base}/api/v1/deliveries/1
@@ -91,9 +95,28 @@ Envoi is running (embedded shape: {settings.DATABASES['default']['NAME']})
     finally:
         stop.set()
         outbox.stop()
+        if smsc:
+            smsc.stop()
         if bounces:
             bounces.stop()
     return 0
+
+
+def start_capture_smsc() -> CaptureSmsc | None:
+    """The capture SMSC on loopback (``ENVOI_DEMO_SMPP_PORT``, 2775), which the demo's
+    worker sends SMS to, unless ``ENVOI_SMPP_URL`` names a real one."""
+    from envoi.sending.channels.sms.capture import CaptureSmsc
+
+    if settings.ENVOI_SMPP_URL:
+        return None
+    smsc = CaptureSmsc("127.0.0.1", int(config.env("ENVOI_DEMO_SMPP_PORT", "2775")))
+    try:
+        smsc.start()
+    except (OSError, RuntimeError) as error:
+        print(f"envoi demo: no capture SMSC: {error}", flush=True)
+        return None
+    settings.ENVOI_SMPP_URL = smsc.url
+    return smsc
 
 
 def start_bounce_listener() -> BounceListener | None:

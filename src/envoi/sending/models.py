@@ -132,3 +132,22 @@ class SmsPart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.row_id}/{self.sequence}: {self.message_id} {self.stat}"
+
+
+class OutboxSms(models.Model):
+    """An SMS caught by the embedded capture SMSC (embedded shape only), its parts
+    joined again."""
+
+    received_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=32)
+    destination = models.CharField(max_length=32)
+    text = models.TextField(blank=True, default="")
+    encoding = models.CharField(max_length=8)
+    parts = models.IntegerField(default=1)
+    message_ids = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.destination}: {self.text[:40]}"
