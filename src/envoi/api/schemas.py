@@ -538,6 +538,14 @@ class HistoryEventOut(Schema):
     row_id: int
 
 
+class HistorySmsReplyOut(Schema):
+    received_at: datetime
+    source: str
+    text: str
+    stop: bool = Field(description="The reply opted the profile out of SMS.")
+    row_id: int | None
+
+
 class ProfileHistoryOut(Schema):
     profile_id: int
     first_contact_at: datetime | None
@@ -546,6 +554,7 @@ class ProfileHistoryOut(Schema):
     event_count: int
     messages: list[HistoryMessageOut]
     events: list[HistoryEventOut]
+    sms_replies: list[HistorySmsReplyOut] = []
 
 
 

@@ -146,6 +146,8 @@ def test_sms_delivery_end_to_end(team, smsc, settings):
     listed = admin.ok(admin.get("/sms-inbound", kind="reply"))
     assert [(r["source"], r["text"], r["stop"], r["outcome"]) for r in listed["results"]] == [
         ("+821012345678", "수신거부", True, "matched")]
+    history = admin.ok(admin.get(f"/profiles/{people['minji'].pk}/history"))
+    assert [(r["text"], r["stop"]) for r in history["sms_replies"]] == [("수신거부", True)]
     again = create_sms(preparer, audience["id"], "Hi {{ first_name }}")
     prepared = preparer.ok(preparer.post(f"/deliveries/{again['id']}/prepare"))
     assert prepared["counts"]["exclusions"]["sms_opt_out"] == 2
