@@ -74,6 +74,9 @@ def test_an_sms_delivery_written_in_korean_and_sent(people, smsc):
     assert Delivery.objects.get().status == "finished"
 
     starter.page.goto(f"/deliveries/{delivery.pk}/")
+    kpis = starter.page.get_by_test_id("sms-kpis")
+    assert kpis.locator("[data-kpi=parts_sent]").inner_text() == "4"
+    assert kpis.locator("[data-kpi=delivered_rate]").inner_text().startswith("100")
     screenshot(starter.page, "sms-3-dashboard-ko")
     preparer.page.goto("/outbox/")
     assert "민지님, 봄 세일" in preparer.page.get_by_test_id("outbox-sms").inner_text()
