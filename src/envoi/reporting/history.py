@@ -52,9 +52,9 @@ def _sms_replies(profile: Profile) -> list[dict[str, Any]]:
     """The SMS replies matched to the profile by number (STOP among them), newest first."""
     from envoi.bounces.models import InboundSms
 
-    return list(InboundSms.objects.filter(profile_id=profile.pk, kind=InboundSms.REPLY)
-                .order_by("-id").values("received_at", "source", "text", "stop",
-                                        "row_id")[:HISTORY_LIMIT])
+    replies = (InboundSms.objects.filter(profile_id=profile.pk, kind=InboundSms.REPLY)
+               .order_by("-id").values("received_at", "source", "text", "stop", "row_id"))
+    return [dict(reply) for reply in replies[:HISTORY_LIMIT]]
 
 
 def _messages(rows: QuerySet[SendingLog]) -> list[dict[str, Any]]:
