@@ -41,7 +41,7 @@ from tests.web.schedules import fire_runs, recurring_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MAX_PAGES = 400
-ALLOWED_WORDS = {"Envoi", "SMS", "HTML", "UTC", "cron", "API"}
+ALLOWED_WORDS = {"Envoi", "SMS", "HTML", "UTC", "cron", "API", "GSM", "UCS", "STOP", "SMSC"}
 WORD = re.compile(r"[A-Za-z]{3,}")
 ADDRESS = re.compile(r"\S+@[\w.-]+|https?://\S+")
 NOT_PROSE = {"code", "pre", "script", "style", "abbr", "textarea", "option"}
