@@ -21,12 +21,25 @@ class Setting:
     help: str
 
 
+DEFAULT_STOP_KEYWORDS = "STOP,STOPALL,UNSUBSCRIBE,END,QUIT,CANCEL,해지,수신거부,停止,配信停止"
+
 SETTINGS = [
     Setting("ENVOI_DATABASE_URL", "sqlite:///<ENVOI_DATA_DIR>/envoi.sqlite3",
             "`sqlite:///path` (embedded) or `postgresql://user:pass@host:port/db` (production)."),
     Setting("ENVOI_SMTP_URL", "smtp://127.0.0.1:2525",
             "Relay: `smtp://[user:password@]host:port[?starttls=1&pool=4]`; `smtps://` for TLS. "
             "Several relays, separated by spaces, with `weight=N` and `max_connections=N`."),
+    Setting("ENVOI_SMPP_URL", "(none: SMS deliveries wait)",
+            "SMSCs for the SMS channel: `smpp://system_id:password@host:port[?window=10&"
+            "rate=100&system_type=…&source_ton=…&source_npi=…]`, several separated by "
+            "commas or spaces. `window`: outstanding submit_sm per connection; `rate`: "
+            "submit_sm per second per connection (0: no limit); `connections=N` per worker."),
+    Setting("ENVOI_SMS_DEFAULT_REGION", "KR",
+            "Region (ISO 3166 code) of phone numbers written without a country code, for "
+            "profiles without `attributes.country`."),
+    Setting("ENVOI_SMS_STOP_KEYWORDS", DEFAULT_STOP_KEYWORDS,
+            "Replies that opt the sender out of SMS (the whole reply, any case), separated "
+            "by commas."),
     Setting("ENVOI_SECRET_KEY", "(generated into ENVOI_DATA_DIR on first start)",
             "Signs sessions, unsubscribe and tracking links. Keep it secret and stable."),
     Setting("ENVOI_BASE_URL", "http://127.0.0.1:8000",
@@ -219,3 +232,52 @@ def smtp_from_url(url: str) -> SmtpConfig:
         weight=max(1, int(query.get("weight", "1"))),
         max_connections=max(0, int(query.get("max_connections", "0"))),
     )
+
+
+@dataclass(frozen=True)
+class SmppConfig:
+    host: str
+    port: int
+    system_id: str
+    password: str
+    system_type: str = ""
+    window: int = 10  # outstanding submit_sm per connection
+    rate: float = 0.0  # submit_sm per second per connection; 0: no limit
+    source_ton: int | None = None  # None: chosen from the sender (number or name)
+    source_npi: int | None = None
+    connections: int = 1  # per worker
+    timeout: float = 10.0  # seconds a submit_sm may wait for its answer
+
+    @property
+    def name(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def smscs_from_url(urls: str) -> list[SmppConfig]:
+    """``ENVOI_SMPP_URL`` may list several SMSCs, separated by commas or spaces."""
+    smscs = [smpp_from_url(url) for url in urls.replace(",", " ").split()]
+    names = [smsc.name for smsc in smscs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"ENVOI_SMPP_URL: an SMSC is listed twice: {', '.join(names)}")
+    return smscs
+
+
+def smpp_from_url(url: str) -> SmppConfig:
+    parts = urlsplit(url)
+    if parts.scheme != "smpp":
+        raise ValueError(f"ENVOI_SMPP_URL: expected smpp://, got {url!r}")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    try:
+        port = parts.port or 2775
+        return SmppConfig(
+            host=parts.hostname or "127.0.0.1", port=port,
+            system_id=unquote(parts.username or ""), password=unquote(parts.password or ""),
+            system_type=query.get("system_type", ""),
+            window=max(1, int(query.get("window", "10"))),
+            rate=max(0.0, float(query.get("rate", "0"))),
+            source_ton=int(query["source_ton"]) if "source_ton" in query else None,
+            source_npi=int(query["source_npi"]) if "source_npi" in query else None,
+            connections=max(1, int(query.get("connections", "1"))),
+            timeout=float(query.get("timeout", "10")))
+    except ValueError as error:
+        raise ValueError(f"ENVOI_SMPP_URL: {url!r}: {error}") from error

@@ -15,11 +15,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from envoi import config
 from envoi.accounts.roles import Role
 from envoi.accounts.services import create_token, create_user
 
 if TYPE_CHECKING:
     from envoi.bounces.listener import BounceListener
+    from envoi.sending.channels.sms.capture import CaptureSmsc
 
 DEMO_USER = "demo"
 
@@ -109,23 +111,29 @@ def run_demo(host: str, port: int, smtp_port: int) -> int:
     draft = seed_draft(User.objects.get(username=DEMO_USER))
     outbox = CaptureServer("127.0.0.1", smtp_port)
     outbox.start()
+    smsc = start_capture_smsc()
     bounces = start_bounce_listener()
     stop = threading.Event()
     run_in_thread(stop)
     print(banner(settings.ENVOI_BASE_URL, token, draft, smtp_port,
-                 f"{bounces.host}:{bounces.port}" if bounces else "not listening"),
+                 f"{bounces.host}:{bounces.port}" if bounces else "not listening",
+                 f"captured by the SMSC on 127.0.0.1:{smsc.port}" if smsc
+                 else "no capture SMSC"),
           flush=True)
     try:
         uvicorn.run("envoi.asgi:application", host=host, port=port, log_level="warning")
     finally:
         stop.set()
         outbox.stop()
+        if smsc:
+            smsc.stop()
         if bounces:
             bounces.stop()
     return 0
 
 
-def banner(base: str, token: str | None, draft: int, smtp_port: int, bounces: str) -> str:
+def banner(base: str, token: str | None, draft: int, smtp_port: int, bounces: str,
+           sms: str = "no capture SMSC") -> str:
     """What the demo prints on start: where the console is and how to sign in, the API,
     the outbox, the token, and the seeded draft to try."""
     return f"""
@@ -133,11 +141,29 @@ Envoi is running (embedded shape: {settings.DATABASES['default']['NAME']})
   Console:  {base}/   (sign in as {DEMO_USER} / {DEMO_PASSWORD})
   API:      {base}/api/v1/   (OpenAPI: {base}/api/v1/openapi.json, docs: {base}/api/v1/docs)
   Outbox:   captured messages at {base}/api/v1/outbox (SMTP on 127.0.0.1:{smtp_port})
+  SMS:      {sms}
   Bounces:  {bounces}
   Token:    {token}
   Draft:    {base}/deliveries/{draft}/
   Try:      curl -H "Authorization: Bearer {token}" {base}/api/v1/deliveries/{draft}
 """
+
+
+def start_capture_smsc() -> CaptureSmsc | None:
+    """The capture SMSC on loopback (``ENVOI_DEMO_SMPP_PORT``, 2775), which the demo's
+    worker sends SMS to, unless ``ENVOI_SMPP_URL`` names a real one."""
+    from envoi.sending.channels.sms.capture import CaptureSmsc
+
+    if settings.ENVOI_SMPP_URL:
+        return None
+    smsc = CaptureSmsc("127.0.0.1", int(config.env("ENVOI_DEMO_SMPP_PORT", "2775")))
+    try:
+        smsc.start()
+    except (OSError, RuntimeError) as error:
+        print(f"envoi demo: no capture SMSC: {error}", flush=True)
+        return None
+    settings.ENVOI_SMPP_URL = smsc.url
+    return smsc
 
 
 def start_bounce_listener() -> BounceListener | None:

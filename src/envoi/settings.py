@@ -13,6 +13,10 @@ SECRET_KEY = config.secret_key()
 DEBUG = config.env("ENVOI_DEBUG", "0") == "1"
 ENVOI_BASE_URL = config.env("ENVOI_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 ENVOI_SMTP_URL = config.env("ENVOI_SMTP_URL", "smtp://127.0.0.1:2525")
+ENVOI_SMPP_URL = config.env("ENVOI_SMPP_URL", "")
+ENVOI_SMS_DEFAULT_REGION = config.env("ENVOI_SMS_DEFAULT_REGION", "KR").upper()
+ENVOI_SMS_STOP_KEYWORDS = [word.strip() for word in config.env(
+    "ENVOI_SMS_STOP_KEYWORDS", config.DEFAULT_STOP_KEYWORDS).split(",") if word.strip()]
 ENVOI_BOUNCE_DOMAIN = config.env("ENVOI_BOUNCE_DOMAIN") or (
     urlsplit(ENVOI_BASE_URL).hostname or "localhost"
 )

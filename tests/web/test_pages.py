@@ -43,7 +43,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 MAX_PAGES = 400
 ALLOWED_WORDS = {"Envoi", "SMS", "HTML", "MJML", "UTC", "cron", "API", "KPI", "CSV", "JSON",
                  # protocols and mailbox providers, named as they are in every language
-                 "DNS", "SPF", "DKIM", "DMARC", "RSA", "Gmail", "Yahoo", "Naver"}
+                 "DNS", "SPF", "DKIM", "DMARC", "RSA", "Gmail", "Yahoo", "Naver",
+                 "GSM", "UCS", "STOP", "SMSC"}
 WORD = re.compile(r"[A-Za-z]{3,}")
 ADDRESS = re.compile(r"\S+@[\w.-]+|https?://\S+")
 NOT_PROSE = {"code", "pre", "script", "style", "abbr", "textarea", "option"}

@@ -16,6 +16,7 @@ from envoi.bounces.models import (
     InboundKind,
     InboundMessage,
     InboundOutcome,
+    InboundSms,
     QualificationRule,
 )
 from envoi.bounces.qualification import builtin_rules
@@ -155,3 +156,53 @@ def delete_rule(request: HttpRequest, rule_id: int):
     require(request.user, "qualification.manage")
     services.delete_rule(request.user, get_or_404(QualificationRule, rule_id, "Rule"))
     return Status(204, None)
+
+
+# SMS: delivery receipts and replies received over SMPP ---------------------------------
+
+sms_router = Router()
+
+
+class InboundSmsOut(Schema):
+    id: int
+    received_at: datetime
+    kind: str
+    smsc: str
+    source: str
+    destination: str
+    text: str
+    message_id: str
+    stat: str
+    outcome: str
+    row_id: int | None
+    profile_id: int | None
+    stop: bool
+
+
+class InboundSmsPage(Page):
+    results: list[InboundSmsOut]
+
+
+class InboundSmsFilter(Schema):
+    outcome: InboundOutcome | None = None
+    kind: str | None = Field(None, pattern="^(receipt|reply)$")
+    page: int = Field(1, ge=1, le=10**6)
+    page_size: int = Field(100, ge=1, le=1000)
+
+
+@sms_router.get("", response=InboundSmsPage)
+def list_inbound_sms(request: HttpRequest, filters: Query[InboundSmsFilter]):
+    """Receipts and replies received over SMPP, newest first: replies (matched to a
+    profile by number, or not), and the receipts that matched no part sent (receipts
+    that matched are recorded on their part and row, not kept here)."""
+    require(request.user, "bounces.view")
+    rows = InboundSms.objects.all()
+    for name in ("outcome", "kind"):
+        value = getattr(filters, name)
+        if value:
+            rows = rows.filter(**{name: value})
+    start = (filters.page - 1) * filters.page_size
+    fields = list(InboundSmsOut.model_fields)
+    page = rows.order_by("-id").values(*fields)[start:start + filters.page_size]
+    return {"count": rows.count(), "page": filters.page, "page_size": filters.page_size,
+            "results": list(page)}

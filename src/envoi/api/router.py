@@ -112,6 +112,7 @@ def _register() -> None:
     api.add_router("/quarantine", quarantine.router, tags=["quarantine"])
     api.add_router("/bounces", bounces.router, tags=["bounces"])
     api.add_router("/qualification-rules", bounces.rules_router, tags=["bounces"])
+    api.add_router("/sms-inbound", bounces.sms_router, tags=["bounces"])
     api.add_router("/tokens", accounts.token_router, tags=["accounts"])
     api.add_router("/users", accounts.user_router, tags=["accounts"])
     _register_content()

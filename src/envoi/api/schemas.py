@@ -208,9 +208,12 @@ class ImageOut(Schema):
 
 class DeliveryIn(AuthoringIn):
     label: str = Field(min_length=1, max_length=200)
-    sender: str = Field(min_length=1, max_length=320)
+    channel: Literal["email", "sms"] = "email"
+    sender: str = Field(min_length=1, max_length=320,
+                        description="Email: a mailbox. SMS: a short code, a number or an "
+                                    "alphanumeric ID (up to 11 characters).")
     reply_to: str = ""
-    subject: str = Field(max_length=998)
+    subject: str = Field(default="", max_length=998, description="Email only.")
     html_body: str = ""
     text_body: str = ""
     audience_id: int | None = Field(default=None, ge=1, le=MAX_ID)
@@ -227,10 +230,14 @@ class DeliveryIn(AuthoringIn):
     time_zone: str = Field(default="UTC", min_length=1, max_length=64)
     recipient_time_zone: bool = False
     recurrence: RecurrenceIn | None = None
+    max_parts: int = Field(default=4, ge=0, le=255,
+                           description="SMS: the most parts one message may take; 0: any.")
 
 
 class DeliveryPatch(AuthoringPatch):
     label: str | None = Field(default=None, min_length=1, max_length=200)
+    channel: Literal["email", "sms"] | None = None
+    max_parts: int | None = Field(default=None, ge=0, le=255)
     sender: str | None = Field(default=None, min_length=1, max_length=320)
     reply_to: str | None = None
     subject: str | None = Field(default=None, max_length=998)
@@ -286,6 +293,8 @@ class DeliveryOut(AuthoringOut):
     id: int
     label: str
     channel: str
+    max_parts: int
+    parts: dict[str, int]
     status: str
     sender: str
     reply_to: str
@@ -484,11 +493,24 @@ class KpisOut(Schema):
     failures_by_reason: list[FailureOut]
 
 
+class SmsKpisOut(Schema):
+    to_deliver: int
+    sent: int
+    delivered: int
+    delivered_rate: float = Field(description="Delivered (by receipt) over sent.")
+    errors: int
+    error_rate: float = Field(description="Failed over to deliver.")
+    stop_replies: int
+    parts_sent: int
+
+
 class DeliveryKpisOut(Schema):
     delivery_id: int
     computed_at: datetime
     kpis: KpisOut
     counts: CountsOut
+    channel: str = "email"
+    sms: SmsKpisOut | None = None
 
 
 class TrackingEventOut(Schema):
@@ -531,6 +553,14 @@ class HistoryEventOut(Schema):
     row_id: int
 
 
+class HistorySmsReplyOut(Schema):
+    received_at: datetime
+    source: str
+    text: str
+    stop: bool = Field(description="The reply opted the profile out of SMS.")
+    row_id: int | None
+
+
 class ProfileHistoryOut(Schema):
     profile_id: int
     first_contact_at: datetime | None
@@ -539,6 +569,7 @@ class ProfileHistoryOut(Schema):
     event_count: int
     messages: list[HistoryMessageOut]
     events: list[HistoryEventOut]
+    sms_replies: list[HistorySmsReplyOut] = []
 
 
 

@@ -149,3 +149,34 @@ class QualificationRule(models.Model):
 
     def __str__(self) -> str:
         return f"rule {self.pk}: {self.failure_type}/{self.reason}"
+
+
+class InboundSms(models.Model):
+    """A delivery receipt or a reply (MO message) that came in over SMPP.
+
+    Receipts are matched to the part they report by ``message_id``; replies to the
+    profile by number. Those that match nothing are kept with ``outcome`` unmatched
+    and listed, as unmatched bounces are.
+    """
+
+    RECEIPT, REPLY = "receipt", "reply"
+
+    received_at = models.DateTimeField()
+    kind = models.CharField(max_length=8)
+    smsc = models.CharField(max_length=300, blank=True, default="")
+    source = models.CharField(max_length=32, blank=True, default="")
+    destination = models.CharField(max_length=32, blank=True, default="")
+    text = models.TextField(blank=True, default="")
+    message_id = models.CharField(max_length=65, blank=True, default="")
+    stat = models.CharField(max_length=8, blank=True, default="")
+    outcome = models.CharField(max_length=12, choices=InboundOutcome.choices,
+                               default=InboundOutcome.RECEIVED)
+    row_id = models.BigIntegerField(null=True, blank=True)
+    profile_id = models.BigIntegerField(null=True, blank=True)
+    stop = models.BooleanField(default=False, help_text="A reply that opted out.")
+
+    class Meta:
+        indexes = [models.Index(fields=["outcome", "received_at"], name="inboundsms_outcome")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} from {self.source}: {self.stat or self.text[:40]}"

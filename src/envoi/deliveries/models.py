@@ -30,7 +30,8 @@ class Delivery(models.Model):
     """
 
     EMAIL = "email"
-    CHANNEL_CHOICES = [(EMAIL, "email")]
+    SMS = "sms"
+    CHANNEL_CHOICES = [(EMAIL, "email"), (SMS, "sms")]
 
     label = models.CharField(max_length=200)
     channel = models.CharField(max_length=8, choices=CHANNEL_CHOICES, default=EMAIL)
@@ -57,6 +58,11 @@ class Delivery(models.Model):
     # Preparation excludes profiles without recorded consent (envoi.consent) from a
     # marketing delivery; new deliveries follow ENVOI_REQUIRE_CONSENT.
     require_consent = models.BooleanField(default=require_consent_default)
+    # SMS (envoi.sending.channels.sms): the most parts one recipient's message may take
+    # (a red control rule; 0: no limit), and the parts counted by preparation.
+    max_parts = models.IntegerField(default=4)
+    parts = models.JSONField(default=dict, blank=True,
+                             help_text="SMS parts per message: min, max and total.")
 
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.EDITING,
                               db_index=True)

@@ -34,9 +34,9 @@ SCHEDULE_FIELDS = frozenset({"contact_date", "time_zone", "recipient_time_zone",
 # How the content is written, and its language variants (envoi.content).
 AUTHORING_FIELDS = frozenset({"content_mode", "preheader", "mjml_body", "visual_project",
                               "variants"})
-CONTENT_FIELDS = frozenset({"sender", "reply_to", "subject", "html_body", "text_body",
-                            "audience", "audience_id", "is_marketing",
-                            "require_consent"}) | SCHEDULE_FIELDS | (
+CONTENT_FIELDS = frozenset({"channel", "sender", "reply_to", "subject", "html_body",
+                            "text_body", "audience", "audience_id", "is_marketing",
+                            "require_consent", "max_parts"}) | SCHEDULE_FIELDS | (
     AUTHORING_FIELDS)
 # Fields that may change at any time, even while sending: a throttle can be tightened.
 ALWAYS_EDITABLE = frozenset({"label", "rate_limit"})
@@ -76,13 +76,23 @@ def require_before_lookup(user: Actor, action: str, delivery_id: int) -> None:
     require(user, action, delivery_id=delivery_id if 0 < delivery_id < 2**63 else None)
 
 
-def validate_fields(fields: dict[str, Any]) -> None:
+def validate_fields(fields: dict[str, Any], channel: str = Delivery.EMAIL) -> None:
     """Refuse what could never become a valid header, naming the field."""
     from envoi.sending.mime import HeaderValueError, parse_mailbox
 
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise DeliveryError(f"Unknown delivery fields: {', '.join(sorted(unknown))}")
+    channel = fields.get("channel") or channel
+    if channel not in dict(Delivery.CHANNEL_CHOICES):
+        raise DeliveryError(f"channel: {channel!r} is not a channel (email or sms)")
+    if channel == Delivery.SMS:  # the SMS sender is a number or a name, not a mailbox
+        from envoi.preparation.sms import sender_problem
+
+        problem = sender_problem(fields["sender"]) if fields.get("sender") else None
+        if problem:
+            raise DeliveryError(problem)
+        fields = {k: v for k, v in fields.items() if k not in ("sender", "reply_to")}
     for name in ("sender", "reply_to"):
         if fields.get(name):
             try:
@@ -155,7 +165,7 @@ def _check_schedule_shape(delivery: Delivery | None, fields: dict[str, Any]) -> 
 def update(user: Actor, delivery: Delivery, **changes: Any) -> Delivery:
     """Edit a delivery; a change of content, audience or sender returns it to Editing."""
     _act(user, "edit", delivery)  # outside the transaction: a refusal stays audited
-    validate_fields(changes)
+    validate_fields(changes, delivery.channel)
     if delivery.status not in lifecycle.EDITABLE_STATES and not (
             changes.keys() <= ALWAYS_EDITABLE):
         raise lifecycle.InvalidTransition(delivery.pk, "edit", delivery.status)

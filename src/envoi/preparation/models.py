@@ -10,6 +10,10 @@ class ExclusionReason(models.TextChoices):
     DENYLISTED = "denylisted"
     QUARANTINED = "quarantined"
     NO_CONSENT = "no_consent"  # no recorded consent, or an erased address (envoi.consent)
+    # SMS: the profile has no phone, or one libphonenumber does not take, or replied STOP
+    PHONE_MISSING = "phone_missing"
+    PHONE_INVALID = "phone_invalid"
+    SMS_OPT_OUT = "sms_opt_out"
 
 
 class ExclusionLog(models.Model):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count
@@ -21,13 +24,13 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
     """Build the sending log of a delivery in Preparing and decide where it goes next."""
     from envoi.audiences.filters import FilterError
     from envoi.content.authoring import languages_of, refresh_compiled
-    from envoi.content.checks import content_findings
     from envoi.content.links import store_links
     from envoi.deliveries.services import discard_preparation
 
     # MJML is compiled and every variant checked once, here: never per recipient.
     variants = refresh_compiled(delivery)
-    findings = content_findings(delivery, variants)
+    channel = CHANNEL_CHECKS[delivery.channel]
+    findings = channel.content(delivery, variants)
     if delivery.audience is None:
         findings.append(Finding(ERROR, "audience.missing", "The delivery has no audience.",
                                 "audience"))
@@ -41,14 +44,17 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
                                       row_time=_row_time(delivery),
                                       keep_rows=not delivery.is_recurring,
                                       languages=languages_of(delivery),
-                                      require_consent=requires_consent(delivery))
+                                      require_consent=requires_consent(delivery),
+                                      channel=delivery.channel)
             except FilterError as error:
                 findings.append(Finding(ERROR, "audience.filter",
                                         f"Audience filter: {error}", "audience"))
+        extra_findings, fields = channel.targeted(delivery, findings)
+        findings += extra_findings
         _store_findings(delivery, findings)
     failed = any(f.level == ERROR for f in findings)
-    fields = {"prepared_at": clock.now(), "prepared_hash": "" if failed else
-              content_hash(delivery)}
+    fields.update(prepared_at=clock.now(), prepared_hash="" if failed else
+                  content_hash(delivery))
     if counts is not None:
         fields.update(targeted=counts.targeted, to_deliver=counts.to_deliver,
                       exclusions=counts.exclusions, variant_counts=counts.variants,
@@ -58,6 +64,44 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
     else:
         move = "await_approval" if delivery.approval_required else "prepared"
     return lifecycle.apply(delivery, move, **fields)
+
+
+@dataclass(frozen=True)
+class ChannelChecks:
+    """What preparation asks of a delivery's channel: its control rules, and what it
+    adds once the sending log is built (findings, and fields for the delivery)."""
+
+    content: Callable[[Delivery, list], list[Finding]]
+    targeted: Callable[[Delivery, list[Finding]], tuple[list[Finding], dict[str, Any]]]
+
+
+def _email_content(delivery: Delivery, variants: list) -> list[Finding]:
+    from envoi.content.checks import content_findings
+
+    return content_findings(delivery, variants)
+
+
+def _sms_content(delivery: Delivery, variants: list) -> list[Finding]:
+    from envoi.preparation import sms
+
+    return sms.findings(delivery)
+
+
+def _sms_targeted(delivery: Delivery, findings: list[Finding]
+                  ) -> tuple[list[Finding], dict[str, Any]]:
+    """The parts of every recipient's message, when the text renders at all."""
+    from envoi.preparation import sms
+
+    if any(f.level == ERROR and f.field == "text_body" for f in findings):
+        return [], {"parts": {}}
+    parts = sms.count_parts(delivery)
+    return sms.parts_findings(delivery, parts), {"parts": parts.as_dict()}
+
+
+CHANNEL_CHECKS = {
+    "email": ChannelChecks(_email_content, lambda delivery, findings: ([], {})),
+    "sms": ChannelChecks(_sms_content, _sms_targeted),
+}
 
 
 def extend_preparation(delivery: Delivery, contact_date: datetime) -> int:
@@ -71,7 +115,7 @@ def extend_preparation(delivery: Delivery, contact_date: datetime) -> int:
     counts = build_target(delivery.pk, delivery.audience,
                           row_time=_row_time(delivery, contact_date), top_up=True,
                           languages=languages_of(delivery),
-                          require_consent=requires_consent(delivery))
+                          require_consent=requires_consent(delivery), channel=delivery.channel)
     per_variant = dict(SendingLog.objects.filter(delivery=delivery).order_by()
                        .values_list("variant").annotate(n=Count("*")))
     to_deliver = sum(per_variant.values())

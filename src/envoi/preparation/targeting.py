@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 
@@ -124,7 +125,7 @@ def variant_choice(languages: list[str]) -> tuple[str, list[str]]:
 
 def build_target(delivery_id: int, audience: Audience, *, row_time: RowTime | None = None,
                  top_up: bool = False, keep_rows: bool = True,
-                 languages: list[str] | None = None,
+                 languages: list[str] | None = None, channel: str = "email",
                  require_consent: bool = False) -> TargetCounts:
     """Fill the sending and exclusion logs of a delivery. Call inside a transaction.
 
@@ -132,12 +133,27 @@ def build_target(delivery_id: int, audience: Audience, *, row_time: RowTime | No
     adds only profiles not yet in the sending log (aggregated recurring runs); without
     ``keep_rows`` only the counts and exclusions are kept (a recurring delivery's own
     preparation: its executions send, never the parent). Each row is given its
-    profile's variant among ``languages`` (:func:`variant_choice`). With
-    ``require_consent`` a profile without recorded consent is excluded as
+    profile's variant among ``languages`` (:func:`variant_choice`). Each channel
+    classifies the profiles by its own address (:data:`CLASSIFIERS`). With
+    ``require_consent`` a profile without recorded consent on the channel is excluded as
     ``no_consent``; an erased address always is (:mod:`envoi.consent.sql`).
     """
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS prep_target")
+        cursor.execute("CREATE TEMPORARY TABLE prep_target "
+                       "(profile_id BIGINT, address TEXT, zone TEXT, variant TEXT, "
+                       "reason TEXT)")
+        CLASSIFIERS[channel](cursor, delivery_id, audience, top_up, languages or [],
+                             require_consent)
+        return _fill_logs(cursor, delivery_id, row_time, keep_rows)
+
+
+def classify_email(cursor, delivery_id: int, audience: Audience, top_up: bool,
+                   languages: list[str], require_consent: bool = False) -> None:
+    """Every targeted profile into ``prep_target`` by its email address, in one
+    statement: eligible, or excluded with a reason."""
     audience_sql, audience_params = audience_condition(audience)
-    variant_sql, variant_params = variant_choice(languages or [])
+    variant_sql, variant_params = variant_choice(languages)
     top_up_params = [delivery_id] if top_up else []
     consent_sql, consent_params = exclusion_cases("email", connection.vendor,
                                                   require_consent=require_consent)
@@ -150,28 +166,27 @@ def build_target(delivery_id: int, audience: Audience, *, row_time: RowTime | No
         quarantined=R.QUARANTINED, duplicate=R.DUPLICATE,
         q_denylisted=QuarantineStatus.DENYLISTED, q_quarantined=QuarantineStatus.QUARANTINED,
     )
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS prep_target")
-        cursor.execute("CREATE TEMPORARY TABLE prep_target "
-                       "(profile_id BIGINT, address TEXT, zone TEXT, variant TEXT, "
-                       "reason TEXT)")
-        cursor.execute(classify, [*variant_params, ADDRESS_PATTERN, *consent_params,
-                                  *top_up_params,
-                                  *audience_params, *top_up_params])
-        due = _due_times(cursor, row_time) if row_time else []
-        fill = _FILL_SENDING_LOG.format(
-            due="z.due" if due else "NULL",
-            join="JOIN prep_due z ON z.zone = COALESCE(t.zone, '')" if due else "")
-        if keep_rows:
-            cursor.execute(fill, [delivery_id])
-        cursor.execute(_FILL_EXCLUSION_LOG, [delivery_id])
-        cursor.execute("SELECT reason, COUNT(*) FROM prep_target GROUP BY reason")
-        counts = dict(cursor.fetchall())
-        cursor.execute("SELECT variant, COUNT(*) FROM prep_target WHERE reason IS NULL "
-                       "GROUP BY variant")
-        per_variant = dict(cursor.fetchall())
-        cursor.execute("DROP TABLE prep_target")
-        cursor.execute("DROP TABLE IF EXISTS prep_due")
+    cursor.execute(classify, [*variant_params, ADDRESS_PATTERN, *consent_params,
+                              *top_up_params, *audience_params, *top_up_params])
+
+
+def _fill_logs(cursor, delivery_id: int, row_time: RowTime | None,
+               keep_rows: bool) -> TargetCounts:
+    """The sending and exclusion logs from ``prep_target``, and the counts."""
+    due = _due_times(cursor, row_time) if row_time else []
+    fill = _FILL_SENDING_LOG.format(
+        due="z.due" if due else "NULL",
+        join="JOIN prep_due z ON z.zone = COALESCE(t.zone, '')" if due else "")
+    if keep_rows:
+        cursor.execute(fill, [delivery_id])
+    cursor.execute(_FILL_EXCLUSION_LOG, [delivery_id])
+    cursor.execute("SELECT reason, COUNT(*) FROM prep_target GROUP BY reason")
+    counts = dict(cursor.fetchall())
+    cursor.execute("SELECT variant, COUNT(*) FROM prep_target WHERE reason IS NULL "
+                   "GROUP BY variant")
+    per_variant = dict(cursor.fetchall())
+    cursor.execute("DROP TABLE prep_target")
+    cursor.execute("DROP TABLE IF EXISTS prep_due")
     to_deliver = counts.pop(None, 0)
     if keep_rows and to_deliver >= ANALYZE_AFTER_ROWS:
         transaction.on_commit(refresh_planner_statistics)
@@ -179,6 +194,19 @@ def build_target(delivery_id: int, audience: Audience, *, row_time: RowTime | No
                         exclusions=counts, variants=per_variant,
                         first_due=min(due, default=None),
                         last_due=max(due, default=None))
+
+
+def _classify_sms(cursor, delivery_id: int, audience: Audience, top_up: bool,
+                  languages: list[str], require_consent: bool = False) -> None:
+    from envoi.preparation.sms import classify_sms
+
+    classify_sms(cursor, delivery_id, audience, top_up, languages, require_consent)
+
+
+Classifier = Callable[[Any, int, Audience, bool, list[str], bool], None]
+CLASSIFIERS: dict[str, Classifier] = {"email": classify_email, "sms": _classify_sms}
+"""How each channel fills ``prep_target``: the address it sends to, and why a profile
+is excluded."""
 
 
 def refresh_planner_statistics() -> None:

@@ -5,6 +5,7 @@
   its last outcome, ``updated_at``), failure type and reason, and the mirror-page link
   of messages that went out;
 * **events**: every tracking event of the profile;
+* **sms_replies**: the SMS replies matched to it by number, STOP among them;
 * **first_contact_at**: when the first message that went out was sent;
 * **touchpoints**: how many messages went out to the profile (status ``sent`` or
   ``delivered``): the times Envoi reached it, whatever it did with them.
@@ -43,7 +44,17 @@ def profile_history(user: Actor, profile: Profile) -> dict[str, Any]:
         first_contact_at=Min("sent_at", filter=WENT_OUT))
     events = TrackingEvent.objects.filter(profile_id=profile.pk)
     return {"profile_id": profile.pk, **summary, "event_count": events.count(),
-            "messages": _messages(rows), "events": _events(events)}
+            "messages": _messages(rows), "events": _events(events),
+            "sms_replies": _sms_replies(profile)}
+
+
+def _sms_replies(profile: Profile) -> list[dict[str, Any]]:
+    """The SMS replies matched to the profile by number (STOP among them), newest first."""
+    from envoi.bounces.models import InboundSms
+
+    replies = (InboundSms.objects.filter(profile_id=profile.pk, kind=InboundSms.REPLY)
+               .order_by("-id").values("received_at", "source", "text", "stop", "row_id"))
+    return [dict(reply) for reply in replies[:HISTORY_LIMIT]]
 
 
 def _messages(rows: QuerySet[SendingLog]) -> list[dict[str, Any]]:

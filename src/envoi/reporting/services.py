@@ -47,5 +47,10 @@ def stored_kpis(user: Actor, delivery: Delivery) -> tuple[dict[str, Any], Any]:
 
 def _answer(delivery: Delivery) -> dict[str, Any]:
     stored = DeliveryKpis.objects.get(delivery_id=delivery.pk)
+    from envoi.reporting.sms import CHANNEL_KPIS
+
+    channel_kpis = CHANNEL_KPIS.get(delivery.channel)
     return {"delivery_id": delivery.pk, "computed_at": stored.computed_at,
-            "kpis": stored.values, "counts": delivery_counts(delivery)}
+            "kpis": stored.values, "counts": delivery_counts(delivery),
+            "channel": delivery.channel,
+            "sms": channel_kpis(delivery) if channel_kpis else None}

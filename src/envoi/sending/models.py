@@ -117,3 +117,41 @@ class RateBucket(models.Model):
 
 # The email channel's own tables live beside its code; loaded here so the app sees them.
 from envoi.sending.email.models import DkimAlgorithm, DkimKey, SendingDomain  # noqa: E402, F401
+
+
+class SmsPart(models.Model):
+    """One part of a sent SMS: the SMSC's ``message_id`` for it, and what its delivery
+    receipt said. A message counts as delivered once every one of its parts is."""
+
+    row_id = models.BigIntegerField()
+    sequence = models.IntegerField()  # 1-based, as in the concatenation header
+    message_id = models.CharField(max_length=65)
+    smsc = models.CharField(max_length=300, blank=True, default="")
+    stat = models.CharField(max_length=8, blank=True, default="")  # DELIVRD, UNDELIV, ...
+    received_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["message_id"], name="smspart_message_id"),
+                   models.Index(fields=["row_id"], name="smspart_row")]
+
+    def __str__(self) -> str:
+        return f"{self.row_id}/{self.sequence}: {self.message_id} {self.stat}"
+
+
+class OutboxSms(models.Model):
+    """An SMS caught by the embedded capture SMSC (embedded shape only), its parts
+    joined again."""
+
+    received_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=32)
+    destination = models.CharField(max_length=32)
+    text = models.TextField(blank=True, default="")
+    encoding = models.CharField(max_length=8)
+    parts = models.IntegerField(default=1)
+    message_ids = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.destination}: {self.text[:40]}"

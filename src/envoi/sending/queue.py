@@ -79,11 +79,11 @@ WHERE id = %s AND status = 'pending'
 """
 
 
-def sending_deliveries() -> list[tuple[int, int]]:
-    """(id, rate limit) of the deliveries in progress that have rows: a running
-    recurring delivery sends through its executions, never itself."""
+def sending_deliveries() -> list[tuple[int, int, str]]:
+    """(id, rate limit, channel) of the deliveries in progress that have rows: a
+    running recurring delivery sends through its executions, never itself."""
     return list(Delivery.objects.filter(status=Status.IN_PROGRESS, recurrence__isnull=True)
-                .order_by("id").values_list("id", "rate_limit"))
+                .order_by("id").values_list("id", "rate_limit", "channel"))
 
 
 def defer(row_ids: list[int]) -> None:

@@ -25,20 +25,15 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
 from envoi import clock as envoi_clock
-from envoi.bounces.qualification import HARD, is_transient, qualify
-from envoi.bounces.quarantine import note_sending_results
-from envoi.config import relays_from_url
 from envoi.deliveries import lifecycle
 from envoi.deliveries.liquid import PERSONALIZATION_ERROR, PersonalizationError
 from envoi.deliveries.models import Delivery
 from envoi.ops.vitals import WorkerVitals
 from envoi.reporting.jobs import JobRunner
 from envoi.sending import guards, personalization, queue, ratelimit
+from envoi.sending.channels import Channel, Verdict, load_channel
 from envoi.sending.queue import VALIDITY_EXPIRED, ClaimedRow, Outcome
-from envoi.sending.relays import Lanes, RelayPool, Replies, SlotLedger
-from envoi.sending.render import OutgoingMessage
-from envoi.sending.smtp import SmtpOutcome
-from envoi.sending.variants import VariantRenderer
+from envoi.sending.relays import Replies
 from envoi.sending.wakeup import Waiter
 from envoi.sql import among
 
@@ -59,7 +54,7 @@ class Batch:
 
     delivery: Delivery
     rows: list[ClaimedRow]
-    messages: list[OutgoingMessage]
+    messages: list[Any]  # what the delivery's channel renders (an email, an SMS)
     send_at: dict[int, datetime]  # when each row may leave (rate limits); empty: at once
     replies: Replies = field(default_factory=lambda: Replies(0))
     expired: list[Outcome] = field(default_factory=list)  # validity over: nothing to send
@@ -70,17 +65,23 @@ class Batch:
 
 class Worker:
     def __init__(self, *, worker_id: str | None = None, batch_size: int | None = None,
-                 smtp_url: str | None = None, clock: Clock = envoi_clock.now):
+                 smtp_url: str | None = None, smpp_url: str | None = None,
+                 clock: Clock = envoi_clock.now):
         self.worker_id = worker_id or default_worker_id()
         self.batch_size = batch_size or settings.ENVOI_BATCH_SIZE
         self.lease = timedelta(seconds=settings.ENVOI_LEASE_SECONDS)
-        relays = relays_from_url(smtp_url or settings.ENVOI_SMTP_URL)
-        self.relays = RelayPool(relays, lanes=relays[0].pool_size)
-        self.slots = SlotLedger(self.relays, self.worker_id, self.lease)
-        self.lanes = Lanes(self.relays)
+        # One transport per channel (envoi.sending.channels); SMS only when an SMSC is
+        # configured: without one, SMS rows wait in the queue for a worker that has one.
+        self.channels: dict[str, Channel] = {"email": load_channel(
+            "email", smtp_url=smtp_url or settings.ENVOI_SMTP_URL,
+            worker_id=self.worker_id, lease=self.lease)}
+        smpp_url = settings.ENVOI_SMPP_URL if smpp_url is None else smpp_url
+        if smpp_url:
+            self.channels["sms"] = load_channel("sms", smpp_url=smpp_url,
+                                                worker_id=self.worker_id, clock=clock)
         self.domain_limits = ratelimit.domain_limits()
         self.clock = clock
-        self.renderers: dict[int, tuple[str, VariantRenderer]] = {}
+        self.renderers: dict[int, tuple[str, Any]] = {}
         self.cursor = queue.ClaimCursor()
         self.stopping = threading.Event()
         self.waiter = Waiter()
@@ -142,14 +143,17 @@ class Worker:
         until another one starts.
         """
         try:
-            for delivery_id, _rate in queue.sending_deliveries():
+            for delivery_id, _rate, _channel in queue.sending_deliveries():
                 lifecycle.finish_if_done(delivery_id)
         except (OperationalError, InterfaceError):
             log.warning("database unavailable; deliveries are left for the next worker")
 
     def has_work(self) -> bool:
         """Rows this worker could send now: due ones, and a relay to send them through."""
-        return queue.has_due_work(self.clock()) and self.relays.any_relay()
+        return queue.has_due_work(self.clock()) and self.any_ready()
+
+    def any_ready(self) -> bool:
+        return any(channel.ready() for channel in self.channels.values())
 
     def run_once(self) -> int:
         """One whole turn: claim, send and record a batch per delivery in progress."""
@@ -166,8 +170,10 @@ class Worker:
         """
         now = self.clock()
         self.keep_house(now)
-        self.slots.refresh(now)
-        if not self.relays.any_relay():
+        for channel in self.channels.values():
+            channel.refresh(now)
+            channel.poll(now)
+        if not self.any_ready():
             # every relay is down or at its cap: leave the rows to others, or later
             return self.settle()
         recorded = 0
@@ -176,7 +182,10 @@ class Worker:
             # The batch with the relay belongs to a delivery paused or stopped since:
             # record it now, not when some other delivery starts.
             return self.settle()
-        for delivery_id, rate in deliveries:
+        for delivery_id, rate, channel_name in deliveries:
+            transport = self.channels.get(channel_name)
+            if transport is None or not transport.ready():
+                continue  # its rows wait for a worker that can send them
             size = ratelimit.claim_size(self.batch_size, rate)
             claimed_at = time.monotonic()
             rows = self.cursor.claim(delivery_id, self.worker_id, size, now, self.lease)
@@ -204,8 +213,13 @@ class Worker:
             lifecycle.finish_if_done(delivery_id)
 
     def close(self) -> None:
-        self.lanes.close()
-        self.slots.release()
+        for channel in self.channels.values():
+            channel.close()
+        try:
+            for channel in self.channels.values():
+                channel.poll(self.clock(), final=True)  # what came back while closing
+        except (OperationalError, InterfaceError):
+            log.warning("database unavailable; receipts are left unrecorded")
         self.vitals.stopped()
 
     # -- stages -----------------------------------------------------------------------
@@ -230,7 +244,7 @@ class Worker:
                          unrendered=[_unrendered(row, error) for row in rows])
         profiles = load_profiles(row.profile_id for row in rows)
         rendered: list[ClaimedRow] = []
-        messages: list[OutgoingMessage] = []
+        messages: list[Any] = []
         unrendered: list[Outcome] = []
         for position, row in enumerate(rows):
             try:
@@ -256,11 +270,12 @@ class Worker:
                     queue.record(batch.unrendered, self.clock())
                 return
             batch.replies = Replies(len(batch.messages))
+            channel = self.channels[batch.delivery.channel]
             for index, (row, message) in enumerate(zip(batch.rows, batch.messages,
                                                        strict=True)):
                 if batch.send_at:
                     self.wait_until(batch.send_at[row.id])
-                self.lanes.submit(message, batch.replies, index)
+                channel.submit(message, batch.replies, index)
         self.in_flight = batch
 
     def settle(self) -> int:
@@ -268,8 +283,9 @@ class Worker:
         batch, self.in_flight = self.in_flight, None
         if batch is None:
             return 0
+        channel = self.channels[batch.delivery.channel]
         outcomes = batch.expired or [
-            self.outcome(batch.delivery, row, message, reply)
+            self.outcome(batch.delivery, row, message, channel.verdict(reply))
             for row, message, reply in zip(batch.rows, batch.messages, batch.replies.wait(),
                                            strict=True)]
         replied_at = time.monotonic()
@@ -279,9 +295,8 @@ class Worker:
                                    batch.replies.relays, batch.claimed_at, replied_at)
         recorded = {outcome.row_id for outcome in outcomes}
         sent = [row for row in batch.rows if row.id in recorded]
-        # Quarantine (SPEC §8); a message that could not be made says nothing of its address.
-        note_sending_results(sent, self.clock())
-        if not batch.expired:
+        channel.recorded(sent, outcomes, batch.messages, self.clock())
+        if not batch.expired:  # complaints, hard bounces, a provider's block (SPEC §14)
             self.guards.after_batch(batch.delivery.pk, outcomes,
                                     {row.id: row.address for row in batch.rows})
         if batch.unrendered:
@@ -311,10 +326,11 @@ class Worker:
             self.vitals.rate_limited(delay)
             time.sleep(delay)
 
-    def renderer(self, delivery: Delivery) -> VariantRenderer:
+    def renderer(self, delivery: Delivery) -> Any:
         cached = self.renderers.get(delivery.pk)
         if cached is None or cached[0] != delivery.prepared_hash:
-            cached = (delivery.prepared_hash, VariantRenderer(delivery))
+            cached = (delivery.prepared_hash,
+                      self.channels[delivery.channel].renderer(delivery))
             self.renderers[delivery.pk] = cached
         return cached[1]
 
@@ -322,22 +338,21 @@ class Worker:
     def expired(delivery: Delivery, moment: datetime) -> bool:
         return delivery.valid_until is not None and moment > delivery.valid_until
 
-    def outcome(self, delivery: Delivery, row: ClaimedRow, message: OutgoingMessage,
-                reply: SmtpOutcome) -> Outcome:
-        reply_text = f"{reply.code} {reply.text}".strip()
-        if reply.ok:
-            return Outcome(row.id, "sent", smtp_reply=reply_text, message_id=message.message_id)
-        failure = qualify(reply.code, reply.enhanced, reply.text)
-        # A hard failure is final even on a 4xx: only an administrator's rule written
-        # for that reply types it hard, and the address is quarantined at once.
-        retry = is_transient(reply.code) and failure.failure_type != HARD
-        if retry and row.attempts <= delivery.max_retries:
+    def outcome(self, delivery: Delivery, row: ClaimedRow, message: Any,
+                verdict: Verdict) -> Outcome:
+        """The row's outcome from the channel's verdict: the retry and validity policy
+        is the same for every channel."""
+        reply_text = verdict.reply_text
+        if verdict.ok:
+            return Outcome(row.id, "sent", smtp_reply=reply_text,
+                           message_id=verdict.message_id or message.message_id)
+        if verdict.transient and row.attempts <= delivery.max_retries:
             retry_at = self.clock() + timedelta(seconds=delivery.retry_delay_seconds)
             if self.expired(delivery, retry_at):  # the retry would come too late
                 return Outcome(row.id, "failed", "soft", VALIDITY_EXPIRED, reply_text)
-            return Outcome(row.id, "pending", failure.failure_type, failure.reason,
+            return Outcome(row.id, "pending", verdict.failure_type, verdict.reason,
                            reply_text, next_attempt_at=retry_at)
-        return Outcome(row.id, "failed", failure.failure_type, failure.reason, reply_text)
+        return Outcome(row.id, "failed", verdict.failure_type, verdict.reason, reply_text)
 
 
 def _unrendered(row: ClaimedRow, error: PersonalizationError) -> Outcome:

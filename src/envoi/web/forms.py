@@ -51,10 +51,14 @@ def _day_choices() -> list[tuple[str, str]]:
 
 class DeliveryForm(forms.Form):
     label = forms.CharField(label=_("Label"), max_length=200)
+    channel = forms.ChoiceField(label=_("Channel"), initial="email", required=False,
+                                choices=[("email", _("Email")), ("sms", _("SMS"))])
     # Only the label is needed to keep a draft: what else is missing or wrong is a
     # finding shown on its field, and preparation is what it blocks.
     sender = forms.CharField(label=_("Sender"), max_length=320, required=False,
-                             help_text=_("For example: Shop <news@shop.example.com>"))
+                             help_text=_("For example: Shop <news@shop.example.com>; for "
+                                         "SMS, a short code, a number or a name of up to "
+                                         "11 characters"))
     reply_to = forms.CharField(label=_("Reply to"), max_length=320, required=False)
     subject = forms.CharField(label=_("Subject"), max_length=998, required=False)
     audience = forms.ModelChoiceField(label=_("Audience"), queryset=Audience.objects.none(),
@@ -124,11 +128,17 @@ class DeliveryForm(forms.Form):
     ends_at = WallClockField(label=pgettext_lazy("schedule", "Ends"), required=False,
                              help_text=_("Optional: no run after this date and time."))
 
-    MESSAGE_FIELDS = ("label", "sender", "reply_to", "audience", "is_marketing",
+    max_parts = forms.IntegerField(
+        label=_("Most parts per SMS"), required=False, initial=4, min_value=0, max_value=255,
+        help_text=_("Preparation fails when a recipient's SMS would take more parts; "
+                    "0: no limit."))
+
+    MESSAGE_FIELDS = ("label", "channel", "sender", "reply_to", "audience", "is_marketing",
                       "approval_required", "require_consent")
     # The default variant's content; the language variants have the same fields.
     CONTENT_FIELDS = ("content_mode", "subject", "preheader", "html_body", "mjml_body",
                       "text_body")
+    SMS_FIELDS = ("max_parts",)
     SCHEDULE_FIELDS = ("contact_date", "time_zone", "recipient_time_zone")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -161,8 +171,12 @@ class DeliveryForm(forms.Form):
         return schedule.zone_names()
 
     def message(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name]
-                for name in self.MESSAGE_FIELDS + self.CONTENT_FIELDS}
+        fields = {name: self.cleaned_data[name]
+                  for name in self.MESSAGE_FIELDS + self.CONTENT_FIELDS}
+        fields["channel"] = fields["channel"] or "email"
+        if self.cleaned_data.get("max_parts") is not None:
+            fields["max_parts"] = self.cleaned_data["max_parts"]
+        return fields
 
     def schedule(self) -> dict[str, Any]:
         """The schedule as the core (and the API) take it."""
@@ -209,7 +223,7 @@ class DeliveryForm(forms.Form):
 
 def delivery_initial(delivery: Delivery) -> dict[str, Any]:
     """The form's fields as the delivery stands (its schedule in its own time zone)."""
-    fields = DeliveryForm.MESSAGE_FIELDS + DeliveryForm.CONTENT_FIELDS
+    fields = DeliveryForm.MESSAGE_FIELDS + DeliveryForm.CONTENT_FIELDS + DeliveryForm.SMS_FIELDS
     initial = {name: getattr(delivery, name) for name in fields}
     initial.update(contact_date=schedule.wall(delivery.contact_date, delivery.time_zone),
                    time_zone=delivery.time_zone,

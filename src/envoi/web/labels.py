@@ -65,6 +65,9 @@ REASON_LABELS = {
     "denylisted": _("On the denylist"),
     "quarantined": _("Address quarantined"),
     "no_consent": _("No consent"),
+    "phone_missing": _("Phone missing"),
+    "phone_invalid": _("Phone invalid"),
+    "sms_opt_out": _("Opted out of SMS"),
     # failures (SPEC §8)
     "user_unknown": _("User unknown"),
     "invalid_domain": _("Invalid domain"),

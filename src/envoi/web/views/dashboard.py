@@ -179,8 +179,12 @@ def deployment(user: Actor, delivery: Delivery, recurring_parent: bool = False
     if delivery.started_at is None:
         return {"phase": "before"}
     if delivery.status not in lifecycle.SENDING_STATES or recurring_parent:
+        from envoi.reporting.sms import CHANNEL_KPIS
+
         figures, computed_at = reporting.stored_kpis(user, delivery)
-        return {"phase": "after", "kpis": figures, "computed_at": computed_at}
+        channel_kpis = CHANNEL_KPIS.get(delivery.channel)
+        return {"phase": "after", "kpis": figures, "computed_at": computed_at,
+                "sms": channel_kpis(delivery) if channel_kpis else None}
     counts = kpi_rules.Counts(to_deliver=delivery.to_deliver)
     kpi_rules.add_sending_counts({delivery.pk: counts})  # one index-only query
     processed = counts.sent + counts.ignored

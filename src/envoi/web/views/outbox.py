@@ -13,12 +13,16 @@ import email
 from email import policy
 from email.message import EmailMessage
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.html import escape
+from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_POST
 
-from envoi.sending.models import OutboxMessage
+from envoi.sending.channels.sms import capture
+from envoi.sending.models import OutboxMessage, OutboxSms
 from envoi.tracking.untracked import untracked
 from envoi.tracking.views import MIRROR_POLICY
 from envoi.web import queries
@@ -44,7 +48,26 @@ def _part(message: EmailMessage, kind: str) -> str:
 @requires("outbox.view")
 def outbox_list(request: HttpRequest) -> HttpResponse:
     page = queries.page_of(queries.outbox_messages(), queries.page_number(request.GET.get("page")))
-    return render(request, "web/outbox.html", {"page": page})
+    sms = OutboxSms.objects.order_by("-id")[:SMS_SHOWN]
+    return render(request, "web/outbox.html", {"page": page, "sms": sms,
+                                               "smsc": bool(capture.RUNNING)})
+
+
+SMS_SHOWN = 50
+
+
+@require_POST
+@requires("outbox.view")
+def outbox_sms_stop(request: HttpRequest) -> HttpResponse:
+    """Reply STOP from a number, through the capture SMSC, as its handset would."""
+    number = request.POST.get("number", "").strip()[:32]
+    if not capture.RUNNING or not number:
+        messages.error(request, _("The capture SMSC is not running."))
+    elif capture.RUNNING[0].reply(number, "STOP"):
+        messages.success(request, _("%(number)s replied STOP.") % {"number": number})
+    else:
+        messages.error(request, _("No worker is connected to the capture SMSC."))
+    return redirect("web:outbox")
 
 
 @requires("outbox.view")
