@@ -25,9 +25,11 @@ from tests.support.deliveries import boss, prepared_delivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PREVIOUS_RELEASE = "6b0cfbc27ba083edadb8e998c75be673bb4659cf"
-# What this release's migrations add to the previous release's schema.
-NEW_MIGRATIONS = [("ops", "zero")]
+PREVIOUS_RELEASE = "e1db083c0cf4be5d17d31a441c39841c9bd77442"
+# The last migration of each app this release migrates further than the previous one.
+NEW_MIGRATIONS = [("sending", "0004_sendinglog_provider_message_id"),
+                  ("tracking", "0001_initial")]
+APPLIED = 3  # sending 0005; tracking 0002 and 0003 (the tracking log is partitioned)
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
@@ -56,7 +58,7 @@ def previous_schema():
 
 def test_upgrade_while_an_old_worker_sends(relay, previous_release, previous_schema):
     delivery = prepared_delivery("mix", 300)
-    delivery.rate_limit = 60  # five seconds of sending: the upgrade happens meanwhile
+    delivery.rate_limit = 20  # fifteen seconds of sending: the upgrade happens meanwhile
     delivery.save(update_fields=["rate_limit"])
     services.confirm(boss(), delivery)
     smtp = {"ENVOI_SMTP_URL": f"smtp://127.0.0.1:{relay.port}"}
@@ -64,15 +66,15 @@ def test_upgrade_while_an_old_worker_sends(relay, previous_release, previous_sch
     new = None
     try:
         rows = SendingLog.objects.filter(delivery=delivery)
-        # The old worker runs the previous release's code, which knows no heartbeats.
+        # The old worker runs the previous release's code, which knows no retention.
         environment = Path(f"/proc/{old.pid}/environ").read_bytes().split(b"\0")
         assert f"PYTHONPATH={previous_release}".encode() in environment
-        assert not (previous_release / "envoi" / "ops").exists()
+        assert not (previous_release / "envoi" / "ops" / "retention.py").exists()
         wait_until(lambda: rows.filter(status="sent").count() >= 30, what="the old worker")
         upgrade = envoi_process("upgrade")
         output = upgrade.communicate(timeout=300)[0]
         assert upgrade.returncode == 0, output
-        assert "Applied 1 migrations" in output
+        assert f"Applied {APPLIED} migrations" in output
         sent_during_upgrade = rows.filter(status="sent").count()
         assert 30 <= sent_during_upgrade < 300, "the old worker was not sending throughout"
         new = envoi_process("worker", "--until-idle", **smtp)
