@@ -191,3 +191,17 @@ def test_zero_keeps_a_log_for_ever(retention_settings):
 ])
 def test_months_are_calendar_months(moment, months, expected):
     assert months_before(moment, months) == expected
+
+
+def test_envoi_retention_runs_it_now_and_prints_the_counts(retention_settings, capsys):
+    from envoi.cli import main
+
+    now = datetime.now(UTC)
+    InboundMessage.objects.create(received_at=now - timedelta(days=11), raw=b"old")
+    InboundMessage.objects.create(received_at=now - timedelta(days=9), raw=b"young")
+    assert main(["retention"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert "inbound_messages: 1" in printed
+    assert [bytes(raw) for raw in InboundMessage.objects.values_list("raw", flat=True)] == [
+        b"young"]
+    assert AuditEntry.objects.filter(action="retention.run").count() == 1

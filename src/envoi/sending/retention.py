@@ -64,6 +64,11 @@ def _anonymise_window(delivery_id: int, low: int, high: int) -> int:
     window = "delivery_id = %s AND id BETWEEN %s AND %s AND profile_id <> %s"
     params = [delivery_id, low, high, DETACHED_PROFILE]
     with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Two runs at once (the job and `envoi retention`) must not both sum a
+            # window: the second waits here, and its statements then see the first's
+            # rows detached. SQLite runs one writer at a time already.
+            cursor.execute(f"SELECT id FROM {LOG} WHERE {window} FOR UPDATE", params)
         # "WHERE true": SQLite would read ON CONFLICT as the ON of a join.
         cursor.execute(
             f"INSERT INTO {SUMMARY} (profile_id, messages, touchpoints, first_contact_at) "
