@@ -67,14 +67,23 @@ def roll_up(table: str, condition: str, params: list) -> int:
     first_times = ", ".join(first_time_sql(column) for column in ENGAGEMENT_COLUMNS)
     columns = ", ".join(ENGAGEMENT_COLUMNS)
     merged = ", ".join(f"{column} = {earliest(column, ROLLUP)}" for column in ENGAGEMENT_COLUMNS)
+    grouped = (f"SELECT row_id, MIN(delivery_id) AS delivery_id, MIN(profile_id) AS "
+               f"profile_id, count(*) AS events, {first_times} FROM {table} "
+               f"WHERE {condition} GROUP BY row_id")
+    # "WHERE true": SQLite would read ON CONFLICT as the ON of a join.
+    upsert = (f"INSERT INTO {ROLLUP} (row_id, delivery_id, profile_id, events, {columns}) "
+              f"SELECT * FROM found WHERE true ON CONFLICT (row_id) DO UPDATE SET "
+              f"events = {ROLLUP}.events + excluded.events, {merged}")
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # A day's partition has millions of events: group them in memory, not on
+            # disk (for this transaction only), and count them in the same pass.
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute(f"WITH found AS MATERIALIZED ({grouped}), "
+                           f"saved AS ({upsert} RETURNING 1) "
+                           f"SELECT coalesce(sum(events), 0) FROM found", params)
+            return int(cursor.fetchone()[0])
         cursor.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params)
         found = int(cursor.fetchone()[0])
-        # "WHERE true" after GROUP BY: SQLite would read ON CONFLICT as a join's ON.
-        cursor.execute(
-            f"INSERT INTO {ROLLUP} (row_id, delivery_id, profile_id, events, {columns}) "
-            f"SELECT * FROM (SELECT row_id, MIN(delivery_id), MIN(profile_id), count(*), "
-            f"{first_times} FROM {table} WHERE {condition} GROUP BY row_id) AS found "
-            f"WHERE true ON CONFLICT (row_id) DO UPDATE SET "
-            f"events = {ROLLUP}.events + excluded.events, {merged}", params)
-    return found
+        cursor.execute(f"WITH found AS ({grouped}) {upsert}", params)
+        return found
