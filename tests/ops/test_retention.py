@@ -205,3 +205,20 @@ def test_envoi_retention_runs_it_now_and_prints_the_counts(retention_settings, c
     assert [bytes(raw) for raw in InboundMessage.objects.values_list("raw", flat=True)] == [
         b"young"]
     assert AuditEntry.objects.filter(action="retention.run").count() == 1
+
+
+def test_envoi_check_shows_the_periods_and_warns_before_links_expire(retention_settings):
+    from django.utils import translation
+
+    from envoi.ops.check import OK, WARNING, Plan, check_retention
+
+    retention_settings.ENVOI_RETENTION_AUDIT_DAYS = 0
+    with translation.override("ko"):
+        findings = list(check_retention(Plan()))
+    assert [f.verdict for f in findings] == [OK, WARNING]  # 2 months < 400 days of links
+    assert findings[0].message == ("추적 이벤트: 30일; 발송 기록: 2개월; 반송 메일: 10일; "
+                                   "감사 기록: 영구 보관")
+    retention_settings.ENVOI_RETENTION_SENDING_MONTHS = 14
+    assert [f.verdict for f in check_retention(Plan())] == [OK]
+    retention_settings.ENVOI_RETENTION_BOUNCES_DAYS = -1
+    assert [f.verdict for f in check_retention(Plan())] == ["error"]
