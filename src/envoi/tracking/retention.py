@@ -76,9 +76,8 @@ def roll_up(table: str, condition: str, params: list) -> int:
               f"events = {ROLLUP}.events + excluded.events, {merged}")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # A day's partition has millions of events: group them in memory, not on
-            # disk (for this transaction only), and count them in the same pass.
-            cursor.execute("SET LOCAL work_mem = '256MB'")
+            # A day's partition has millions of events: read it once, grouping and
+            # counting in the same pass.
             cursor.execute(f"WITH found AS MATERIALIZED ({grouped}), "
                            f"saved AS ({upsert} RETURNING 1) "
                            f"SELECT coalesce(sum(events), 0) FROM found", params)
