@@ -172,14 +172,13 @@ def rotate(now: datetime) -> str | None:
     RESTART``, unlike ``setval``, rolls back), so a rotation that fails half-way leaves
     nothing pointing at a partition that does not exist.
     """
-    if not is_partitioned():
-        return None
+    if not is_partitioned() or _open_partition_to_close(now) is None:
+        return None  # the usual answer, without taking any lock
     with transaction.atomic(), connection.cursor() as cursor:
+        # Self-conflicting, and no insert waits for it: two rotations cannot interleave.
         cursor.execute(f"LOCK TABLE {TABLE} IN SHARE UPDATE EXCLUSIVE MODE")
-        current = next((p for p in partitions() if p.closed_at is None), None)
-        if current is None or current.opened_at is None:
-            return None
-        if current.opened_at.date() >= now.date():
+        current = _open_partition_to_close(now)
+        if current is None:
             return None
         opened = _create(cursor, current.high, now)
         # From the commit on, every new id falls in the new partition.
@@ -187,6 +186,14 @@ def rotate(now: datetime) -> str | None:
         _describe(cursor, Partition(current.name, current.low, current.high,
                                     current.opened_at, now))
         return opened.name
+
+
+def _open_partition_to_close(now: datetime) -> Partition | None:
+    """The partition taking ids, if it was opened on a UTC day before ``now``'s."""
+    current = next((p for p in partitions() if p.closed_at is None), None)
+    if current is None or current.opened_at is None or current.opened_at.date() >= now.date():
+        return None
+    return current
 
 
 def closed_before(cutoff: datetime) -> list[Partition]:
