@@ -132,20 +132,27 @@ def _renamed(index: str, suffix: str = "p0") -> str:
 
 
 def partitions() -> list[Partition]:
-    """Every partition of the tracking log, oldest first."""
+    """Every partition of the tracking log Envoi made, oldest first. One without the
+    span Envoi writes (made by hand) is left out: it is never rotated nor dropped."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT c.relname, obj_description(c.oid, 'pg_class') "
                        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
                        "WHERE i.inhparent = %s::regclass", [TABLE])
         found = [_read(name, comment) for name, comment in cursor.fetchall()]
-    return sorted(found, key=lambda p: p.high)
+    return sorted((p for p in found if p is not None), key=lambda p: p.high)
 
 
-def _read(name: str, comment: str | None) -> Partition:
-    span = json.loads(comment or "{}")
-    moment = lambda key: datetime.fromisoformat(span[key]) if span.get(key) else None  # noqa: E731
-    return Partition(name, span.get("low"), int(span["high"]), moment("opened_at"),
-                     moment("closed_at"))
+def _read(name: str, comment: str | None) -> Partition | None:
+    try:
+        span = json.loads(comment or "")
+        return Partition(name, span["low"], int(span["high"]), _moment(span["opened_at"]),
+                         _moment(span["closed_at"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _describe(cursor, partition: Partition) -> None:
