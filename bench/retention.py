@@ -10,6 +10,9 @@ into one row per message (one ``INSERT … SELECT … GROUP BY``), and the parti
 DETACH + DROP, which replaces a row-by-row DELETE. The run fails (exit 1) unless every
 event of the day was rolled up, the partition is gone and the next day's events remain.
 
+``--compare-delete`` then seeds the same events again and removes them with one
+``DELETE`` (and the ``VACUUM`` it leaves to do), for comparison.
+
 Everything but the last line starts with ``#``; the last line is the comparable result.
 """
 
@@ -36,10 +39,33 @@ FROM generate_series(0, %(events)s - 1) AS g
 """
 
 
+def compare_delete(args: argparse.Namespace, day: datetime) -> None:
+    """What the partition drop replaces: the same events removed by one DELETE (the
+    fastest row-by-row way; batches only add round trips), and the VACUUM it needs."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(id), 0) FROM tracking_trackingevent")
+        after = cursor.fetchone()[0]
+        cursor.execute(SEED_EVENTS, {"messages": args.messages, "events": args.events,
+                                     "day": day})
+        cursor.execute("ANALYZE tracking_trackingevent")
+        started = time.monotonic()
+        cursor.execute("DELETE FROM tracking_trackingevent WHERE id > %s", [after])
+        deleted, delete_seconds = cursor.rowcount, time.monotonic() - started
+        started = time.monotonic()
+        cursor.execute("VACUUM tracking_trackingevent")
+        vacuum_seconds = time.monotonic() - started
+    note(f"for comparison: DELETE of {deleted:,} events {delete_seconds:.1f} s, "
+         f"then VACUUM {vacuum_seconds:.1f} s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--compare-delete", action="store_true",
+                        help="then seed the same events again and time one DELETE of them")
     args = parser.parse_args()
     url = common.reset_postgres("envoi_bench_retention")
     data_dir = common.temp_dir("envoi-bench-retention-")
@@ -83,6 +109,8 @@ def main() -> int:
     summed = sum(EventRollup.objects.values_list("events", flat=True))
     note(f"roll-up {rollup_seconds:.2f} s ({EventRollup.objects.count():,} message rows); "
          f"detach + drop {drop_seconds:.3f} s; commit {commit_seconds:.3f} s")
+    if args.compare_delete:
+        compare_delete(args, next_day + timedelta(days=1))
     note(f"load average after: {common.load_average()}")
     gone = all(p.name != partition.name for p in partitions.partitions())
     connection.close()
