@@ -121,6 +121,8 @@ LOCALE_PATHS = [BASE_DIR / "web" / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
+# Dates as each market writes them (see envoi/web/formats).
+FORMAT_MODULE_PATH = ["envoi.web.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = config.data_dir() / "static"

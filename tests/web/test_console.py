@@ -128,7 +128,7 @@ def test_a_refused_action_says_why_in_the_users_language_and_is_audited():
     delivery = delivery_in("approved")
     client = signed_in("paula", "prepare_deliveries", language="ko")
     page = client.post(f"/deliveries/{delivery.pk}/do/confirm/", follow=True).content.decode()
-    assert "권한이 없어 게재를 확인할 수 없습니다." in page
+    assert "권한이 없어 발송을 확인할 수 없습니다." in page
     assert Delivery.objects.get(pk=delivery.pk).status == "approved"
     assert AuditEntry.objects.filter(action="delivery.confirm", allowed=False).exists()
 

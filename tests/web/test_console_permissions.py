@@ -80,6 +80,8 @@ PAGES: dict[str, dict[str, Rule]] = {
     "audience_check": both("audience.edit"),
     # Reading a saved audience is the API's GET /audiences/{id}; saving it is an edit.
     "audience": {"GET": ("delivery.view",), "POST": ("audience.edit",)},
+    "audience_count": both("delivery.view"),
+    "audience_delete": post_only("audience.edit"),
     "users": both("users.manage"),
     "user_roles": both("users.manage"),
     "audit": both("users.manage"),
@@ -325,7 +327,7 @@ def test_a_signed_out_visitor_is_sent_to_sign_in():
 
 @pytest.mark.parametrize(("language", "sentence"), [
     ("en", "Your permissions do not allow you to edit deliveries."),
-    ("ko", "권한이 없어 게재를 편집할 수 없습니다."),
+    ("ko", "권한이 없어 발송을 편집할 수 없습니다."),
     ("ja", "権限がないため、配信を編集できません。"),
 ])
 def test_the_refusal_page_says_what_was_refused_in_the_readers_language(language, sentence):

@@ -45,6 +45,14 @@ ALLOWED_WORDS = {"Envoi", "SMS", "HTML", "UTC", "cron", "API"}
 WORD = re.compile(r"[A-Za-z]{3,}")
 ADDRESS = re.compile(r"\S+@[\w.-]+|https?://\S+")
 NOT_PROSE = {"code", "pre", "script", "style", "abbr", "textarea", "option"}
+# How each language writes a date and time (envoi/web/formats); a <time> element's text
+# must read this way, and no prose may carry a raw ISO timestamp.
+LOCALE_TIME = {
+    "en": re.compile(r"[A-Z][a-z]{2} \d{1,2}, \d{4}(, \d{1,2}:\d{2} (AM|PM))?"),
+    "ko": re.compile(r"\d{4}\. \d{1,2}\. \d{1,2}\.( (오전|오후) \d{1,2}:\d{2})?"),
+    "ja": re.compile(r"\d{4}/\d{2}/\d{2}( \d{2}:\d{2})?"),
+}
+RAW_TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 @pytest.fixture
@@ -115,7 +123,9 @@ class Page(HTMLParser):
         self.language = language
         self.links: list[str] = []
         self.texts: list[str] = []
+        self.times: list[str] = []
         self._skip: list[str] = []
+        self._in_time = False
 
     def handle_starttag(self, tag, attrs):
         found = dict(attrs)
@@ -124,6 +134,7 @@ class Page(HTMLParser):
                 self.links.append(found[name])
         if tag == "form" and found.get("method", "get") == "get" and found.get("action"):
             self.links.append(found["action"])
+        self._in_time = tag == "time" or self._in_time
         other_language = found.get("lang") not in (None, self.language)
         if tag in NOT_PROSE or other_language:
             self._skip.append(tag)
@@ -132,10 +143,15 @@ class Page(HTMLParser):
                            if found.get(a)]
 
     def handle_endtag(self, tag):
+        if tag == "time":
+            self._in_time = False
         if self._skip and self._skip[-1] == tag:
             self._skip.pop()
 
     def handle_data(self, data):
+        if self._in_time and data.strip():
+            self.times.append(data.strip())  # the date; the zone follows in an <abbr>
+            self._in_time = False
         if not self._skip and data.strip():
             self.texts.append(data.strip())
 
@@ -226,11 +242,21 @@ def visit(client: Client, url: str, language: str, english: set[str],
     page = Page(language)
     page.feed(response.content.decode())
     found.links = page.links
+    found.problems += dates_not_in_locale_form(page, language, data)
     if language != "en":
         for text in page.texts:
             if (text in english and text not in data) or english_left(text, data):
                 found.problems.append(f"untranslated: {text!r}")
     return found
+
+
+def dates_not_in_locale_form(page: Page, language: str, data: list[str]) -> list[str]:
+    problems = [f"date not in the {language} form: {text!r}" for text in page.times
+                if not LOCALE_TIME[language].fullmatch(text)]
+    for text in page.texts:
+        if RAW_TIMESTAMP.search(text) and text not in data:
+            problems.append(f"raw timestamp: {text!r}")
+    return problems
 
 
 def is_a_message(url: str) -> bool:

@@ -129,7 +129,7 @@ def test_a_schedule_refusal_is_said_in_the_readers_language():
     response = client.post("/deliveries/new/",
                            recurring_form(contact_date="2026-03-08T09:00"))
     assert response.status_code == 400
-    assert "되풀이 게재는 예약에 따라 실행됩니다" in response.content.decode()
+    assert "되풀이 발송은 예약에 따라 실행됩니다" in response.content.decode()
     cron = client.post("/deliveries/new/", recurring_form(every="cron", cron="0 9 * *"))
     assert '<span lang="en">expected 5 fields' in cron.content.decode()  # as the core said
 
@@ -276,7 +276,7 @@ def test_a_scheduled_delivery_confirmed_waits_for_its_date():
                            time_zone="Asia/Tokyo")
     starter = signed_in("stella", "start_deliveries", language="ko")
     page = starter.get(f"/deliveries/{delivery.pk}/").content.decode()
-    assert "보내기가 시작되는 시간:" in page  # the dialog says when
+    assert "발송이 시작되는 시간:" in page  # the dialog says when
     page = starter.post(f"/deliveries/{delivery.pk}/do/confirm/", follow=True).content.decode()
     assert Delivery.objects.get(pk=delivery.pk).status == "start_pending"
-    assert "연락 날짜에 메시지를 보냅니다" in page
+    assert "발송 예정일에 메시지를 보냅니다" in page

@@ -9,7 +9,7 @@ from envoi.api.router import BadRequest, get_or_404
 from envoi.api.schemas import AudienceIn, AudienceOut
 from envoi.audiences.filters import FilterError
 from envoi.audiences.models import Audience
-from envoi.audiences.services import count_audience, create_audience
+from envoi.audiences.services import count_audience, create_audience, delete_audience
 
 router = Router()
 
@@ -35,3 +35,11 @@ def create(request: HttpRequest, payload: AudienceIn):
 def read(request: HttpRequest, audience_id: int):
     require(request.user, "delivery.view")
     return _out(get_or_404(Audience, audience_id, "Audience"))
+
+
+@router.delete("/{audience_id}", response={204: None})
+def delete(request: HttpRequest, audience_id: int):
+    """Delete an audience no delivery targets; one in use answers 409 naming them."""
+    require(request.user, "audience.edit")
+    delete_audience(request.user, get_or_404(Audience, audience_id, "Audience"))
+    return Status(204, None)

@@ -15,6 +15,7 @@ from ninja.security import HttpBearer
 
 from envoi.accounts.services import PermissionDenied, user_for_token
 from envoi.api.errors import declare_errors
+from envoi.audiences.services import AudienceInUse
 from envoi.deliveries.lifecycle import InvalidTransition
 
 
@@ -65,6 +66,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     PermissionDenied: 403,
     NotFound: 404,
     InvalidTransition: 409,
+    AudienceInUse: 409,
 }
 
 

@@ -31,6 +31,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from typing import Any
 
+from django.utils.translation import gettext_noop as _
+
+from envoi.words import Words
+
 COLUMN_TYPES = {
     "email": "text", "phone": "text", "first_name": "text", "last_name": "text",
     "language": "text", "timezone": "text",
@@ -70,8 +74,9 @@ Value = str | int | float | bool | None
 class FilterError(ValueError):
     """A mistake in a filter, located (1-based line and column) so it can be pointed at."""
 
-    def __init__(self, message: str, position: int, text: str = "") -> None:
-        self.message = message
+    def __init__(self, message: str | Words, position: int, text: str = "") -> None:
+        self.words = message if isinstance(message, Words) else Words(message)
+        self.message = str(message)
         self.position = position
         line_start = text.rfind("\n", 0, position) + 1
         self.line = text.count("\n", 0, position) + 1
@@ -151,9 +156,10 @@ _Node = _Condition | _Junction | _Negation
 class _Problem(Exception):
     """Raised inside the parser; :func:`_parse` turns it into a located FilterError."""
 
-    def __init__(self, message: str, position: int) -> None:
-        super().__init__(message)
-        self.message, self.position = message, position
+    def __init__(self, template: str, position: int, **values: Any) -> None:
+        self.message = Words(template, **values)
+        super().__init__(str(self.message))
+        self.position = position
 
 
 @dataclass(frozen=True)
@@ -169,10 +175,12 @@ class _Token:
     def is_punct(self, char: str) -> bool:
         return self.kind == "punct" and self.text == char
 
-    def describe(self) -> str:
+    def describe(self) -> Words:
         if self.kind == "end":
-            return "the end of the filter"
-        return f"the string {self.text[:40]}" if self.kind == "string" else f'"{self.text[:40]}"'
+            return Words(_("the end of the filter"))
+        if self.kind == "string":
+            return Words(_("the string %(text)s"), text=self.text[:40])
+        return Words('"%(text)s"', text=self.text[:40])
 
 
 def _tokenize(text: str) -> list[_Token]:
@@ -180,10 +188,10 @@ def _tokenize(text: str) -> list[_Token]:
     while position < len(text):
         match = _LEXEME.match(text, position)
         if match is None:
-            raise _Problem(_unexpected_character(text, position), position)
+            raise _unexpected_character(text, position)
         kind, lexeme = match.lastgroup or "", match.group()
         if lexeme == "==":
-            raise _Problem("use = to compare, not ==", position)
+            raise _Problem(_("use = to compare, not =="), position)
         if kind != "space":
             tokens.append(_Token(kind, lexeme, position, _decode(kind, lexeme, position)))
         position = match.end()
@@ -195,10 +203,11 @@ def _decode(kind: str, lexeme: str, position: int) -> Value:
     if kind == "string":
         for escape in _ESCAPE.finditer(lexeme):
             if escape.group(1) not in '"\\':
-                raise _Problem('unknown escape: write \\" for a quote, \\\\ for a backslash',
-                               position + escape.start())
+                raise _Problem(_('unknown escape: write \\" for a quote, \\\\ for a '
+                                 'backslash'), position + escape.start())
         if bad := _FORBIDDEN_IN_STRINGS.search(lexeme):
-            raise _Problem("strings cannot hold NUL or unpaired surrogates", position + bad.start())
+            raise _Problem(_("strings cannot hold NUL or unpaired surrogates"),
+                           position + bad.start())
         return _ESCAPE.sub(r"\1", lexeme[1:-1])
     if kind == "number":
         return _number(lexeme, position)
@@ -211,16 +220,17 @@ def _number(lexeme: str, position: int) -> int | float:
             return int(lexeme)
     elif math.isfinite(number := float(lexeme)):
         return number
-    raise _Problem("number is too large", position)
+    raise _Problem(_("number is too large"), position)
 
 
-def _unexpected_character(text: str, position: int) -> str:
+def _unexpected_character(text: str, position: int) -> _Problem:
     char = text[position]
     if char == '"':
-        return 'unterminated string: it needs a closing "'
+        return _Problem(_('unterminated string: it needs a closing "'), position)
     if char == "'":
-        return 'strings use double quotes: "like this"'
-    return f'unexpected character "{char if char.isprintable() else ascii(char)}"'
+        return _Problem(_('strings use double quotes: "like this"'), position)
+    return _Problem(_('unexpected character "%(char)s"'), position,
+                    char=char if char.isprintable() else ascii(char))
 
 
 # Parser ---------------------------------------------------------------------------------
@@ -246,8 +256,10 @@ class _Parser:
     def parse(self) -> _Node:
         node = self.parse_or(0)
         if self.peek().kind != "end":
-            hint = "it has no matching (" if self.peek().is_punct(")") else "join with and/or"
-            raise _Problem(f"unexpected {self.peek().describe()}: {hint}", self.peek().position)
+            hint = (_("it has no matching (") if self.peek().is_punct(")")
+                    else _("join with and/or"))
+            raise _Problem(_("unexpected %(found)s: %(hint)s"), self.peek().position,
+                           found=self.peek().describe(), hint=Words(hint))
         return node
 
     def peek(self) -> _Token:
@@ -264,12 +276,14 @@ class _Parser:
             return True
         return False
 
-    def expected(self, what: str) -> _Problem:
-        return _Problem(f"expected {what}, found {self.peek().describe()}", self.peek().position)
+    def expected(self, template: str, **values: Any) -> _Problem:
+        return _Problem(_("expected %(what)s, found %(found)s"), self.peek().position,
+                        what=Words(template, **values), found=self.peek().describe())
 
     def deeper(self, depth: int, token: _Token) -> int:
         if depth >= MAX_DEPTH:
-            raise _Problem(f"filter is nested more than {MAX_DEPTH} levels deep", token.position)
+            raise _Problem(_("filter is nested more than %(depth)s levels deep"),
+                           token.position, depth=MAX_DEPTH)
         return depth + 1
 
     def parse_or(self, depth: int) -> _Node:
@@ -293,24 +307,27 @@ class _Parser:
         node = self.parse_or(self.deeper(depth, token))
         if not self.accept(")"):
             opened = FilterError("", token.position, self.text)
-            raise self.expected(f") to close the ( at line {opened.line}, column {opened.column}")
+            raise self.expected(_(") to close the ( at line %(line)s, column %(column)s"),
+                                line=opened.line, column=opened.column)
         return node
 
     def parse_condition(self) -> _Condition:
         token = self.peek()
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
-            raise _Problem(f"a filter holds at most {MAX_CONDITIONS} conditions", token.position)
+            raise _Problem(_("a filter holds at most %(number)s conditions"), token.position,
+                           number=MAX_CONDITIONS)
         if token.kind != "word" or token.text.lower() in KEYWORDS:
-            raise self.expected("a field name such as email or attributes.city")
+            raise self.expected(_("a field name such as email or attributes.city"))
         field = _resolve_field(self.advance())
         operator_position = self.peek().position
         op = self.parse_operator(field)
         literals = self.parse_operands(op)
         self.values += len(literals)
         if self.values > MAX_VALUES:
-            raise _Problem(f"a filter holds at most {MAX_VALUES} values; use a static list "
-                           f"audience for longer lists", literals[-1].position)
+            raise _Problem(_("a filter holds at most %(number)s values; use a static list "
+                             "audience for longer lists"), literals[-1].position,
+                           number=MAX_VALUES)
         values = _TYPE_CHECKS[field.type](field, op, operator_position, literals)
         return _Condition(field, op, values)
 
@@ -326,32 +343,35 @@ class _Parser:
         first = self.advance() if self.peek().is_word("not", "starts", "ends", "is") else None
         if first is not None:
             rest = [" ".join(words[1:]) for words in _OPERATOR_WORDS if first.is_word(words[0])]
-            raise self.expected(f"{' or '.join(rest)} after {first.text}")
-        raise self.expected(f"an operator after {field.name} (=, !=, <, <=, >, >=, in, not in, "
-                            f"contains, starts with, ends with, is empty, is not empty)")
+            raise self.expected(_("%(words)s after %(first)s"), words=" or ".join(rest),
+                                first=first.text)
+        raise self.expected(_("an operator after %(field)s (=, !=, <, <=, >, >=, in, not in, "
+                              "contains, starts with, ends with, is empty, is not empty)"),
+                            field=field.name)
 
     def parse_operands(self, op: str) -> list[_Literal]:
         if op in EMPTINESS:
             return []
         if op in TEXT_MATCHES and self.peek().kind != "string":
-            raise self.expected(f"a string after {op}")
+            raise self.expected(_("a string after %(op)s"), op=op)
         if op not in ("in", "not in"):
             return [self.parse_value()]
         if not self.accept("("):
-            raise self.expected(f'( after {op}, as in language in ("ko", "ja")')
+            raise self.expected(_('( after %(op)s, as in language in ("ko", "ja")'), op=op)
         values = [self.parse_value()]
         while self.accept(","):
             values.append(self.parse_value())
         if not self.accept(")"):
-            raise self.expected(f", or ) in the {op} list")
+            raise self.expected(_(", or ) in the %(op)s list"), op=op)
         return values
 
     def parse_value(self) -> _Literal:
         token = self.peek()
         if token.kind == "word" and token.text.lower() not in KEYWORDS:
-            raise self.expected(f'a value; text goes in double quotes, as in "{token.text}"')
+            raise self.expected(_('a value; text goes in double quotes, as in "%(text)s"'),
+                                text=token.text)
         if token.kind not in ("string", "number") and not token.is_word("true", "false", "null"):
-            raise self.expected('a value (a "string", a number, true, false or null)')
+            raise self.expected(_('a value (a "string", a number, true, false or null)'))
         self.advance()
         constants = {"true": True, "false": False, "null": None}
         value = token.value if token.kind != "word" else constants[token.text.lower()]
@@ -368,16 +388,17 @@ def _resolve_field(token: _Token) -> _Field:
     name = token.text
     if name in COLUMN_TYPES:
         return _Field(name, COLUMN_TYPES[name])
-    head, _, rest = name.partition(".")
+    head, _dot, rest = name.partition(".")
     if head != "attributes":
-        raise _Problem(f'unknown field "{name}"; known fields: {KNOWN_FIELDS}', token.position)
+        raise _Problem(_('unknown field "%(name)s"; known fields: %(known)s'), token.position,
+                       name=name, known=KNOWN_FIELDS)
     if not rest:
-        raise _Problem("name the attribute, as in attributes.city", token.position)
+        raise _Problem(_("name the attribute, as in attributes.city"), token.position)
     offset = token.position + len("attributes.")
     for key in rest.split("."):
         if not ATTRIBUTE_KEY.fullmatch(key):
-            raise _Problem(f'attribute key "{key}" must start with a letter or _ and hold only '
-                           f"letters, digits, _ and -", offset)
+            raise _Problem(_('attribute key "%(key)s" must start with a letter or _ and hold '
+                             'only letters, digits, _ and -'), offset, key=key)
         offset += len(key) + 1
     return _Field(name, "json", tuple(rest.split(".")))
 
@@ -388,44 +409,50 @@ def _resolve_field(token: _Token) -> _Field:
 def _check_text(field: _Field, op: str, where: int, literals: list[_Literal]) -> tuple:
     for literal in literals:
         if not isinstance(literal.value, str):
-            hint = '; to find missing values use "is empty"' if literal.value is None else ""
-            raise _Problem(f"{field.name} is text; compare it with a string{hint}",
-                           literal.position)
+            if literal.value is None:
+                raise _Problem(_('%(field)s is text; compare it with a string; to find '
+                                 'missing values use "is empty"'), literal.position,
+                               field=field.name)
+            raise _Problem(_("%(field)s is text; compare it with a string"), literal.position,
+                           field=field.name)
     return tuple(literal.value for literal in literals)
 
 
 def _check_boolean(field: _Field, op: str, where: int, literals: list[_Literal]) -> tuple:
     if op not in ("=", "!="):
-        raise _Problem(f"{field.name} is true or false; compare it with = or !=", where)
+        raise _Problem(_("%(field)s is true or false; compare it with = or !="), where,
+                       field=field.name)
     if not isinstance(literals[0].value, bool):
-        raise _Problem(f"expected true or false: {field.name} is a yes/no field",
-                       literals[0].position)
+        raise _Problem(_("expected true or false: %(field)s is a yes/no field"),
+                       literals[0].position, field=field.name)
     return (literals[0].value,)
 
 
 def _check_number(field: _Field, op: str, where: int, literals: list[_Literal]) -> tuple:
     if op not in (*COMPARISONS, "in", "not in"):
-        raise _Problem(f"{field.name} is a number; compare it with =, !=, <, <=, >, >= or in",
-                       where)
+        raise _Problem(_("%(field)s is a number; compare it with =, !=, <, <=, >, >= or in"),
+                       where, field=field.name)
     for literal in literals:
         if type(literal.value) is not int:
-            raise _Problem(f"{field.name} is a whole number; compare it with a number such "
-                           f"as 42", literal.position)
+            raise _Problem(_("%(field)s is a whole number; compare it with a number such "
+                             "as 42"), literal.position, field=field.name)
     return tuple(literal.value for literal in literals)
 
 
 def _check_date(field: _Field, op: str, where: int, literals: list[_Literal]) -> tuple:
     if op not in COMPARISONS:
-        raise _Problem(f"{field.name} is a date; compare it with =, !=, <, <=, > or >=", where)
+        raise _Problem(_("%(field)s is a date; compare it with =, !=, <, <=, > or >="), where,
+                       field=field.name)
     value, position = literals[0].value, literals[0].position
     example = '"2024-05-31" or "2024-05-31T09:00:00+09:00"'
     if not isinstance(value, str):
-        raise _Problem(f"{field.name} is a date; compare it with a string such as {example}",
-                       position)
+        raise _Problem(_("%(field)s is a date; compare it with a string such as %(example)s"),
+                       position, field=field.name, example=example)
     try:
         return (_moment(value.strip()),)
     except (ValueError, OverflowError):
-        raise _Problem(f"{field.name} needs an ISO date such as {example}", position) from None
+        raise _Problem(_("%(field)s needs an ISO date such as %(example)s"), position,
+                       field=field.name, example=example) from None
 
 
 def _moment(text: str) -> _Moment:
@@ -443,7 +470,8 @@ def _check_json(field: _Field, op: str, where: int, literals: list[_Literal]) ->
         value = literal.value
         if op in ORDERINGS and (value is None or isinstance(value, bool)):
             shown = "null" if value is None else str(value).lower()
-            raise _Problem(f"{shown} can only be compared with = or !=", literal.position)
+            raise _Problem(_("%(value)s can only be compared with = or !="), literal.position,
+                           value=shown)
     return tuple(literal.value for literal in literals)
 
 

@@ -9,7 +9,7 @@ from django.db import connection
 from envoi.accounts.services import Actor, audit, require
 from envoi.audiences.filters import check_filter, compile_filter
 from envoi.audiences.importer import ImportReport, create_profiles, import_profiles_csv
-from envoi.audiences.models import Audience
+from envoi.audiences.models import Audience, Profile
 
 
 def create_audience(user: Actor, name: str, filter_text: str = "",
@@ -38,6 +38,32 @@ class AudienceError(ValueError):
     """An audience used in a way its kind does not allow."""
 
 
+class AudienceInUse(AudienceError):
+    """An audience that deliveries still name cannot be deleted."""
+
+    def __init__(self, audience: Audience, uses: list[tuple[int, str]]) -> None:
+        self.uses = uses
+        names = ", ".join(f"{label!r} ({pk})" for pk, label in uses[:5])
+        super().__init__(f"audience: {audience.name!r} is used by {len(uses)} "
+                         f"delivery(ies): {names}; it cannot be deleted.")
+
+
+def audience_uses(audience: Audience) -> list[tuple[int, str]]:
+    """The deliveries that target the audience, newest first, as (id, label). Read
+    through the reverse relation: audiences sit below deliveries and do not import them."""
+    return list(audience.delivery_set.order_by("-id").values_list("pk", "label"))
+
+
+def delete_audience(user: Actor, audience: Audience) -> None:
+    """Delete an audience no delivery targets; one in use says where it is used."""
+    require(user, "audience.edit")
+    uses = audience_uses(audience)
+    if uses:
+        raise AudienceInUse(audience, uses)
+    audit(user, "audience.delete", audience=audience.pk, name=audience.name)
+    audience.delete()
+
+
 def list_audience(name: str) -> Audience:
     """The static list of that name, made on first use (CSV imports fill it)."""
     audience, _ = Audience.objects.get_or_create(name=name, defaults={"kind": Audience.LIST})
@@ -45,6 +71,12 @@ def list_audience(name: str) -> Audience:
         raise AudienceError(f"audience: {name!r} is a filter, not a static list: "
                             "profiles cannot be added to it.")
     return audience
+
+
+def list_members(audience: Audience):
+    """The profiles of a static list, in the order they joined it."""
+    return Profile.objects.filter(audiencemember__audience=audience).order_by(
+        "audiencemember__id")
 
 
 def count_audience(audience: Audience) -> int:

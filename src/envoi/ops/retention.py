@@ -67,6 +67,7 @@ def run_retention(now: datetime | None = None) -> dict[str, Any]:
         counts |= bounce_retention.prune(before["bounces"])
     if before["audit"] is not None:
         counts |= audit_retention.prune(before["audit"])
-    audit(None, "retention.run", **counts,
-          cutoffs={log: moment.isoformat() for log, moment in before.items() if moment})
+    detail: dict[str, Any] = {**counts, **{
+        f"{log}_before": moment.isoformat() for log, moment in before.items() if moment}}
+    audit(None, "retention.run", **detail)
     return counts

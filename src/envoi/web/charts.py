@@ -1,45 +1,62 @@
-"""Charts drawn on the server as SVG: no chart script to download, nothing to run.
+"""The Deployment block's charts: data cut on the server, drawn by Chart.js in the page.
 
-A chart is a few dozen rectangles whose sizes the server computes; the template
-(``web/_chart.html``) writes them out, each with a ``<title>`` that names its bucket
-and count, which browsers show on hover.
+The server buckets the counts, names every bucket in the reader's language and time
+zone, and writes the numbers as JSON beside a ``<canvas>``; ``console.js`` draws them with
+the vendored Chart.js (axes, ticks, hover values). The same numbers are written as a
+table under each chart: the text a screen reader reads, and what remains without script.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
-WIDTH, HEIGHT = 480, 140
-MAX_BARS = 120
+MAX_BUCKETS = 120
 
 
 @dataclass
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
-    title: str
-    tone: str
+class Series:
+    key: str  # the colour family (opens, clicks, sent, failed)
+    label: str
+    values: list[float]
 
 
 @dataclass
 class Chart:
+    """``kind``: "line" (a rate over time), "bar" (counts over time) or "hbar" (counts
+    by category, largest first)."""
+
+    key: str
     title: str
-    bars: list[Bar] = field(default_factory=list)
-    legend: list[tuple[str, str]] = field(default_factory=list)  # (tone, label)
-    peak: int = 0
-    first: str = ""
-    last: str = ""
-    width: int = WIDTH
-    height: int = HEIGHT
+    kind: str
+    labels: list[str] = field(default_factory=list)
+    series: list[Series] = field(default_factory=list)
+    x_title: str = ""
+    y_title: str = ""
+
+    @property
+    def dom_id(self) -> str:
+        return f"chart-{self.key}"
 
     @property
     def empty(self) -> bool:
-        return not self.bars
+        return not self.labels
+
+    @property
+    def rows(self) -> list[tuple[str, list[float]]]:
+        """The table under the chart: one row per bucket or category."""
+        return [(label, [s.values[i] for s in self.series])
+                for i, label in enumerate(self.labels)]
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind, "labels": self.labels, "x_title": self.x_title,
+                "y_title": self.y_title,
+                "series": [{"key": s.key, "label": s.label, "values": s.values}
+                           for s in self.series]}
 
 
 def _buckets(step: timedelta, series: dict[str, dict[datetime, int]]) -> list[datetime]:
@@ -48,46 +65,49 @@ def _buckets(step: timedelta, series: dict[str, dict[datetime, int]]) -> list[da
         return []
     buckets: list[datetime] = []
     moment = moments[0]
-    while moment <= moments[-1] and len(buckets) < MAX_BARS:
+    while moment <= moments[-1] and len(buckets) < MAX_BUCKETS:
         buckets.append(moment)
         moment += step
     return buckets
 
 
-def _moment_label(moment: datetime) -> str:
-    local = timezone.localtime(moment)
-    return f"{formats.date_format(local, 'SHORT_DATETIME_FORMAT')} {local.tzname()}"
+def moment_label(moment: datetime) -> str:
+    """A bucket's start as the reader writes a date and time, in their zone."""
+    return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
 
 
-def over_time(title: str, step: timedelta, series: dict[str, dict[datetime, int]],
-              names: dict[str, str]) -> Chart:
-    """Side-by-side bars per time bucket, one colour per series (``names``: label)."""
-    chart = Chart(str(title), legend=[(name, str(label)) for name, label in names.items()])
+def _time_axis() -> str:
+    return _("Time (%(zone)s)") % {"zone": timezone.get_current_timezone_name()}
+
+
+def counts_over_time(key: str, title: str, step: timedelta,
+                     series: dict[str, dict[datetime, int]], names: dict[str, str]) -> Chart:
+    """Counts per time bucket, one bar per series (``names``: series -> label)."""
+    chart = Chart(key, str(title), "bar", x_title=_time_axis(), y_title=_("Events"))
     buckets = _buckets(step, series)
-    if not buckets:
-        return chart
-    chart.peak = max(max(counts.values(), default=0) for counts in series.values()) or 1
-    slot = WIDTH / len(buckets)
-    width = max(slot / len(names) - 1, 1)
-    for i, moment in enumerate(buckets):
-        for j, (name, label) in enumerate(names.items()):
-            count = series.get(name, {}).get(moment, 0)
-            height = HEIGHT * count / chart.peak
-            chart.bars.append(Bar(i * slot + j * (width + 1), HEIGHT - height, width, height,
-                                  f"{_moment_label(moment)} · {label}: {count}", name))
-    chart.first, chart.last = _moment_label(buckets[0]), _moment_label(buckets[-1])
+    chart.labels = [moment_label(moment) for moment in buckets]
+    chart.series = [Series(name, str(label), [series.get(name, {}).get(m, 0) for m in buckets])
+                    for name, label in names.items()]
     return chart
 
 
-def by_category(title: str, counts: list[tuple[str, int]]) -> Chart:
-    """One horizontal bar per category, longest first."""
-    chart = Chart(str(title))
-    ordered = sorted(counts, key=lambda item: -item[1])[:12]
-    if not ordered:
-        return chart
-    chart.peak = ordered[0][1] or 1
-    row = HEIGHT / max(len(ordered), 4)
-    for i, (label, count) in enumerate(ordered):
-        chart.bars.append(Bar(0, i * row + 2, WIDTH * 0.6 * count / chart.peak, row - 4,
-                              f"{label}: {count}", "failed"))
+def rate_over_time(key: str, title: str, step: timedelta, counts: dict[datetime, int],
+                   label: str) -> Chart:
+    """A rate per minute over time, from counts per bucket of ``step``."""
+    chart = Chart(key, str(title), "line", x_title=_time_axis(),
+                  y_title=_("Messages per minute"))
+    buckets = _buckets(step, {"n": counts})
+    minutes = step.total_seconds() / 60
+    chart.labels = [moment_label(moment) for moment in buckets]
+    chart.series = [Series("sent", str(label),
+                           [round(counts.get(m, 0) / minutes, 1) for m in buckets])]
+    return chart
+
+
+def by_category(key: str, title: str, counts: list[tuple[str, int]]) -> Chart:
+    """One bar per category with its count, largest first."""
+    ordered = sorted(counts, key=lambda item: (-item[1], item[0]))[:12]
+    chart = Chart(key, str(title), "hbar", y_title=_("Reason"), x_title=_("Messages"))
+    chart.labels = [label for label, _count in ordered]
+    chart.series = [Series("failed", _("Messages"), [count for _label, count in ordered])]
     return chart

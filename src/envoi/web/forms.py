@@ -203,6 +203,9 @@ class AudienceForm(forms.Form):
         label=_("Filter"), required=False,
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false",
                                      "placeholder": 'language = "ko" and attributes.vip = true'}))
+    # An empty filter selects every profile: the console asks for that choice to be said.
+    everyone = forms.BooleanField(label=_("Everyone: every profile, with no condition"),
+                                  required=False)
 
 
 ROLE_CHOICES = [(role.value, ROLE_LABELS[role]) for role in Role]

@@ -9,9 +9,11 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import floatformat
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
-from envoi.web import labels
+from envoi.web import audit_words, labels
 from envoi.web.middleware import zone_named
+from envoi.words import Words
 
 register = template.Library()
 
@@ -47,8 +49,9 @@ def num(value: int | None) -> str:
 
 @register.filter
 def percent(rate: float | None) -> str:
-    """A rate in [0, 1] as a percentage with one decimal, for the locale."""
-    return f"{floatformat((rate or 0.0) * 100, 1)} %"
+    """A rate in [0, 1] as a percentage with one decimal, for the locale. English, Korean
+    and Japanese all write the sign against the number ("12.5%")."""
+    return f"{floatformat((rate or 0.0) * 100, 1)}%"
 
 
 @register.filter
@@ -142,3 +145,27 @@ def finding_label(code: str) -> str:
 @register.filter
 def finding_detailed(code: str) -> bool:
     return code in labels.FINDINGS_WITH_DETAIL or code not in labels.FINDING_LABELS
+
+
+@register.filter
+def audit_phrase(action: str) -> str:
+    return audit_words.phrase(action)
+
+
+@register.filter
+def audit_details(entry) -> list:
+    return audit_words.details(entry)
+
+
+@register.filter
+def words(sentence) -> str:
+    """A core sentence (:class:`envoi.words.Words`) in the reader's language."""
+    return sentence.render(gettext) if isinstance(sentence, Words) else str(sentence)
+
+
+@register.filter
+def figure(value: float | int) -> str:
+    """A chart's figure: a count with the locale's grouping, a rate with one decimal."""
+    if isinstance(value, float):
+        return floatformat(value, "1g")
+    return intcomma(value)

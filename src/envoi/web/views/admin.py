@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from envoi.accounts import services
 from envoi.accounts.models import UserRole
-from envoi.web import queries
+from envoi.web import queries, role_words
 from envoi.web.forms import RolesForm, UserForm
 from envoi.web.views.common import get_or_404, requires
 
@@ -26,7 +26,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
         return redirect("web:users")
     users = User.objects.order_by("username").prefetch_related(
         Prefetch("envoi_roles", queryset=UserRole.objects.order_by("role")))
-    return render(request, "web/users.html", {"users": users, "form": form},
+    return render(request, "web/users.html", {"users": users, "form": form,
+                                              "role_lines": role_words.role_lines()},
                   status=400 if form.errors else 200)
 
 

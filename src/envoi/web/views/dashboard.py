@@ -225,12 +225,13 @@ def compute_stats(request: HttpRequest, pk: int) -> HttpResponse:
 def delivery_charts(request: HttpRequest, pk: int) -> HttpResponse:
     delivery = delivery_for(request, pk, "delivery.view")
     step, engagement = queries.engagement_over_time(delivery)
-    opens_clicks = charts.over_time(_("Opens and clicks over time"), step, engagement,
-                                    {"opens": _("Opens"), "clicks": _("Clicks")})
+    opens_clicks = charts.counts_over_time(
+        "engagement", _("Opens and clicks over time"), step, engagement,
+        {"opens": _("Opens"), "clicks": _("Clicks")})
     step, sent = queries.throughput(delivery)
-    throughput = charts.over_time(_("Throughput over time"), step, sent,
-                                  {"sent": _("Messages sent")})
-    by_reason = charts.by_category(_("Failures by reason"), [
+    throughput = charts.rate_over_time("throughput", _("Throughput over time"), step,
+                                       sent["sent"], _("Messages sent"))
+    by_reason = charts.by_category("failures", _("Failures by reason"), [
         (label(REASON_LABELS, reason or kind), count)
         for kind, reason, count in queries.failures_by_reason(delivery.pk)])
     return render(request, "web/charts.html",

@@ -51,6 +51,46 @@
   sizeProgressBars(document);
   document.addEventListener("htmx:afterSwap", function () { sizeProgressBars(document); });
 
+  // Charts: the server writes each one's figures as JSON beside its canvas (see
+  // envoi/web/charts.py); Chart.js draws them with axes and hover values, in the page's
+  // language. A refresh of the Deployment block brings new canvases, drawn once each.
+  var CHART_COLOURS = {opens: "#1a5fd0", clicks: "#f39c12", sent: "#1b7a3a", failed: "#c0392b"};
+  function drawCharts(root) {
+    if (!window.Chart) { return; }
+    var locale = document.documentElement.lang || "en";
+    root.querySelectorAll("canvas[data-chart]:not([data-drawn])").forEach(function (canvas) {
+      var source = document.getElementById(canvas.getAttribute("data-chart"));
+      if (!source) { return; }
+      var spec = JSON.parse(source.textContent);
+      canvas.setAttribute("data-drawn", "");
+      var horizontal = spec.kind === "hbar";
+      new window.Chart(canvas, {
+        type: spec.kind === "line" ? "line" : "bar",
+        data: {
+          labels: spec.labels,
+          datasets: spec.series.map(function (series) {
+            var colour = CHART_COLOURS[series.key] || "#475569";
+            return {label: series.label, data: series.values, backgroundColor: colour,
+                    borderColor: colour, pointRadius: 2, tension: 0.2};
+          })
+        },
+        options: {
+          locale: locale, indexAxis: horizontal ? "y" : "x", animation: false,
+          maintainAspectRatio: false, interaction: {mode: "index", intersect: false},
+          plugins: {legend: {display: spec.series.length > 1}},
+          scales: {
+            x: {title: {display: true, text: spec.x_title}, beginAtZero: horizontal,
+                ticks: {autoSkip: true, maxRotation: 0, precision: horizontal ? 0 : undefined}},
+            y: {title: {display: true, text: spec.y_title}, beginAtZero: !horizontal,
+                ticks: {precision: spec.kind === "line" ? undefined : 0}}
+          }
+        }
+      });
+    });
+  }
+  drawCharts(document);
+  document.addEventListener("htmx:afterSettle", function () { drawCharts(document); });
+
   // A live region that is being watched stops being refreshed while a dialog is open.
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (document.querySelector("dialog[open]") && event.detail.elt.id === "live") {
