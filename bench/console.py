@@ -129,7 +129,7 @@ def pages(delivery_id: int) -> list[tuple[str, str, dict]]:
         f"{d}/logs/sending/", f"{d}/logs/sending/?page=100",
         f"{d}/logs/sending/?status=failed", f"{d}/logs/exclusions/",
         f"{d}/logs/tracking/", f"{d}/logs/tracking/?kind=click", f"{d}/logs/preparation/",
-        "/deliveries/new/",
+        "/deliveries/new/", f"{d}/edit/",
         f"/profiles/?q={profile[1]}", "/profiles/?q=Emma", "/profiles/",
         f"/profiles/{profile[0]}/", "/audiences/", f"/audiences/{audience}/",
         "/admin/users/", "/admin/audit/", "/outbox/", f"/deliveries/{scheduled}/",

@@ -35,16 +35,24 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_user_create(args: argparse.Namespace) -> int:
     from django.contrib.auth.models import User
+    from django.db import IntegrityError, transaction
 
     from envoi.accounts.services import create_user
 
+    exists = f"envoi: a user named {args.name!r} exists already; choose another name"
     if User.objects.filter(username=args.name).exists():
-        print(f"envoi: a user named {args.name!r} exists already", file=sys.stderr)
-        return 2
+        print(exists, file=sys.stderr)
+        return 1
     if args.password is not None and not _password_ok(
             args.password, User(username=args.name, email=args.email)):
         return 2
-    user = create_user(args.name, args.role, password=args.password, email=args.email)
+    try:
+        with transaction.atomic():
+            user = create_user(args.name, args.role, password=args.password,
+                               email=args.email)
+    except IntegrityError:  # created by someone else since the check above
+        print(exists, file=sys.stderr)
+        return 1
     print(f"created user {user.username} with roles: {', '.join(sorted(args.role)) or '-'}")
     return 0
 
@@ -249,16 +257,37 @@ def cmd_delivery(args: argparse.Namespace) -> int:
         return 2
     if args.action == "compute-stats":
         return _compute_stats(user, delivery)
+    if args.action == "actions":
+        _print_actions(user, delivery)
+        return 0
     name = "send_proof" if args.action == "proof" else args.action.replace("-", "_")
     action = getattr(services, name)
+    extra = ([args.contact_date] if args.action == "reschedule"
+             else [args.reason] if args.action == "reject" else [])
     try:
-        result = action(user, delivery)
+        if args.action == "reschedule" and not args.contact_date:
+            raise services.DeliveryError("--contact-date: give the new date, e.g. "
+                                         "2030-05-01T09:00 (in the delivery's time zone)")
+        result = action(user, delivery, *extra)
     except (PermissionDenied, InvalidTransition, services.DeliveryError) as error:
         print(f"envoi: {error}", file=sys.stderr)
         return 1
+    if args.action == "delete":
+        print(f"delivery {delivery.pk}: deleted")
+        return 0
     status = getattr(result, "status", None) or f"proof {result['number']} sent"
     print(f"delivery {delivery.pk}: {status}")
+    delivery.refresh_from_db()
+    _print_actions(user, delivery)
     return 0
+
+
+def _print_actions(user: User, delivery: Delivery) -> None:
+    """What ``user`` may do next (``services.available_actions``, as the API lists it)."""
+    from envoi.deliveries.services import available_actions
+
+    names = [name.replace("_", "-") for name in available_actions(user, delivery)]
+    print(f"available actions: {', '.join(names) or 'none'}")
 
 
 def _compute_stats(user: User, delivery: Delivery) -> int:
@@ -453,9 +482,16 @@ def build_parser() -> argparse.ArgumentParser:
     delivery.add_argument("action", choices=["prepare", "proof", "approve", "reject",
                                              "confirm", "pause", "resume", "stop",
                                              "activate", "withdraw-confirmation",
-                                             "compute-stats"])
+                                             "reschedule", "cancel-schedule", "archive",
+                                             "unarchive", "delete", "compute-stats",
+                                             "actions"])
     delivery.add_argument("id", type=int)
+    delivery.add_argument("--contact-date", default=None,
+                          help="reschedule: the new date (ISO 8601; without an offset, in "
+                               "the delivery's time zone)")
     delivery.add_argument("--as", dest="as_user", required=True, help="acting user")
+    delivery.add_argument("--reason", default="",
+                          help="reject: why (required; the preparer reads it)")
     delivery.set_defaults(handler=cmd_delivery)
 
     serve = commands.add_parser("serve", help="serve the API and public pages")

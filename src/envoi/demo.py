@@ -44,24 +44,45 @@ DEMO_HTML = """<html><body>
 </body></html>"""
 
 
+DEMO_PASSWORD = "demo"
+DEMO_DRAFT = "Spring offers"
+DEMO_AUDIENCE = "Everyone"
+
+
 def seed() -> str | None:
-    """Create the demo data once; return a fresh token for the demo user."""
+    """Create the demo data; return a fresh token for the demo user.
+
+    The user and the profiles are created once. The draft delivery is created again
+    whenever none of that label is left to send (it was sent or deleted), so that the
+    README's walkthrough (prepare, approve, confirm) works on every start."""
     from envoi.audiences.importer import create_profiles
+
+    user = User.objects.filter(username=DEMO_USER).first()
+    if user is None:
+        user = create_user(DEMO_USER, [r.value for r in Role], password=DEMO_PASSWORD)
+        create_profiles(DEMO_PROFILES)
+    seed_draft(user)
+    return create_token(user, name="demo")
+
+
+def seed_draft(user: User) -> int:
+    """The id of the demo's draft delivery, created when none is left to send."""
     from envoi.audiences.models import Audience
+    from envoi.deliveries.lifecycle import EDITABLE_STATES
     from envoi.deliveries.models import Delivery
 
-    if User.objects.filter(username=DEMO_USER).exists():
-        return create_token(User.objects.get(username=DEMO_USER), name="demo")
-    user = create_user(DEMO_USER, [r.value for r in Role], password="demo")
-    create_profiles(DEMO_PROFILES)
-    audience = Audience.objects.create(name="Everyone", filter="")
-    Delivery.objects.create(
-        label="Spring offers", sender="Envoi Demo <news@example.com>",
+    draft = (Delivery.objects.filter(label=DEMO_DRAFT, status__in=EDITABLE_STATES)
+             .order_by("id").first())
+    if draft is not None:
+        return draft.pk
+    audience = (Audience.objects.filter(name=DEMO_AUDIENCE).first()
+                or Audience.objects.create(name=DEMO_AUDIENCE, filter=""))
+    return Delivery.objects.create(
+        label=DEMO_DRAFT, sender="Envoi Demo <news@example.com>",
         subject="{{ first_name }}님, 봄맞이 특별 할인 쿠폰이 도착했어요!",
         html_body=DEMO_HTML, text_body="Hello {{ first_name }}\nUnsubscribe: "
         "{{ unsubscribe_url }}\n", audience=audience, created_by=user,
-    )
-    return create_token(user, name="demo")
+    ).pk
 
 
 def run_demo(host: str, port: int, smtp_port: int) -> int:
@@ -72,20 +93,15 @@ def run_demo(host: str, port: int, smtp_port: int) -> int:
 
     call_command("migrate", interactive=False, verbosity=0)
     token = seed()
+    draft = seed_draft(User.objects.get(username=DEMO_USER))
     outbox = CaptureServer("127.0.0.1", smtp_port)
     outbox.start()
     bounces = start_bounce_listener()
     stop = threading.Event()
     run_in_thread(stop)
-    base = settings.ENVOI_BASE_URL
-    print(f"""
-Envoi is running (embedded shape: {settings.DATABASES['default']['NAME']})
-  API:      {base}/api/v1/   (OpenAPI: {base}/api/v1/openapi.json, docs: {base}/api/v1/docs)
-  Outbox:   captured messages at {base}/api/v1/outbox (SMTP on 127.0.0.1:{smtp_port})
-  Bounces:  {bounces.host + ":" + str(bounces.port) if bounces else "not listening"}
-  Token:    {token}
-  Try:      curl -H "Authorization: Bearer {token}" {base}/api/v1/deliveries/1
-""", flush=True)
+    print(banner(settings.ENVOI_BASE_URL, token, draft, smtp_port,
+                 f"{bounces.host}:{bounces.port}" if bounces else "not listening"),
+          flush=True)
     try:
         uvicorn.run("envoi.asgi:application", host=host, port=port, log_level="warning")
     finally:
@@ -94,6 +110,21 @@ Envoi is running (embedded shape: {settings.DATABASES['default']['NAME']})
         if bounces:
             bounces.stop()
     return 0
+
+
+def banner(base: str, token: str | None, draft: int, smtp_port: int, bounces: str) -> str:
+    """What the demo prints on start: where the console is and how to sign in, the API,
+    the outbox, the token, and the seeded draft to try."""
+    return f"""
+Envoi is running (embedded shape: {settings.DATABASES['default']['NAME']})
+  Console:  {base}/   (sign in as {DEMO_USER} / {DEMO_PASSWORD})
+  API:      {base}/api/v1/   (OpenAPI: {base}/api/v1/openapi.json, docs: {base}/api/v1/docs)
+  Outbox:   captured messages at {base}/api/v1/outbox (SMTP on 127.0.0.1:{smtp_port})
+  Bounces:  {bounces}
+  Token:    {token}
+  Draft:    {base}/deliveries/{draft}/
+  Try:      curl -H "Authorization: Bearer {token}" {base}/api/v1/deliveries/{draft}
+"""
 
 
 def start_bounce_listener() -> BounceListener | None:

@@ -44,8 +44,8 @@ CASES = {
         f"/api/v1/deliveries/{d}", headers=api._headers()), 204),
     "approve": ("pending_approval", lambda api, d, aud: api.post(f"/deliveries/{d}/approve"),
                 200),
-    "reject": ("pending_approval", lambda api, d, aud: api.post(f"/deliveries/{d}/reject"),
-               200),
+    "reject": ("pending_approval", lambda api, d, aud: api.post(
+        f"/deliveries/{d}/reject", {"reason": "The subject is wrong."}), 200),
     "confirm": ("approved", lambda api, d, aud: api.post(f"/deliveries/{d}/confirm"), 200),
     "pause": ("in_progress", lambda api, d, aud: api.post(f"/deliveries/{d}/pause"), 200),
     "resume": ("paused", lambda api, d, aud: api.post(f"/deliveries/{d}/resume"), 200),

@@ -59,8 +59,10 @@ def test_cli_user_create_keeps_working(capsys):
     assert main(["user", "create", "nina", "--role", "export", "--password", PASSWORD]) == 0
     assert "created user nina with roles: export" in capsys.readouterr().out
     assert can_sign_in("nina", PASSWORD)
-    assert main(["user", "create", "nina", "--password", PASSWORD]) == 2
-    assert "exists already" in capsys.readouterr().err
+    # A name taken: a clear error and exit 1, never a traceback (issue 21).
+    assert main(["user", "create", "nina", "--password", PASSWORD]) == 1
+    err = capsys.readouterr().err
+    assert "a user named 'nina' exists already" in err and "Traceback" not in err
 
 
 def test_console_add_user_applies_the_same_rules():

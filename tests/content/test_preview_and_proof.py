@@ -111,3 +111,27 @@ def test_bad_proof_requests_say_what(api, delivery, relay, payload, status, deta
     response = api.post(f"/deliveries/{delivery['id']}/proof", payload)
     assert response.status_code == status and detail in response.json()["detail"]
     assert relay.messages == []
+
+
+def test_proof_to_chosen_test_profiles_and_a_typed_address(api, delivery, relay):
+    tess = Profile.objects.create(email="tess@example.com", first_name="Tess", language="ja",
+                                  is_test=True)
+    Profile.objects.create(email="tom@example.com", first_name="Tom", is_test=True)
+    api.ok(api.post(f"/deliveries/{delivery['id']}/prepare"))
+    api.ok(api.post(f"/deliveries/{delivery['id']}/proof", {
+        "test_profile_ids": [tess.pk], "addresses": ["agency@example.com"]}))
+    assert [m.rcpt_to for m in relay.messages] == [("tess@example.com",),
+                                                   ("agency@example.com",)]
+    assert parse(relay.messages[0].data)["Subject"] == "[Proof 1] Tess様、春のセール"
+
+
+@pytest.mark.parametrize("ids,status,detail", [
+    ([1], 400, "is not a test profile"),  # minji: a profile, not a test profile
+    ([2**63], 422, "test_profile_ids"),
+])
+def test_a_chosen_profile_must_be_a_test_profile(api, delivery, relay, ids, status, detail):
+    api.ok(api.post(f"/deliveries/{delivery['id']}/prepare"))
+    ids = [Profile.objects.get(email="minji@example.com").pk] if ids == [1] else ids
+    response = api.post(f"/deliveries/{delivery['id']}/proof", {"test_profile_ids": ids})
+    assert response.status_code == status and detail in response.content.decode()
+    assert relay.messages == []

@@ -96,6 +96,7 @@ class Person:
         page.fill("#id_sender", sender)
         page.fill("#id_subject", subject)
         page.select_option("#id_audience", label=audience)
+        page.check("input[name=content_mode][value=html]")  # written as HTML
         page.fill("#id_html_body", html)
         page.fill("#id_text_body", text)
 

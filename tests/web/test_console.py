@@ -92,7 +92,7 @@ def test_the_form_creates_a_delivery_through_the_core():
 
 @pytest.mark.parametrize("field, value, shown", [
     ("sender", "not an address", "sender"),
-    ("subject", "", "This field is required."),
+    ("label", "", "This field is required."),
 ])
 def test_bad_input_is_shown_on_the_form_never_as_a_server_error(field, value, shown):
     client = signed_in("careless", "prepare_deliveries")
@@ -100,6 +100,15 @@ def test_bad_input_is_shown_on_the_form_never_as_a_server_error(field, value, sh
     assert response.status_code == 400
     assert shown in response.content.decode()
     assert not Delivery.objects.exists()
+
+
+def test_a_draft_without_a_subject_is_kept_and_the_form_says_what_to_fix():
+    client = signed_in("careless", "prepare_deliveries")
+    response = client.post("/deliveries/new/", delivery_form(subject=""))
+    delivery = Delivery.objects.get()
+    assert response["Location"] == f"/deliveries/{delivery.pk}/edit/"
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-finding="subject">The subject is empty.' in page
 
 
 def test_a_draft_with_a_liquid_error_is_kept_and_preparation_shows_where():

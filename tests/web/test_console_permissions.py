@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -32,15 +33,23 @@ from envoi.accounts.roles import ACTION_ROLES, Role
 from envoi.accounts.services import create_user
 from envoi.audiences.models import Audience, Profile
 from envoi.bounces.models import Quarantine
+from envoi.content.models import Template
 from envoi.deliveries.models import Delivery
 from envoi.sending.models import OutboxMessage
 from envoi.web.errors import denial
 from envoi.web.views import dashboard
+from tests.content.test_images import picture
 from tests.support.deliveries import delivery_in, seeded_audience
 from tests.support.scenario import HTML, TEXT
 from tests.web.schedules import recurring_in
 
 pytestmark = pytest.mark.django_db
+
+@pytest.fixture(autouse=True)
+def _uploads_in_a_temporary_directory(tmp_path, monkeypatch):
+    """The walk uploads images (the editor's upload): not into the working tree."""
+    monkeypatch.setenv("ENVOI_DATA_DIR", str(tmp_path))
+
 
 PUBLIC = "public"  # sign-in, sign-out and the home page's redirect: no role needed
 Rule = str | tuple[str, ...]  # PUBLIC, or the actions a request needs, all of them
@@ -64,6 +73,7 @@ PAGES: dict[str, dict[str, Rule]] = {
     "delivery_create": both("delivery.create"),
     "delivery": both("delivery.view"),
     "delivery_edit": both("delivery.edit"),
+    "image_upload": post_only("image.upload"),  # the visual editor's uploads
     "delivery_delete": post_only("delivery.delete"),
     "delivery_live": both("delivery.view"),
     "delivery_charts": both("delivery.view"),
@@ -101,6 +111,15 @@ PAGES: dict[str, dict[str, Rule]] = {
     # The link itself is the credential: an invalid one gets a page saying so.
     "password_reset": {"GET": PUBLIC, "POST": PUBLIC},
     "workers": both("workers.view"),
+    # Reviewing content (envoi.content): the preview is the API's preview, a read.
+    "delivery_preview": {"GET": ("delivery.view",)},
+    "delivery_preview_body": {"GET": ("delivery.view",)},
+    "delivery_proof": both("delivery.proof"),
+    "delivery_duplicate": post_only("delivery.create", "delivery.view"),
+    "delivery_save_template": post_only("template.edit", "delivery.view"),
+    "templates": {"GET": ("template.view",)},
+    "template_delivery_create": post_only("template.view", "delivery.create"),
+    "profile_test": post_only("profile.mark_test"),
 }
 
 # The dashboard's actions and the permission each needs: the API's endpoint for it
@@ -111,6 +130,10 @@ ACTION_PERMISSIONS = {
     "confirm": "delivery.confirm", "activate": "delivery.activate",
     "withdraw_confirmation": "delivery.confirm", "pause": "delivery.pause",
     "resume": "delivery.resume", "stop": "delivery.stop",
+    # A scheduled send is moved or taken back by whoever may confirm it; archiving is
+    # what replaces deleting for a delivery that has sent.
+    "reschedule": "delivery.confirm", "cancel_schedule": "delivery.confirm",
+    "archive": "delivery.delete", "unarchive": "delivery.delete",
 }
 
 
@@ -151,6 +174,7 @@ class World:
     message: OutboxMessage
     account: User
     token: ApiToken
+    template: Template
 
 
 def build_world() -> World:
@@ -167,6 +191,8 @@ def build_world() -> World:
             data=b"Subject: Hi\r\nContent-Type: text/plain\r\n\r\nHello\r\n"),
         account=account,
         token=tokens.create(account, account, "walked", None)[0],
+        template=Template.objects.create(name="Walked template", subject="Hi",
+                                         html_body=HTML, text_body=TEXT),
     )
 
 
@@ -199,6 +225,7 @@ FORMS: dict[str, Callable[[World], dict[str, Any]]] = {
     "users": lambda world: {"username": "walked", "password": "long enough pw"},
     "user_roles": lambda world: {"roles": [Role.EXPORT.value]},
     "quarantine_release": lambda world: {"note": "checked"},
+    "image_upload": lambda world: {"file": SimpleUploadedFile("dot.png", picture("PNG"))},
 }
 
 
@@ -216,7 +243,7 @@ def arguments(name: str, world: World) -> list[dict[str, Any]]:
     objects = {"delivery": world.delivery, "profile": world.profile,
                "audience": world.audience, "user": world.account,
                "quarantine": world.quarantined, "outbox": world.message,
-               "token": world.token}
+               "token": world.token, "template": world.template}
     keys = console_urls()[name].pattern.converters.keys()
     if not keys:
         return [{}]

@@ -41,7 +41,7 @@ from tests.web.schedules import fire_runs, recurring_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MAX_PAGES = 400
-ALLOWED_WORDS = {"Envoi", "SMS", "HTML", "UTC", "cron", "API"}
+ALLOWED_WORDS = {"Envoi", "SMS", "HTML", "MJML", "UTC", "cron", "API", "KPI"}
 WORD = re.compile(r"[A-Za-z]{3,}")
 ADDRESS = re.compile(r"\S+@[\w.-]+|https?://\S+")
 NOT_PROSE = {"code", "pre", "script", "style", "abbr", "textarea", "option"}
@@ -261,7 +261,9 @@ def dates_not_in_locale_form(page: Page, language: str, data: list[str]) -> list
 
 def is_a_message(url: str) -> bool:
     """A captured message or mirror page: the sender's text, in the sender's language."""
-    return url.startswith("/m/") or (url.startswith("/outbox/") and url.endswith("/body/"))
+    path = urlsplit(url).path
+    return url.startswith("/m/") or (url.startswith("/outbox/") and url.endswith("/body/")) \
+        or (url.startswith("/deliveries/") and path.endswith("/preview/body/"))
 
 
 def same_site(base: str, link: str) -> str | None:

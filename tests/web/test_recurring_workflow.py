@@ -17,6 +17,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from django.utils import formats, timezone, translation
 
 from envoi.audiences.importer import create_profiles
 from envoi.audiences.models import Audience
@@ -26,7 +27,7 @@ from envoi.deliveries.recurring import RecurrenceSpec
 from envoi.sending.models import OutboxMessage
 from envoi.sending.worker import Worker
 from tests.support.scenario import HTML, RECIPIENTS, TEXT, profile_rows, quarantine_bounced
-from tests.web.browser import Person, screenshot, screenshot_of
+from tests.web.browser import TIME_ZONES, Person, screenshot, screenshot_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SUBJECT = "{{ first_name }}, today's news · 오늘의 소식 · 今日のニュース"
@@ -95,8 +96,10 @@ def confirm_the_schedule(starter: Person, parent: Delivery) -> None:
     page = starter.page
     page.goto(f"/deliveries/{parent.pk}/")
     block = page.get_by_test_id("schedule")
-    assert block.get_by_test_id("recurrence").inner_text() == starter.t(
-        "Every day at %(time)s") % {"time": "09:00"}
+    # The schedule in words, with its zone, and the cron expression it is stored as.
+    assert block.get_by_test_id("recurrence-words").inner_text() == starter.t(
+        "Every day at %(time)s") % {"time": "09:00"} + ", Asia/Seoul"
+    assert "0 9 * * *" in block.get_by_test_id("recurrence").inner_text()
     assert block.get_by_test_id("aggregation").inner_text() == starter.t(
         "None", "aggregation period")
     assert block.get_by_test_id("request-confirmation").get_attribute("data-state") == "on"
@@ -105,9 +108,14 @@ def confirm_the_schedule(starter: Person, parent: Delivery) -> None:
 
     starter.button("Confirm send").click()
     dialog = page.locator("dialog#confirm-send")
-    assert dialog.get_by_text(starter.t(
+    # What confirming allows, and when runs go.
+    assert dialog.get_by_test_id("confirm-allows").inner_text() == starter.t(
         "The recurring delivery will run on its schedule: each run will be prepared, then "
-        "wait for a confirmation before sending.")).is_visible()
+        "wait for a confirmation before sending.")
+    assert dialog.locator("[data-confirm=audience]").inner_text() == "Newsletter readers"
+    assert dialog.locator("[data-confirm=when]").inner_text() == starter.t(
+        "On its schedule") + ": " + starter.t("Every day at %(time)s") % {
+        "time": "09:00"} + ", Asia/Seoul"
     dialog.get_by_role("button", name=starter.t("OK")).click()
     page.wait_for_selector("#live[data-status=in_progress]")
     assert page.locator(".messages").inner_text().strip() == starter.t(
@@ -135,22 +143,38 @@ def first_run_waits(starter: Person, parent: Delivery, clock) -> Delivery:
     row = page.get_by_test_id("executions").locator(f"tr[data-execution='{execution.pk}']")
     assert starter.t("Waiting for confirmation") in row.inner_text()
     assert starter.t("Ready to be delivered") in row.inner_text()
+    # Under its parent, labelled with its run in the reader's locale and time zone.
+    shown = local_run(starter, execution)
+    assert row.get_by_test_id("execution-label").inner_text() == f"{parent.label} · {shown}"
+    assert row.get_by_test_id("execution-period").inner_text() == shown
+    assert execution.period not in row.inner_text()  # not the stored ISO key
     assert page.get_by_test_id("schedule").get_by_test_id(
         "next-run").locator("time").get_attribute("datetime") == "2026-01-07T09:00:00+09:00"
     screenshot(page, f"recurring-2-execution-waiting-{starter.language}")
     return execution
 
 
+def local_run(person: Person, execution: Delivery) -> str:
+    """The run's time as the console formats it for this person's locale and zone."""
+    assert execution.contact_date is not None
+    with translation.override(person.language), timezone.override(
+            TIME_ZONES[person.language]):
+        return formats.date_format(timezone.localtime(execution.contact_date),
+                                   "SHORT_DATETIME_FORMAT")
+
+
 def confirm_the_execution(starter: Person, parent: Delivery, execution: Delivery) -> None:
     page = starter.page
-    page.get_by_test_id("executions").get_by_role("link", name=execution.label).click()
+    page.get_by_test_id("executions").get_by_test_id("execution-label").click()
     page.wait_for_url(re.compile(rf".*/deliveries/{execution.pk}/$"))
     assert page.get_by_test_id("parent-link").inner_text() == parent.label
     assert starter.status() == starter.t("Ready to be delivered")
 
     dialog = page.locator("dialog#confirm-send")
     starter.button("Confirm send").click()
-    assert dialog.get_by_text(starter.t("Messages are ready to be sent")).is_visible()
+    assert dialog.locator("[data-confirm=count]").inner_text() == str(len(RECIPIENTS))
+    assert dialog.locator("[data-confirm=label]").inner_text() == (
+        f"{parent.label} · {local_run(starter, execution)}")
     screenshot(page, f"recurring-3-confirm-execution-{starter.language}")
     dialog.get_by_role("button", name=starter.t("OK")).click()
     page.wait_for_selector("#live[data-status=in_progress]")

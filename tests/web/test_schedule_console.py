@@ -276,7 +276,7 @@ def test_a_scheduled_delivery_confirmed_waits_for_its_date():
                            time_zone="Asia/Tokyo")
     starter = signed_in("stella", "start_deliveries", language="ko")
     page = starter.get(f"/deliveries/{delivery.pk}/").content.decode()
-    assert "발송이 시작되는 시간:" in page  # the dialog says when
+    assert "발송 예정일에 발송: <time" in page  # the dialog says when
     page = starter.post(f"/deliveries/{delivery.pk}/do/confirm/", follow=True).content.decode()
     assert Delivery.objects.get(pk=delivery.pk).status == "start_pending"
     assert "발송 예정일에 메시지를 보냅니다" in page

@@ -4,10 +4,12 @@ Three people, each in their own browser context, on the real console served by a
 server: a *Prepare deliveries* user creates and prepares the delivery and is told that
 they may not confirm it; an approver approves it; a *Start deliveries* user clicks
 Confirm send, then OK. The real worker sends through SMTP into the embedded capture
-outbox; the Deployment block shows the progress and then the KPIs without a reload.
-Opens and clicks are made by opening the captured messages in the console's outbox and
-following their links; Compute stats updates the rates; the recipient's profile page
-shows the message. Screenshots of each step land in ``artifacts/``.
+outbox; the Deployment block shows the progress and then the KPIs, and the sending log
+below it turns Sent, without a reload. Looking at the captured messages in the
+console's outbox records nothing; opens and clicks are made by reading them as their
+recipients would, in a browser without a console session; Compute stats updates the
+rates; the recipient's profile page shows the message. Screenshots of each step land
+in ``artifacts/``.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from envoi.deliveries.models import Delivery
 from envoi.sending.models import OutboxMessage, SendingLog, SendStatus
 from envoi.sending.worker import Worker
 from envoi.tracking.models import TrackingEvent
+from envoi.web.views.outbox import parsed
 from tests.support.scenario import HTML, RECIPIENTS, TEXT, profile_rows, quarantine_bounced
-from tests.web.browser import Person, screenshot
+from tests.web.browser import DESKTOP_AGENT, Person, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SUBJECT = "{{ first_name }}님, 봄맞이 쿠폰 · 春のクーポン"
@@ -52,6 +55,9 @@ def test_confirming_the_send(people, outbox, settings, language):
     opened, clicked = open_and_click_in_outbox(starter)
     compute_stats(starter, delivery, opened, clicked)
     profile_shows_the_message(starter, delivery)
+    starter.page.goto("/deliveries/")
+    assert starter.page.locator(f"tr[data-delivery='{delivery.pk}']").is_visible()
+    screenshot(starter.page, f"6-deliveries-list-{language}")
 
 
 def create_and_prepare(preparer: Person, audience: Audience, language: str) -> Delivery:
@@ -100,7 +106,18 @@ def confirm_send(starter: Person, delivery: Delivery) -> None:
     assert Delivery.objects.get(pk=delivery.pk).status == "approved"
 
     starter.button("Confirm send").click()
-    assert dialog.get_by_text(starter.t("Messages are ready to be sent")).is_visible()
+    # The dialog states what will happen: which delivery, to whom, how many, and when.
+    facts = dialog.get_by_test_id("confirm-facts")
+    assert facts.locator("[data-confirm=label]").inner_text() == delivery.label
+    assert facts.locator("[data-confirm=audience]").inner_text() == "Spring customers"
+    assert facts.locator("[data-confirm=count]").inner_text() == str(len(RECIPIENTS))
+    assert facts.locator("[data-confirm=when]").inner_text() == starter.t("Now")
+    with translation.override(starter.language):
+        said = translation.ngettext(
+            "Messages are ready to be sent: %(count)s message to “%(audience)s”.",
+            "Messages are ready to be sent: %(count)s messages to “%(audience)s”.",
+            len(RECIPIENTS)) % {"count": len(RECIPIENTS), "audience": "Spring customers"}
+    assert dialog.get_by_text(said).is_visible()
     screenshot(page, f"2-confirm-dialog-{starter.language}")
     dialog.get_by_role("button", name=starter.t("OK")).click()
     page.wait_for_selector("#live[data-status=in_progress]")
@@ -113,11 +130,23 @@ def confirm_send(starter: Person, delivery: Delivery) -> None:
 def watch_progress_then_kpis(starter: Person, delivery: Delivery) -> None:
     page = starter.page
     page.evaluate("window.stillTheSamePage = true")
+    # The sending log below the block lists every row as pending, and the preparation's
+    # figures stay on the block while it sends.
+    log = page.locator("#logs table.log")
+    assert log.locator(".send.pending").count() == len(RECIPIENTS)
+    assert kpi(page, "targeted") == str(delivery.targeted)
     sent = Worker(smtp_url=f"smtp://127.0.0.1:{outbox_port()}").run(until_idle=True)
     assert sent == len(RECIPIENTS)
 
     page.wait_for_selector(".deployment[data-phase=after]", timeout=15_000)
+    # The log refreshed with the block: every row turned Sent, without a reload.
+    page.wait_for_function(
+        "n => document.querySelectorAll('#logs table.log .send.sent').length === n",
+        arg=len(RECIPIENTS), timeout=15_000)
+    assert log.locator(".send.pending").count() == 0
     assert page.evaluate("window.stillTheSamePage") is True, "the page was reloaded"
+    assert kpi(page, "targeted") == str(delivery.targeted)
+    screenshot(page, f"3b-sending-log-sent-{starter.language}")
     assert starter.status() == starter.t("Finished")
     delivered = SendingLog.objects.filter(delivery=delivery, status=SendStatus.SENT).count()
     assert delivered == len(RECIPIENTS) == OutboxMessage.objects.count()
@@ -140,8 +169,10 @@ def kpi(page, name: str) -> str:
 
 
 def open_and_click_in_outbox(starter: Person) -> tuple[int, int]:
-    """Open two captured messages (their pixel loads, as in a mail client) and click the
-    shop link in one of them. Returns (messages opened, messages clicked)."""
+    """Look at two captured messages in the console's outbox (which records nothing),
+    then read them as their recipients would in a mail client — a browser with no
+    console session: the pixel loads (an open), and one recipient clicks the shop link.
+    Returns (messages opened, messages clicked)."""
     page = starter.page
     readers = ["minji@example.com", "haruto@example.jp"]
     for address in readers:
@@ -150,21 +181,36 @@ def open_and_click_in_outbox(starter: Person) -> tuple[int, int]:
         row.get_by_role("link").click()
         frame = page.frame_locator("iframe.message")
         frame.get_by_text("Spring").wait_for()
-        # The open pixel has loaded (so the open is recorded) once every image is.
         body = next(f for f in page.frames if f.url.endswith("/body/"))
         body.wait_for_function("() => [...document.images].every(image => image.complete)")
-        if address == readers[0]:
-            # The link opens a new tab, which the click redirect sends on to the shop
-            # (a name that does not resolve here: the request is what matters).
-            with page.context.expect_event("request", predicate=going_to_the_shop) as shop:
-                frame.get_by_role("link", name="Spring").click()
-            assert shop.value.url == "https://shop.example.com/spring?utm=mail"
-            assert shop.value.redirected_from.url.startswith(f"{settings.ENVOI_BASE_URL}/c/")
-            for tab in page.context.pages[1:]:
-                tab.close()
+        # In the console, the link goes straight to the shop: no click is counted.
+        href = frame.get_by_role("link", name="Spring").get_attribute("href")
+        assert href == "https://shop.example.com/spring?utm=mail"
+    assert not TrackingEvent.objects.exists(), "a console look was counted"
+
+    mail_client = page.context.browser.new_context(user_agent=DESKTOP_AGENT)
+    try:
+        for address in readers:
+            read_as_recipient(mail_client, address, click=address == readers[0])
+    finally:
+        mail_client.close()
     events = TrackingEvent.objects.values_list("kind", flat=True)
     assert sorted(events) == ["click", "open", "open"], list(events)
     return len(readers), 1
+
+
+def read_as_recipient(mail_client, address: str, click: bool) -> None:
+    message = next(m for m in OutboxMessage.objects.order_by("id") if address in m.rcpt_to)
+    html = parsed(message).get_body(("html",)).get_content()
+    page = mail_client.new_page()
+    page.set_content(html, wait_until="load")  # the pixel loads, as in a mail client
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
+    if click:
+        with page.expect_request(going_to_the_shop) as shop:
+            page.get_by_role("link", name="Spring").click()
+        assert shop.value.url == "https://shop.example.com/spring?utm=mail"
+        assert shop.value.redirected_from.url.startswith(f"{settings.ENVOI_BASE_URL}/c/")
+    page.close()
 
 
 def going_to_the_shop(request) -> bool:

@@ -41,6 +41,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "delivery.stop": _STARTERS,
     "profile.view": frozenset(Role),
     "profile.import": frozenset({Role.IMPORT}),
+    # Test profiles receive proofs: whoever sends proofs chooses who they are.
+    "profile.mark_test": _PREPARERS | {Role.ADMINISTRATION},
     "audience.edit": _PREPARERS | {Role.ADMINISTRATION},
     "logs.view": frozenset(Role) - {Role.IMPORT},
     "logs.export": frozenset({Role.EXPORT}),

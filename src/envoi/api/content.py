@@ -63,7 +63,7 @@ def duplicate_delivery(request: HttpRequest, delivery_id: int,
             request.user, permitted_delivery(request, delivery_id, "delivery.view"), label)
     except DeliveryError as error:
         raise BadRequest(str(error)) from error
-    return Status(201, out(copy))
+    return Status(201, out(copy, request.user))
 
 
 @deliveries_router.get("/{delivery_id}/kpis/variants", response=VariantKpisOut)
@@ -159,7 +159,7 @@ def delivery_from_template(request: HttpRequest, template_id: int,
                                                    **fields)
     except DeliveryError as error:
         raise BadRequest(str(error)) from error
-    return Status(201, out(created))
+    return Status(201, out(created, request.user))
 
 
 @images_router.post("", response={201: ImageOut})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from envoi.accounts.services import require
+from envoi.accounts.services import Actor, require
 from envoi.api.router import BadRequest, NotFound, get_or_404
 from envoi.api.schemas import (
     DeliveryIn,
@@ -24,7 +26,7 @@ from envoi.api.schemas import (
     TrackingLogPage,
 )
 from envoi.audiences.models import Audience
-from envoi.deliveries import lifecycle, recurring, services
+from envoi.deliveries import recurring, services
 from envoi.deliveries.models import Delivery
 from envoi.preparation.models import ExclusionLog
 from envoi.reporting import services as reporting
@@ -56,7 +58,9 @@ def get_audience(audience_id: int | None) -> Audience | None:
         raise BadRequest(str(error)) from error
 
 
-def out(delivery: Delivery) -> dict:
+def out(delivery: Delivery, user: Actor) -> dict:
+    """The delivery as the API shows it to ``user``: ``actions`` lists only what that
+    user may do now (``services.available_actions``), never internal moves."""
     delivery.refresh_from_db()
     data = {field: getattr(delivery, field) for field in DeliveryOut.model_fields
             if field != "recurrence" and hasattr(delivery, field)}
@@ -64,7 +68,7 @@ def out(delivery: Delivery) -> dict:
     data["recurrence"] = recurring.describe(delivery)
     data["counts"] = delivery_counts(delivery)
     data["preparation"] = list(delivery.preparation_messages.order_by("id").values())
-    data["actions"] = lifecycle.allowed_moves(delivery.status)
+    data["actions"] = services.available_actions(user, delivery)
     data.update(authoring_out(delivery))
     return data
 
@@ -112,13 +116,15 @@ class DeliveryFilter(PageFilter):
     page_size: int = Field(50, ge=1, le=1000)
     status: str | None = None
     search: str | None = None
+    archived: bool = False
 
 
 @router.get("", response=DeliveryPage)
 def list_deliveries(request: HttpRequest, filters: Query[DeliveryFilter]):
-    """Newest first; ``search`` matches the label, ``status`` the lifecycle status."""
+    """Newest first; ``search`` matches the label, ``status`` the lifecycle status.
+    Archived deliveries are listed only with ``archived=true`` (and then only they)."""
     require(request.user, "delivery.view")
-    deliveries = Delivery.objects.order_by("-id")
+    deliveries = Delivery.objects.filter(archived_at__isnull=not filters.archived).order_by("-id")
     if filters.status:
         deliveries = deliveries.filter(status=filters.status)
     if filters.search:
@@ -130,19 +136,19 @@ def list_deliveries(request: HttpRequest, filters: Query[DeliveryFilter]):
 def create_delivery(request: HttpRequest, payload: DeliveryIn):
     require(request.user, "delivery.create")  # before the audience is looked up
     fields = _fields(payload, partial=False)
-    return Status(201, out(_run(lambda: services.create(request.user, **fields))))
+    return Status(201, out(_run(lambda: services.create(request.user, **fields)), request.user))
 
 
 @router.get("/{delivery_id}", response=DeliveryOut)
 def read_delivery(request: HttpRequest, delivery_id: int):
-    return out(permitted_delivery(request, delivery_id, "delivery.view"))
+    return out(permitted_delivery(request, delivery_id, "delivery.view"), request.user)
 
 
 @router.patch("/{delivery_id}", response=DeliveryOut)
 def edit_delivery(request: HttpRequest, delivery_id: int, payload: DeliveryPatch):
     delivery = permitted_delivery(request, delivery_id, "delivery.edit")
     return out(_run(lambda: services.update(request.user, delivery,
-                                            **_fields(payload, partial=True))))
+                                            **_fields(payload, partial=True))), request.user)
 
 
 @router.delete("/{delivery_id}", response={204: None})
@@ -154,7 +160,7 @@ def delete_delivery(request: HttpRequest, delivery_id: int):
 def _action(name: str, call, permission: str):
     def endpoint(request: HttpRequest, delivery_id: int):
         delivery = permitted_delivery(request, delivery_id, permission)
-        return out(_run(call, request.user, delivery))
+        return out(_run(call, request.user, delivery), request.user)
 
     endpoint.__name__ = f"{name.replace('-', '_')}_delivery"
     router.post(f"/{{delivery_id}}/{name}", response=DeliveryOut,
@@ -169,8 +175,24 @@ for _name, _call, _permission in [
         ("resume", services.resume, "delivery.resume"),
         ("stop", services.stop, "delivery.stop"),
         ("activate", services.activate, "delivery.activate"),
-        ("withdraw-confirmation", services.withdraw_confirmation, "delivery.confirm")]:
+        ("withdraw-confirmation", services.withdraw_confirmation, "delivery.confirm"),
+        ("cancel-schedule", services.cancel_schedule, "delivery.confirm"),
+        ("archive", services.archive, "delivery.delete"),
+        ("unarchive", services.unarchive, "delivery.delete")]:
     _action(_name, _call, _permission)
+
+
+class RescheduleIn(Schema):
+    contact_date: datetime
+
+
+@router.post("/{delivery_id}/reschedule", response=DeliveryOut)
+def reschedule_delivery(request: HttpRequest, delivery_id: int, payload: RescheduleIn):
+    """Move a scheduled send (Start pending) to a later ``contact_date`` without preparing
+    it again; a date without an offset is in the delivery's time zone."""
+    delivery = permitted_delivery(request, delivery_id, "delivery.confirm")
+    return out(_run(services.reschedule, request.user, delivery, payload.contact_date),
+               request.user)
 
 
 @router.get("/{delivery_id}/executions", response=ExecutionPage)
@@ -186,9 +208,10 @@ def list_executions(request: HttpRequest, delivery_id: int, filters: Query[PageF
 
 @router.post("/{delivery_id}/reject", response=DeliveryOut)
 def reject_delivery(request: HttpRequest, delivery_id: int, payload: RejectIn | None = None):
+    """Back to editing; ``reason`` (required) is kept, audited and shown to the preparer."""
     reason = payload.reason if payload else ""
     delivery = permitted_delivery(request, delivery_id, "delivery.reject")
-    return out(services.reject(request.user, delivery, reason))
+    return out(_run(services.reject, request.user, delivery, reason), request.user)
 
 
 @router.post("/{delivery_id}/proof", response=ProofOut)
@@ -198,7 +221,8 @@ def proof_delivery(request: HttpRequest, delivery_id: int, payload: ProofIn | No
     given = payload or ProofIn()
     delivery = permitted_delivery(request, delivery_id, "delivery.proof")
     return _run(services.send_proof_to, request.user, delivery,
-                given.addresses or None, given.language, given.profile_id)
+                given.addresses or None, given.language, given.profile_id,
+                given.test_profile_ids or None)
 
 
 class LogFilter(PageFilter):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
@@ -128,6 +128,9 @@ class ProofIn(Strict):
     addresses: list[str] = Field(default_factory=list, max_length=20)
     language: str | None = Field(default=None, max_length=16)
     profile_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    # Chosen test profiles, each receiving the proof as itself (unless profile_id).
+    test_profile_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        default_factory=list, max_length=20)
 
 
 class DuplicateIn(Strict):
@@ -288,6 +291,7 @@ class DeliveryOut(AuthoringOut):
     is_marketing: bool
     approval_required: bool
     approval: dict[str, Any]
+    rejection: dict[str, Any]
     max_retries: int
     retry_delay_seconds: int
     validity_hours: int
@@ -314,7 +318,8 @@ class DeliveryOut(AuthoringOut):
 
 
 class RejectIn(Strict):
-    reason: str = ""
+    # Required by the service (400 naming ``reason`` when blank): the preparer reads it.
+    reason: str = Field("", max_length=2000)
 
 
 class ProofOut(Schema):

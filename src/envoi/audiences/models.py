@@ -26,6 +26,13 @@ class Profile(models.Model):
     def __str__(self) -> str:
         return self.email or self.phone or f"profile {self.pk}"
 
+    @property
+    def display_name(self) -> str:
+        """The full name in its language's order (family name first in ko and ja)."""
+        from envoi.audiences.names import display_name
+
+        return display_name(self.first_name, self.last_name, self.language)
+
 
 class Audience(models.Model):
     """Which profiles a delivery targets: a saved filter, or a static list."""

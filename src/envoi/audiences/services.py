@@ -124,3 +124,11 @@ def _audit_import(user: Actor, action: str, report: ImportReport,
                   list_name: str | None) -> None:
     audit(user, action, imported=report.imported, refused=report.error_count,
           audience=list_name or "")
+
+
+def set_test_profile(user: Actor, profile: Any, is_test: bool) -> None:
+    """Mark (or unmark) a test profile: it receives proofs, and no delivery targets it."""
+    require(user, "profile.mark_test")
+    type(profile).objects.filter(pk=profile.pk).update(is_test=is_test)
+    profile.is_test = is_test
+    audit(user, "profile.mark_test", profile_id=profile.pk, is_test=is_test)

@@ -8,6 +8,7 @@ internal name such as ``html_body``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from django.utils.translation import gettext as _
@@ -20,6 +21,8 @@ from envoi.preparation import control
 from envoi.preparation.control import ERROR, Finding
 from envoi.tracking import links
 from envoi.tracking.tokens import MAX_LINKS
+
+_INTERNAL_NAME = re.compile(r"\b(html_body|mjml_body|text_body)\b")
 
 
 def field_label(name: str) -> str:
@@ -100,7 +103,9 @@ def _relocated(finding: Finding, variant: Variant) -> Finding:
         line = column = None
     else:
         line, column = finding.line, finding.column
-    message = finding.message
+    # A rule names the field it judged ("html_body: ..."); a person reads its label.
+    message = _INTERNAL_NAME.sub(lambda match: field_label(
+        name if match.group(1) == finding.field else match.group(1)), finding.message)
     if variant.language != DEFAULT:
         message = f"[{variant.language}] {message}"
     return Finding(finding.level, finding.code, message,
@@ -111,9 +116,12 @@ def _relocated(finding: Finding, variant: Variant) -> Finding:
 
 def variant_findings(delivery: Delivery, variant: Variant) -> list[Finding]:
     findings = source_problems(variant)
-    if any(f.code == "mjml" for f in findings):
-        return findings  # the compiled HTML is not worth judging further
     view = sendable(delivery, variant)
+    if any(f.code == "mjml" for f in findings):
+        # The compiled HTML is not worth judging further; the subject still is, so
+        # that every problem shows at once.
+        return findings + [_relocated(finding, variant)
+                           for finding in control.empty_subject(view)]
     generated_text = not variant.text_body.strip()
     for rule in VARIANT_RULES:
         # A text part generated from the HTML repeats the HTML's findings: the author

@@ -7,8 +7,9 @@ that same format. SVG (which can carry script), a renamed executable, or a file 
 ``ENVOI_IMAGE_MAX_BYTES`` is refused with a message that says why.
 
 Storage is chosen by ``ENVOI_IMAGE_STORAGE``: ``filesystem`` (the default: files under
-``<ENVOI_DATA_DIR>/images``) is the one built; an S3-compatible backend implements the
-same three methods (:class:`ImageStorage`).
+``<ENVOI_DATA_DIR>/images``), or ``s3://bucket[/prefix]`` for S3-compatible storage
+(:mod:`envoi.content.s3`). Both implement the same three methods (:class:`ImageStorage`),
+and either way ``envoi serve`` serves the image at its stable ``/i/…`` URL.
 """
 
 from __future__ import annotations
@@ -140,12 +141,29 @@ STORAGES = {"filesystem": FilesystemStorage}
 
 
 def storage() -> ImageStorage:
+    """The storage new images go to, as ``ENVOI_IMAGE_STORAGE`` says."""
     name = getattr(settings, "ENVOI_IMAGE_STORAGE", None) or config.env(
         "ENVOI_IMAGE_STORAGE", "filesystem")
+    if name.startswith("s3://"):
+        from envoi.content import s3
+
+        try:
+            return s3.from_config(name)
+        except s3.StorageConfigError as error:
+            raise ImageRefused(str(error)) from error
     if name not in STORAGES:
         raise ImageRefused(f"ENVOI_IMAGE_STORAGE: unknown storage {name!r}; "
-                           f"known: {', '.join(STORAGES)}")
+                           f"known: {', '.join(STORAGES)} or s3://bucket")
     return STORAGES[name]()
+
+
+def storage_of(image: Image) -> ImageStorage:
+    """Where ``image`` was stored: images kept on disk stay readable after the
+    configuration moves new uploads to S3."""
+    current = storage()
+    if image.storage == current.name:
+        return current
+    return STORAGES.get(image.storage, FilesystemStorage)()
 
 
 def public_url(image: Image) -> str:

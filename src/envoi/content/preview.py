@@ -31,23 +31,46 @@ class PreviewError(ValueError):
 
 def sample_profile(delivery: Delivery) -> dict[str, Any]:
     """A profile of the delivery's audience (the first by id); any profile without one."""
+    found = sample_profiles(delivery, 1)
+    if found:
+        return found[0]
+    anyone = Profile.objects.exclude(email="").order_by("id").values().first()
+    return dict(anyone) if anyone else {}
+
+
+def sample_profiles(delivery: Delivery, limit: int = 5) -> list[dict[str, Any]]:
+    """The first ``limit`` profiles of the delivery's audience (by id), test profiles
+    left out as targeting leaves them out; none when it has no audience."""
     from envoi.preparation.targeting import audience_condition
 
-    profiles = Profile.objects.exclude(email="").order_by("id")
-    if delivery.audience is not None:
-        try:
-            sql, params = audience_condition(delivery.audience)
-        except ValueError:
-            sql = ""
-        if sql:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT p.id FROM {Profile._meta.db_table} p WHERE "
-                               f"NOT p.is_test AND ({sql}) ORDER BY p.id LIMIT 1", params)
-                row = cursor.fetchone()
-            if row:
-                profiles = profiles.filter(pk=row[0])
-    found = profiles.values().first()
-    return dict(found) if found else {}
+    if delivery.audience is None:
+        return []
+    try:
+        sql, params = audience_condition(delivery.audience)
+    except ValueError:
+        return []
+    if not sql:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT p.id FROM {Profile._meta.db_table} p WHERE "
+                       f"NOT p.is_test AND p.email <> '' AND ({sql}) ORDER BY p.id "
+                       f"LIMIT {int(limit)}", params)
+        ids = [row[0] for row in cursor.fetchall()]
+    return [dict(found) for found in Profile.objects.filter(pk__in=ids).order_by("id").values()]
+
+
+def variant_samples(delivery: Delivery) -> dict[str, int | None]:
+    """For each variant, a profile that receives it: the first of the prepared sending
+    log with that variant; None when no recipient gets the variant (or before
+    preparation), where the preview falls back to a sample of the audience."""
+    from envoi.sending.models import SendingLog
+
+    languages = [variant.language for variant in variants_of(delivery)]
+    found: dict[str, int | None] = dict.fromkeys(languages)
+    for language in languages:
+        found[language] = (SendingLog.objects.filter(delivery=delivery, variant=language)
+                           .order_by("id").values_list("profile_id", flat=True).first())
+    return found
 
 
 def chosen_profile(delivery: Delivery, profile_id: int | None, email: str | None

@@ -47,6 +47,15 @@ MOVES: dict[str, Move] = {
     "pause": Move(frozenset({S.IN_PROGRESS}), S.PAUSED),
     "resume": Move(frozenset({S.PAUSED}), S.IN_PROGRESS),
     "stop": Move(SENDING_STATES, S.STOPPED),
+    # Stopping a recurring delivery ends each execution not yet finished: one waiting for
+    # its confirmation, one scheduled, and one sending (which stops like any delivery).
+    "stop_with_parent": Move(PREPARED_STATES | SENDING_STATES | {S.EDITING,
+                                                                 S.PREPARATION_FAILED},
+                             S.STOPPED),
+    # A Start-deliveries user takes back a scheduled send: it waits for a confirmation
+    # again, approved (when approval is required) or ready.
+    "unschedule_approved": Move(frozenset({S.START_PENDING}), S.APPROVED),
+    "unschedule": Move(frozenset({S.START_PENDING}), S.READY),
     "finish": Move(frozenset({S.IN_PROGRESS}), S.FINISHED),
     # A later run of an aggregation period adds recipients to a finished execution.
     "reopen": Move(frozenset({S.FINISHED}), S.IN_PROGRESS),

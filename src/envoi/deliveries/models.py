@@ -60,6 +60,9 @@ class Delivery(models.Model):
     prepared_at = models.DateTimeField(null=True, blank=True)
     approval = models.JSONField(default=dict, blank=True,
                                 help_text="Frozen snapshot taken at approval.")
+    # The last rejection ({by, at, reason}) until the delivery is approved: what the
+    # preparer must correct. Every rejection is also in the audit log.
+    rejection = models.JSONField(default=dict, blank=True)
     proof_count = models.IntegerField(default=0)
 
     max_retries = models.IntegerField(default=3)
@@ -84,6 +87,9 @@ class Delivery(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE,
                                related_name="executions")
     period = models.CharField(max_length=32, blank=True, default="")
+    # Hidden from lists; its logs, links and history stay (a sent delivery is never
+    # deleted: SPEC, issue 16 item 6).
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")

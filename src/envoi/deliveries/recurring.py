@@ -166,6 +166,25 @@ def withdraw_confirmation(user: Actor, parent: Delivery) -> Delivery:
     return parent
 
 
+def stop_executions(parent: Delivery, now: datetime) -> list[int]:
+    """The schedule of a stopped recurring delivery runs no more, and each of its
+    executions not yet finished is stopped; the ids of those stopped.
+
+    Clearing ``next_run_at`` first is what orders this with a run being fired: it waits
+    for the row the firing worker claimed, so the executions listed next include the
+    one that run created (and a run not yet claimed finds nothing to claim)."""
+    Recurrence.objects.filter(delivery=parent).update(next_run_at=None)
+    stopped = []
+    open_states = lifecycle.MOVES["stop_with_parent"].sources
+    for execution in Delivery.objects.filter(parent=parent, status__in=open_states):
+        try:
+            lifecycle.apply(execution, "stop_with_parent", finished_at=now)
+        except lifecycle.InvalidTransition:
+            continue  # it finished meanwhile
+        stopped.append(execution.pk)
+    return stopped
+
+
 def resumed(parent: Delivery) -> None:
     """Runs that fell due while paused are skipped: the next run is the next one due."""
     recurrence = Recurrence.objects.filter(delivery=parent).first()
@@ -271,6 +290,8 @@ def parent_approval_holds(execution: Delivery) -> bool:
     parent = execution.parent
     if parent is None:
         return True
+    if parent.status in (Status.STOPPED, Status.FAILED):
+        return False  # a stopped schedule is final for its runs
     waits = parent.status in lifecycle.EDITABLE_STATES or parent.status == Status.PREPARING
     return not waits and RETURNED not in parent.approval and snapshot_drift(parent) is None
 

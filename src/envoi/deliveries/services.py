@@ -6,22 +6,26 @@ Every function checks the actor's role, moves the delivery through
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from envoi import clock
-from envoi.accounts.services import Actor, audit, require
+from envoi.accounts.services import Actor, audit, permitted_actions, require
 from envoi.audiences.models import Audience
 from envoi.content import authoring
 from envoi.deliveries import lifecycle, recurring, scheduling
+from envoi.deliveries.availability import ActionRules, has_sent
 from envoi.deliveries.content import (
     audience_definition,
+    content_hash,
     snapshot_drift,
 )
 from envoi.deliveries.models import Delivery, PreparationMessage, Status
 from envoi.preparation.models import ExclusionLog
-from envoi.sending.models import SendingLog
+from envoi.sending.models import SendingLog, SendStatus
 
 # Fields whose change voids a preparation and its approval (SPEC §2): what is sent, to
 # whom, and when.
@@ -39,12 +43,26 @@ EDITABLE_FIELDS = CONTENT_FIELDS | ALWAYS_EDITABLE | {
     "approval_required", "max_retries", "retry_delay_seconds", "validity_hours"}
 
 
+CHANGED_WHILE_REVIEWED = ("The delivery was prepared again while you reviewed it: review "
+                          "it again before approving.")
+REASON_REQUIRED = "reason: say why the delivery is rejected."
+MAX_REASON_LENGTH = 2000
 RECURRING_CHANGED = ("The recurring delivery changed since it was approved: its runs wait "
                      "for a new approval.")
 
 
 class DeliveryError(ValueError):
     """A request the delivery cannot honour as it stands; faces answer 400/409."""
+
+
+class LedgerKept(lifecycle.InvalidTransition):
+    """A delivery that has sent anything keeps its ledger: it is archived, not deleted."""
+
+    def __init__(self, delivery_id: int, status: str):
+        super().__init__(delivery_id, "be deleted", status)
+        self.args = (f"Delivery {delivery_id} has sent messages: it cannot be deleted, "
+                     "because its sending log, tracking and unsubscribe links must keep "
+                     "working. Archive it to hide it from lists.",)
 
 
 def _act(user: Actor, action: str, delivery: Delivery) -> None:
@@ -189,12 +207,16 @@ def discard_preparation(delivery: Delivery) -> None:
 
 
 def delete(user: Actor, delivery: Delivery) -> None:
+    """Delete a delivery that never sent anything; one that has keeps its ledger (its
+    links and its recipients' history) and can only be archived."""
     _act(user, "delete", delivery)
     sending = Delivery.objects.filter(parent=delivery,
                                       status__in=lifecycle.SENDING_STATES).first()
     if delivery.status in lifecycle.SENDING_STATES or sending is not None:
         status = delivery.status if sending is None else f"{sending.status} (execution)"
         raise lifecycle.InvalidTransition(delivery.pk, "be deleted", status)
+    if has_sent(delivery):
+        raise LedgerKept(delivery.pk, delivery.status)
     from envoi.tracking.services import forget_links
 
     audit(user, "delivery.delete", delivery_id=delivery.pk, label=delivery.label)
@@ -223,10 +245,15 @@ def prepare(user: Actor, delivery: Delivery) -> Delivery:
     return delivery
 
 
-def approve(user: Actor, delivery: Delivery) -> Delivery:
-    """Freeze what the approver saw: counts, content hash, sender and audience."""
+def approve(user: Actor, delivery: Delivery, seen_hash: str | None = None) -> Delivery:
+    """Freeze what the approver saw: counts, content hash, sender and audience.
+
+    ``seen_hash``: the content hash of the preparation the approver's screen showed; a
+    preparation made since then (different content) is not approved unseen."""
     _act(user, "approve", delivery)
     _require_unchanged(delivery)
+    if seen_hash is not None and seen_hash != delivery.prepared_hash:
+        raise DeliveryError(CHANGED_WHILE_REVIEWED)
     snapshot: dict[str, Any] = {
         "approved_by": user.get_username() if user else "",
         "approved_at": clock.now().isoformat(),
@@ -237,14 +264,22 @@ def approve(user: Actor, delivery: Delivery) -> Delivery:
         "audience": audience_definition(delivery),
         "variants": delivery.variant_counts,  # to deliver, per language variant
     }
-    lifecycle.apply(delivery, "approve", approval=snapshot)
+    lifecycle.apply(delivery, "approve", approval=snapshot, rejection={})
     audit(user, "delivery.approve", delivery_id=delivery.pk, **snapshot)
     return delivery
 
 
-def reject(user: Actor, delivery: Delivery, reason: str = "") -> Delivery:
+def reject(user: Actor, delivery: Delivery, reason: str) -> Delivery:
+    """Send the delivery back to editing with the ``reason`` the preparer is shown."""
     _act(user, "reject", delivery)
-    lifecycle.apply(delivery, "reject", approval={})
+    reason = (reason or "").strip()
+    if not reason:
+        raise DeliveryError(REASON_REQUIRED)
+    if len(reason) > MAX_REASON_LENGTH:
+        raise DeliveryError(f"reason: at most {MAX_REASON_LENGTH} characters")
+    rejection = {"by": user.get_username() if user else "",
+                 "at": clock.now().isoformat(), "reason": reason}
+    lifecycle.apply(delivery, "reject", approval={}, rejection=rejection)
     audit(user, "delivery.reject", delivery_id=delivery.pk, reason=reason)
     return delivery
 
@@ -287,6 +322,9 @@ def withdraw_confirmation(user: Actor, delivery: Delivery) -> Delivery:
 
 
 def _require_confirmable(delivery: Delivery) -> None:
+    if delivery.status not in lifecycle.MOVES["confirm"].sources:
+        # Stopped (with its recurring delivery, perhaps), sending, or not prepared.
+        raise lifecycle.InvalidTransition(delivery.pk, "be confirmed", delivery.status)
     if delivery.approval_required and delivery.status != Status.APPROVED:
         raise lifecycle.InvalidTransition(delivery.pk, "be confirmed before approval",
                                           delivery.status)
@@ -310,10 +348,19 @@ def resume(user: Actor, delivery: Delivery) -> Delivery:
 
 
 def stop(user: Actor, delivery: Delivery) -> Delivery:
-    """Stop for good: what was sent stays sent, what was pending is marked ignored."""
+    """Stop for good: what was sent stays sent, what was pending is marked ignored.
+
+    Stopping a recurring delivery is final for its schedule and for every execution not
+    yet finished: one waiting for its confirmation can no longer be confirmed, and one
+    sending stops like any delivery."""
     from envoi.sending.queue import release_stopped
 
-    delivery = _sending_move(user, delivery, "stop", finished_at=clock.now())
+    with transaction.atomic():
+        delivery = _sending_move(user, delivery, "stop", finished_at=clock.now())
+        stopped = recurring.stop_executions(delivery, clock.now())
+        if stopped:
+            audit(user, "delivery.stop_executions", delivery_id=delivery.pk,
+                  executions=stopped)
     release_stopped(clock.now())
     return delivery
 
@@ -356,10 +403,10 @@ def send_proof(user: Actor, delivery: Delivery) -> dict[str, Any]:
 
 
 def send_proof_to(user: Actor, delivery: Delivery, addresses: list[str] | None = None,
-                  language: str | None = None, profile_id: int | None = None
-                  ) -> dict[str, Any]:
-    """A proof to the test profiles, or to typed ``addresses``; in the ``language``
-    variant and rendered as profile ``profile_id`` when given."""
+                  language: str | None = None, profile_id: int | None = None,
+                  test_profile_ids: list[int] | None = None) -> dict[str, Any]:
+    """A proof to the test profiles, or to the chosen ones and/or typed ``addresses``;
+    in the ``language`` variant and rendered as profile ``profile_id`` when given."""
     from envoi.sending.proofs import send_proof as deliver_proof
 
     _act(user, "proof", delivery)
@@ -369,7 +416,143 @@ def send_proof_to(user: Actor, delivery: Delivery, addresses: list[str] | None =
     addresses = _checked_addresses(addresses or [])
     if language and language not in authoring.languages_of(delivery):
         raise DeliveryError(f"language: the delivery has no {language!r} variant")
-    proof = deliver_proof(delivery, addresses, language, profile_id)
+    if len(addresses) + len(test_profile_ids or []) > MAX_PROOF_ADDRESSES:
+        raise DeliveryError(f"addresses, test_profile_ids: at most {MAX_PROOF_ADDRESSES} "
+                            "proof recipients in all")
+    proof = deliver_proof(delivery, addresses, language, profile_id, test_profile_ids)
     audit(user, "delivery.proof", delivery_id=delivery.pk, number=proof["number"],
           recipients=len(proof["recipients"]))
     return proof
+
+
+# -- scheduled sends ---------------------------------------------------------------------
+
+
+def reschedule(user: Actor, delivery: Delivery, contact_date: Any) -> Delivery:
+    """Move a scheduled send (Start pending) to a later date without preparing it again:
+    the audience and content stay as prepared and approved; only when it goes changes.
+    A naive ``contact_date`` is wall-clock time in the delivery's time zone."""
+    _act(user, "confirm", delivery)  # a Start-deliveries user decides when it goes
+    if delivery.status != Status.START_PENDING:
+        raise lifecycle.InvalidTransition(delivery.pk, "be rescheduled", delivery.status)
+    try:
+        if isinstance(contact_date, str):
+            contact_date = datetime.fromisoformat(contact_date.strip())
+        when = scheduling.as_instant(contact_date, scheduling.zone(delivery.time_zone))
+    except scheduling.ScheduleError as error:
+        raise DeliveryError(str(error)) from error
+    except ValueError:
+        raise DeliveryError("contact_date: give a date and a time of day") from None
+    current = delivery.contact_date or delivery.start_at
+    if when <= clock.now() or (current is not None and when <= current):
+        raise DeliveryError("contact_date: a scheduled send can only be moved to a later "
+                            "date; to send sooner, cancel the schedule and confirm again.")
+    with transaction.atomic():
+        changed = Delivery.objects.filter(pk=delivery.pk, status=Status.START_PENDING).update(
+            contact_date=when, updated_at=clock.now())
+        if not changed:
+            delivery.refresh_from_db()
+            raise lifecycle.InvalidTransition(delivery.pk, "be rescheduled", delivery.status)
+        delivery.refresh_from_db()
+        start_at = _move_row_times(delivery)
+        # The new date is part of what was prepared and approved (content_hash): the
+        # snapshot follows it, and the audit log says who moved it.
+        approval = dict(delivery.approval)
+        new_hash = content_hash(delivery)
+        if approval.get("content_hash"):
+            approval["content_hash"] = new_hash
+        approval["rescheduled"] = {"by": user.get_username() if user else "",
+                                   "at": clock.now().isoformat(), "from": _iso(current)}
+        Delivery.objects.filter(pk=delivery.pk).update(
+            prepared_hash=new_hash, start_at=start_at, approval=approval)
+        audit(user, "delivery.reschedule", delivery_id=delivery.pk, previous=_iso(current),
+              contact_date=when.isoformat())
+    delivery.refresh_from_db()
+    return delivery
+
+
+def _move_row_times(delivery: Delivery) -> Any:
+    """In the recipient's-time-zone mode each pending row is due at the new contact
+    date's wall-clock time in its profile's zone; the first instant any row is due."""
+    if not delivery.recipient_time_zone or delivery.contact_date is None:
+        return delivery.contact_date
+    home = scheduling.zone(delivery.time_zone)
+    wall = scheduling.wall_clock(delivery.contact_date, home)
+    pending = SendingLog.objects.filter(delivery=delivery, status=SendStatus.PENDING)
+    first = None
+    for name in pending.values_list("profile__timezone", flat=True).distinct().order_by():
+        due = scheduling.localize(wall, scheduling.zone_or(name or "", home))
+        pending.filter(profile__timezone=name or "").update(next_attempt_at=due)
+        first = due if first is None else min(first, due)
+    return first or delivery.contact_date
+
+
+def cancel_schedule(user: Actor, delivery: Delivery) -> Delivery:
+    """Take back a scheduled send: it waits again for Confirm send, prepared (and
+    approved) as it was."""
+    _act(user, "confirm", delivery)
+    move = "unschedule_approved" if delivery.approval_required else "unschedule"
+    delivery = lifecycle.apply(delivery, move)
+    audit(user, "delivery.cancel_schedule", delivery_id=delivery.pk)
+    return delivery
+
+
+# -- archive -----------------------------------------------------------------------------
+
+
+def archive(user: Actor, delivery: Delivery) -> Delivery:
+    """Hide a delivery from lists; its logs, links and history stay as they are."""
+    _act(user, "delete", delivery)
+    if delivery.status in lifecycle.SENDING_STATES:
+        raise lifecycle.InvalidTransition(delivery.pk, "be archived", delivery.status)
+    Delivery.objects.filter(Q(pk=delivery.pk) | Q(parent_id=delivery.pk)).update(
+        archived_at=clock.now())
+    audit(user, "delivery.archive", delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def unarchive(user: Actor, delivery: Delivery) -> Delivery:
+    _act(user, "delete", delivery)
+    Delivery.objects.filter(Q(pk=delivery.pk) | Q(parent_id=delivery.pk)).update(
+        archived_at=None)
+    audit(user, "delivery.unarchive", delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    return delivery
+
+
+# -- what a user may do now ----------------------------------------------------------------
+
+# Each action a person may take, in the order the faces show them, with the permission its
+# service checks. Internal moves (schedule, start, finish, fail, reopen…) are not here.
+ACTION_PERMISSIONS: dict[str, str] = {
+    "edit": "delivery.edit",
+    "prepare": "delivery.prepare",
+    "proof": "delivery.proof",
+    "approve": "delivery.approve",
+    "reject": "delivery.reject",
+    "confirm": "delivery.confirm",
+    "activate": "delivery.activate",
+    "withdraw_confirmation": "delivery.confirm",
+    "reschedule": "delivery.confirm",
+    "cancel_schedule": "delivery.confirm",
+    "pause": "delivery.pause",
+    "resume": "delivery.resume",
+    "stop": "delivery.stop",
+    "delete": "delivery.delete",
+    "archive": "delivery.delete",
+    "unarchive": "delivery.delete",
+}
+
+
+def available_actions(user: Actor, delivery: Delivery) -> list[str]:
+    """The actions ``user`` may take on ``delivery`` now: their role allows it and the
+    delivery's state does. The one answer the API, the console and the CLI show; each
+    service still checks both when it is called."""
+    permitted = permitted_actions(user)
+    wanted = [name for name, permission in ACTION_PERMISSIONS.items()
+              if permission in permitted]
+    if not wanted:
+        return []
+    state = ActionRules(delivery, recurring.describe(delivery))
+    return [name for name in wanted if state.allows(name)]

@@ -40,16 +40,17 @@ Recipient = tuple[str, dict[str, Any]]  # the address, and the profile it is ren
 
 
 def send_proof(delivery: Delivery, addresses: list[str] | None = None,
-               language: str | None = None, profile_id: int | None = None
-               ) -> dict[str, Any]:
-    """Send a proof to the test profiles, or to ``addresses`` typed by hand.
+               language: str | None = None, profile_id: int | None = None,
+               test_profile_ids: list[int] | None = None) -> dict[str, Any]:
+    """Send a proof to the test profiles, or to the chosen ones (``test_profile_ids``)
+    and/or ``addresses`` typed by hand.
 
     Each test profile receives it as itself, in its own variant; with ``profile_id``
     every recipient receives it rendered as that profile, and ``language`` chooses the
     variant for all of them. Every message is rendered before any is sent, so a proof
     that cannot be rendered sends nothing and takes no number.
     """
-    recipients = _recipients(addresses, profile_id)
+    recipients = _recipients(addresses, profile_id, test_profile_ids)
     with transaction.atomic():
         Delivery.objects.filter(pk=delivery.pk).update(proof_count=F("proof_count") + 1)
         delivery.refresh_from_db(fields=["proof_count"])
@@ -69,10 +70,13 @@ def send_proof(delivery: Delivery, addresses: list[str] | None = None,
     return {"number": number, "recipients": results}
 
 
-def _recipients(addresses: list[str] | None, profile_id: int | None) -> list[Recipient]:
+def _recipients(addresses: list[str] | None, profile_id: int | None,
+                test_profile_ids: list[int] | None = None) -> list[Recipient]:
     persona = _profile(profile_id) if profile_id is not None else None
-    if addresses:
-        return [(address, persona or {"email": address}) for address in addresses]
+    chosen = [(p["email"], persona or dict(p)) for p in _test_profiles(test_profile_ids)]
+    typed = [(address, persona or {"email": address}) for address in addresses or []]
+    if chosen or typed:
+        return chosen + typed
     profiles = list(Profile.objects.filter(is_test=True).exclude(email="")
                     .order_by("id").values())
     if not profiles:
@@ -100,6 +104,19 @@ def _render_all(delivery: Delivery, number: int, recipients: list[Recipient],
             raise ProofNotRendered(
                 f"The proof for {address} cannot be rendered: {error}") from error
     return messages
+
+
+def _test_profiles(ids: list[int] | None) -> list[dict[str, Any]]:
+    """The chosen test profiles, each to receive the proof as itself."""
+    if not ids:
+        return []
+    found = [dict(profile) for profile in Profile.objects.filter(
+        pk__in=ids, is_test=True).exclude(email="").order_by("id").values()]
+    missing = sorted(set(ids) - {profile["id"] for profile in found})
+    if missing:
+        raise ProofError(f"test_profile_ids: profile {missing[0]} is not a test profile "
+                         "with an email address.")
+    return found
 
 
 def _profile(profile_id: int) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from liquid.builtin.expressions.path import Path
 from liquid.builtin.output import OutputNode
 from liquid.exceptions import LiquidError
 
+from envoi.audiences.names import display_name
 from envoi.deliveries.content import (
     PROFILE_FIELDS,
     TEMPLATE_FIELDS,
@@ -420,7 +421,8 @@ class DeliveryRenderer:
         build = partial(
             self.skeleton.build,
             to_addr=address,
-            to_name=" ".join(filter(None, [context["first_name"], context["last_name"]])),
+            to_name=display_name(context["first_name"], context["last_name"],
+                                 profile.get("language")),
             subject=self.subject_prefix + subject,
             html=html_part,
             text=text,

@@ -181,16 +181,23 @@ class UnsubscribeTarget:
     delivery_id: int
     profile_id: int
     address: str
+    variant: str = ""  # the language variant the message was sent in ('' the default)
 
 
 def unsubscribe_target(token: str) -> UnsubscribeTarget:
     """The sending-log row a token names; :class:`tokens.BadToken` if it names none."""
     (row_id,) = tokens.unsign("unsubscribe", token)
     row = SendingLog.objects.filter(pk=row_id).values(
-        "delivery_id", "profile_id", "address").first()
+        "delivery_id", "profile_id", "address", "variant").first()
     if row is None:
         raise tokens.BadToken("unknown message")
-    return UnsubscribeTarget(row_id, row["delivery_id"], row["profile_id"], row["address"])
+    return UnsubscribeTarget(row_id, row["delivery_id"], row["profile_id"], row["address"],
+                             row["variant"])
+
+
+def message_variant(row_id: int) -> str:
+    """The language variant a sending-log row was sent in ('' the default, or none)."""
+    return SendingLog.objects.filter(pk=row_id).values_list("variant", flat=True).first() or ""
 
 
 def unsubscribe(target: UnsubscribeTarget, one_click: bool, user_agent: str = "") -> None:

@@ -15,16 +15,18 @@ give the same answers.
 from __future__ import annotations
 
 import base64
+from contextlib import nullcontext
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from envoi import clock
 from envoi.deliveries.liquid import PersonalizationError
-from envoi.tracking import buffer, machine, services, tokens
+from envoi.tracking import buffer, machine, services, tokens, untracked
 from envoi.tracking.models import EventKind
 
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
@@ -36,6 +38,16 @@ MIRROR_POLICY = ("sandbox allow-popups allow-popups-to-escape-sandbox "
 """The mirror page shows HTML made of a template and profile data, which Liquid does
 not escape. Served from Envoi's own origin, it is sandboxed (an opaque origin: no
 cookies, no scripts) so that no profile value can act as the console's user."""
+
+
+def in_message_language(variant: str) -> Any:
+    """The pages a message leads to speak the language of the variant it was sent in,
+    when Envoi has that language; otherwise the browser's (the default variant too)."""
+    try:
+        language = translation.get_supported_language_variant(variant) if variant else None
+    except LookupError:
+        language = None
+    return translation.override(language) if language else nullcontext()
 
 
 def _invalid(request: HttpRequest) -> HttpResponse:
@@ -95,10 +107,14 @@ def mirror(request: HttpRequest, token: str) -> HttpResponse:
     except PersonalizationError:
         # The render failed or reached a limit: the recipient gets a page that says so
         # at once (the limits bound how long it took), never a 500.
-        response = render(request, "tracking/mirror_unavailable.html")
+        with in_message_language(services.message_variant(ref.row_id)):
+            response = render(request, "tracking/mirror_unavailable.html")
         response["Cache-Control"] = "no-store"
         return response
-    _record(request, EventKind.MIRROR, ref)
+    if untracked.from_console(request.GET):
+        page = untracked.untracked(page)  # a console user's look counts for nothing
+    else:
+        _record(request, EventKind.MIRROR, ref)
     response = HttpResponse(page, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = MIRROR_POLICY
     response["Cache-Control"] = "private, no-store"
@@ -121,13 +137,14 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         target = services.unsubscribe_target(token)
     except tokens.BadToken:
         return _invalid(request)
-    if request.method == "GET":
-        return render(request, "tracking/unsubscribe_confirm.html",
-                      {"address": target.address})
-    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-    services.unsubscribe(target, one_click=one_click,
-                         user_agent=request.headers.get("User-Agent", "")[:500])
-    return render(request, "tracking/unsubscribed.html", {"address": target.address})
+    with in_message_language(target.variant):
+        if request.method == "GET":
+            return render(request, "tracking/unsubscribe_confirm.html",
+                          {"address": target.address})
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        services.unsubscribe(target, one_click=one_click,
+                             user_agent=request.headers.get("User-Agent", "")[:500])
+        return render(request, "tracking/unsubscribed.html", {"address": target.address})
 
 
 @csrf_exempt

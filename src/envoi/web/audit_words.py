@@ -8,15 +8,19 @@ until it has one, so a new audited action cannot reach the log untranslated.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from envoi.accounts.roles import ACTION_ROLES
 from envoi.web import labels
 from envoi.web.errors import denial
+from envoi.web.schedule import period_label
 
 ACTION_PHRASES = {
     "audience.create": _("Created an audience"),
@@ -26,6 +30,10 @@ ACTION_PHRASES = {
     "delivery.edit": _("Changed the delivery"),
     "delivery.delete": _("Deleted the delivery"),
     "delivery.archive": _("Archived the delivery"),
+    "delivery.unarchive": _("Took the delivery out of the archive"),
+    "delivery.reschedule": _("Moved the scheduled send"),
+    "delivery.cancel_schedule": _("Cancelled the scheduled send"),
+    "delivery.stop_executions": _("Stopped the waiting executions"),
     "delivery.prepare": _("Prepared the delivery"),
     "delivery.approve": _("Approved the delivery"),
     "delivery.reject": _("Rejected the delivery"),
@@ -46,6 +54,7 @@ ACTION_PHRASES = {
     "profile.unsubscribe": _("A recipient unsubscribed"),
     "profile.import": _("Imported profiles"),
     "profile.view": _("Opened profiles"),
+    "profile.mark_test": _("Changed whether a profile is a test profile"),
     "qualification.add_rule": _("Added a qualification rule"),
     "qualification.delete_rule": _("Deleted a qualification rule"),
     "quarantine.release": _("Released an address from quarantine"),
@@ -105,6 +114,8 @@ DETAIL_LABELS = {
     "image_id": _("Image"),
     "size": _("Size"),
     "template_id": _("Template"),
+    "profile_id": _("Profile"),
+    "is_test": _("Test profile"),
     "source_id": _("Copied from"),
     "execution_id": _("Execution"),
     "by": _("By"),
@@ -116,6 +127,23 @@ DETAIL_LABELS = {
     "note": _("Note"),
     "expires": _("Expires"),
     "wait_seconds": _("Wait (seconds)"),
+    "previous": _("Before"),
+    "contact_date": _("Contact date"),
+    "start_at": _("Starts at"),
+    "run_at": _("Run at"),
+    "period": _("Period"),
+    "executions": _("Executions"),
+    "added": _("Added"),
+    "confirmed_by": _("Confirmed by"),
+    "confirmed_at": _("Confirmed at"),
+    "approved_by": _("Approved by"),
+    "approved_at": _("Approved at"),
+    "sender": _("Sender"),
+    "targeted": _("Targeted"),
+    "variants": _("Language variants"),
+    "next_run_at": _("Next run"),
+    "recurring": _("Recurring delivery"),
+    "sends_by_itself": _("Sends by itself"),
     # A retention run (envoi.ops.retention).
     "events": _("Tracking events removed"),
     "event_partitions": _("Tracking-log partitions dropped"),
@@ -128,6 +156,11 @@ DETAIL_LABELS = {
     "bounces_before": _("Bounce messages before"),
     "audit_before": _("Audit entries before"),
 }
+# Details kept for machines (the approval's content hash): not shown to people.
+HIDDEN_DETAILS = frozenset({"content_hash"})
+
+# Detail values that are instants, stored as ISO text: shown as the reader writes a time.
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?")
 
 
 # The delivery fields an edit names, as the form calls them (never ``html_body``).
@@ -160,6 +193,8 @@ def details(entry: Any) -> list[Detail]:
     """The entry's details as labelled values; a refusal reads as the refused user did."""
     shown = []
     for key, value in (entry.detail or {}).items():
+        if key in HIDDEN_DETAILS:
+            continue
         if key == "reason" and not entry.allowed and entry.action in ACTION_ROLES:
             shown.append(Detail(str(DETAIL_LABELS["reason"]), denial(entry.action)))
             continue
@@ -168,6 +203,10 @@ def details(entry: Any) -> list[Detail]:
 
 
 def _value(key: str, value: Any) -> str:
+    if key == "period" and isinstance(value, str):
+        return period_label(value, None) if "T" not in value else _moment(value)
+    if isinstance(value, str) and ISO_MOMENT.fullmatch(value):
+        return _moment(value)
     if key == "reason":
         return labels.label({**REASON_WORDS, **labels.REASON_LABELS}, str(value))
     if key in ("status", "previous_status"):
@@ -176,8 +215,21 @@ def _value(key: str, value: Any) -> str:
         return ", ".join(labels.label(labels.ROLE_LABELS, str(role)) for role in value)
     if key == "fields" and isinstance(value, list):
         return ", ".join(labels.label(FIELD_WORDS, str(field)) for field in value)
+    if isinstance(value, bool):
+        return str(_("Yes") if value else _("No"))
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {v}" for k, v in value.items())
+        return ", ".join(_value(key, item) for item in value)
+    if key == "variants" and isinstance(value, dict):  # to deliver per language variant
+        default = str(_("Default variant"))
+        return ", ".join(f"{language or default}: {count}" for language, count in value.items())
+    if isinstance(value, dict):  # an object as it was: its name, or its language
+        return str(value.get("name") or value.get("language") or value.get("id") or "")
     return str(value)
+
+
+def _moment(text: str) -> str:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = timezone.localtime(moment)
+    return f"{formats.date_format(local, 'SHORT_DATETIME_FORMAT')} {local.tzname()}"

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from envoi.accounts.services import PermissionDenied
 from envoi.deliveries.lifecycle import InvalidTransition
-from envoi.deliveries.services import DeliveryError
+from envoi.deliveries.services import DeliveryError, LedgerKept
 from envoi.sending.proofs import NoTestProfiles
 from envoi.web.labels import STATUS_LABELS, label
 
@@ -39,6 +39,8 @@ DENIALS = {
         "Your permissions do not allow you to activate deliveries."),
     "profile.view": gettext_lazy("Your permissions do not allow you to view profiles."),
     "profile.import": gettext_lazy("Your permissions do not allow you to import profiles."),
+    "profile.mark_test": gettext_lazy(
+        "Your permissions do not allow you to mark test profiles."),
     "audience.edit": gettext_lazy("Your permissions do not allow you to edit audiences."),
     "logs.view": gettext_lazy("Your permissions do not allow you to view logs."),
     "logs.export": gettext_lazy("Your permissions do not allow you to export logs."),
@@ -59,6 +61,11 @@ DENIALS = {
 }
 
 KNOWN_DELIVERY_ERRORS = {
+    "reason: say why the delivery is rejected.": gettext_lazy(
+        "Say why the delivery is rejected: the preparer reads the reason."),
+    "The delivery was prepared again while you reviewed it: review it again before "
+    "approving.": gettext_lazy("The delivery was prepared again while you reviewed it: "
+                               "review it again before approving."),
     "The delivery changed since it was prepared: prepare it again.": gettext_lazy(
         "The delivery changed since it was prepared: prepare it again."),
     "The delivery changed since it was approved: approve it again.": gettext_lazy(
@@ -67,6 +74,12 @@ KNOWN_DELIVERY_ERRORS = {
         "The recurring delivery has no confirmation to withdraw."),
     "Only a recurring delivery is activated; confirm this one.": gettext_lazy(
         "Only a recurring delivery is activated; confirm this one."),
+    "contact_date: a scheduled send can only be moved to a later date; to send sooner, "
+    "cancel the schedule and confirm again.": gettext_lazy(
+        "A scheduled send can only be moved to a later date; to send sooner, cancel the "
+        "schedule and confirm again."),
+    "contact_date: give a date and a time of day": gettext_lazy(
+        "Give a date and a time of day."),
     "The recurring delivery changed since it was approved: its runs wait for a new "
     "approval.": gettext_lazy("The recurring delivery changed since it was approved: its "
                               "runs wait for a new approval."),
@@ -116,6 +129,10 @@ def message_of(error: Exception) -> str:
     """What to tell the user about a refusal raised by a core service."""
     if isinstance(error, PermissionDenied):
         return denial(error.action)
+    if isinstance(error, LedgerKept):
+        return _("This delivery has sent messages: it cannot be deleted, because its logs "
+                 "and the links in its messages must keep working. Archive it to hide it "
+                 "from lists.")
     if isinstance(error, InvalidTransition):
         return _("This action is not possible while the delivery is “%(status)s”.") % {
             "status": label(STATUS_LABELS, error.status)}

@@ -14,6 +14,7 @@ from django.utils.translation import pgettext_lazy
 
 from envoi.accounts.roles import Role
 from envoi.audiences.models import Audience
+from envoi.content.models import ContentMode
 from envoi.deliveries import recurring
 from envoi.deliveries.models import Delivery
 from envoi.web import schedule
@@ -40,22 +41,36 @@ class WallClockField(forms.DateTimeField):
         return BaseTemporalField.to_python(self, str(value).strip())
 
 
+MODE_CHOICES = [(ContentMode.VISUAL, _("Visual editor")), (ContentMode.MJML, _("MJML source")),
+                (ContentMode.HTML, _("HTML"))]
+
+
 def _day_choices() -> list[tuple[str, str]]:
     return [(name, schedule.day_label(name)) for name in schedule.DAY_NAMES]
 
 
 class DeliveryForm(forms.Form):
     label = forms.CharField(label=_("Label"), max_length=200)
-    sender = forms.CharField(label=_("Sender"), max_length=320,
+    # Only the label is needed to keep a draft: what else is missing or wrong is a
+    # finding shown on its field, and preparation is what it blocks.
+    sender = forms.CharField(label=_("Sender"), max_length=320, required=False,
                              help_text=_("For example: Shop <news@shop.example.com>"))
     reply_to = forms.CharField(label=_("Reply to"), max_length=320, required=False)
-    subject = forms.CharField(label=_("Subject"), max_length=998)
+    subject = forms.CharField(label=_("Subject"), max_length=998, required=False)
     audience = forms.ModelChoiceField(label=_("Audience"), queryset=Audience.objects.none(),
                                       required=False, empty_label=_("(none)"))
+    content_mode = forms.ChoiceField(label=_("Write the email with"), required=False,
+                                     choices=MODE_CHOICES, initial=ContentMode.VISUAL,
+                                     widget=forms.RadioSelect)
+    preheader = forms.CharField(label=_("Preheader"), max_length=500, required=False,
+                                help_text=_("Shown after the subject in the inbox."))
     # Content is kept exactly as typed: a stripped newline would be a change of content.
     html_body = forms.CharField(label=_("HTML content"), required=False, strip=False,
                                 widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}))
+    mjml_body = forms.CharField(label=_("MJML source"), required=False, strip=False,
+                                widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false"}))
     text_body = forms.CharField(label=_("Text content"), required=False, strip=False,
+                                help_text=_("Left empty, it is made from the HTML."),
                                 widget=forms.Textarea(attrs={"rows": 6}))
     is_marketing = forms.BooleanField(
         label=_("Marketing message (must carry an unsubscribe link)"), required=False,
@@ -104,16 +119,26 @@ class DeliveryForm(forms.Form):
     ends_at = WallClockField(label=pgettext_lazy("schedule", "Ends"), required=False,
                              help_text=_("Optional: no run after this date and time."))
 
-    MESSAGE_FIELDS = ("label", "sender", "reply_to", "subject", "audience", "html_body",
-                      "text_body", "is_marketing", "approval_required")
+    MESSAGE_FIELDS = ("label", "sender", "reply_to", "audience", "is_marketing",
+                      "approval_required")
+    # The default variant's content; the language variants have the same fields.
+    CONTENT_FIELDS = ("content_mode", "subject", "preheader", "html_body", "mjml_body",
+                      "text_body")
     SCHEDULE_FIELDS = ("contact_date", "time_zone", "recipient_time_zone")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["audience"].queryset = Audience.objects.order_by("name")  # type: ignore[attr-defined]
 
+    def clean_content_mode(self) -> str:
+        # A form that does not say (an older page, a script) writes HTML, as before.
+        return self.cleaned_data["content_mode"] or ContentMode.HTML
+
     def clean_html_body(self) -> str:
         return self.cleaned_data["html_body"].replace("\r\n", "\n")  # as browsers send
+
+    def clean_mjml_body(self) -> str:
+        return self.cleaned_data["mjml_body"].replace("\r\n", "\n")
 
     def clean_text_body(self) -> str:
         return self.cleaned_data["text_body"].replace("\r\n", "\n")
@@ -131,7 +156,8 @@ class DeliveryForm(forms.Form):
         return schedule.zone_names()
 
     def message(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.MESSAGE_FIELDS}
+        return {name: self.cleaned_data[name]
+                for name in self.MESSAGE_FIELDS + self.CONTENT_FIELDS}
 
     def schedule(self) -> dict[str, Any]:
         """The schedule as the core (and the API) take it."""
@@ -178,7 +204,8 @@ class DeliveryForm(forms.Form):
 
 def delivery_initial(delivery: Delivery) -> dict[str, Any]:
     """The form's fields as the delivery stands (its schedule in its own time zone)."""
-    initial = {name: getattr(delivery, name) for name in DeliveryForm.MESSAGE_FIELDS}
+    fields = DeliveryForm.MESSAGE_FIELDS + DeliveryForm.CONTENT_FIELDS
+    initial = {name: getattr(delivery, name) for name in fields}
     initial.update(contact_date=schedule.wall(delivery.contact_date, delivery.time_zone),
                    time_zone=delivery.time_zone,
                    recipient_time_zone=delivery.recipient_time_zone)

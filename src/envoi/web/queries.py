@@ -59,14 +59,33 @@ def page_of(rows: QuerySet, number: int, size: int = PAGE_SIZE) -> Page:
 # Deliveries ---------------------------------------------------------------------------
 
 
-def deliveries(status: str = "", search: str = "") -> QuerySet[Delivery]:
-    """Newest first; ``search`` matches the label, ``status`` the lifecycle status."""
-    found = Delivery.objects.order_by("-id")
+# What the deliveries list shows: by default neither archived deliveries nor the
+# executions of recurring ones (listed under their parent).
+LIST_SHOWS = ("", "executions", "archived")
+
+
+def deliveries(status: str = "", search: str = "", show: str = "") -> QuerySet[Delivery]:
+    """Newest first; ``search`` matches the label, ``status`` the lifecycle status,
+    ``show`` one of :data:`LIST_SHOWS`."""
+    found = Delivery.objects.select_related("recurrence").order_by("-id")
+    if show == "archived":
+        found = found.filter(archived_at__isnull=False)
+    else:
+        found = found.filter(archived_at__isnull=True)
+    if show != "executions":
+        found = found.filter(parent__isnull=True)
     if status:
         found = found.filter(status=status)
     if search:
         found = found.filter(label__icontains=search)
     return found
+
+
+def execution_counts(listed: list[Delivery]) -> dict[int, int]:
+    """How many executions each listed delivery has (0 for a one-shot delivery)."""
+    rows = (Delivery.objects.filter(parent_id__in=[d.pk for d in listed]).order_by()
+            .values_list("parent_id").annotate(n=Count("*")))
+    return dict(rows)  # type: ignore[arg-type]
 
 
 def sent_counts(listed: list[Delivery]) -> dict[int, int]:
@@ -208,8 +227,14 @@ def search_profiles(text: str) -> QuerySet[Profile]:
         return profiles.filter(email__icontains=text)
     from django.db.models import Q
 
-    return profiles.filter(Q(first_name__icontains=text) | Q(last_name__icontains=text)
-                           | Q(email__icontains=text) | Q(phone__icontains=text))
+    found = (Q(first_name__icontains=text) | Q(last_name__icontains=text)
+             | Q(email__icontains=text) | Q(phone__icontains=text))
+    words = text.split()
+    if len(words) == 2:  # a full name, in either order ("박 유나", "Ada Lovelace")
+        one, other = words
+        found |= (Q(first_name__icontains=one, last_name__icontains=other)
+                  | Q(last_name__icontains=one, first_name__icontains=other))
+    return profiles.filter(found)
 
 
 def audit_entries(action: str = "", actor: str = "", delivery: str = "") -> QuerySet:

@@ -27,6 +27,7 @@ DOING = {
     "delivery.resume": gettext_lazy("resume"),
     "delivery.stop": gettext_lazy("stop"),
     "profile.import": gettext_lazy("import profiles"),
+    "profile.mark_test": gettext_lazy("mark test profiles"),
     "audience.edit": gettext_lazy("edit audiences"),
     "logs.export": gettext_lazy("export profiles, logs and KPIs"),
     "users.manage": gettext_lazy("manage users and roles"),

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
+from django.utils import formats, timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -81,12 +82,39 @@ def readable(cron: str) -> str | None:
         return None
     if found.every == "day":
         return _("Every day at %(time)s") % {"time": found.at}
+    if found.every == "week" and found.weekdays == list(DAY_NAMES[:5]):
+        return _("Every weekday at %(time)s") % {"time": found.at}
     if found.every == "week":
         separator = pgettext("list separator", ", ")
         days = separator.join(day_label(name) for name in found.weekdays)
         return _("Every week on %(days)s at %(time)s") % {"days": days, "time": found.at}
     return _("Every month on day %(day)s at %(time)s") % {"day": found.day_of_month,
                                                           "time": found.at}
+
+
+def period_label(period: str, run_at: datetime | None) -> str:
+    """An execution's period as the reader writes it: the run's time in their zone (no
+    aggregation), the day, "Week 49, 2026", or the month — never the stored key."""
+    try:
+        if "T" in period and run_at is not None:
+            return formats.date_format(timezone.localtime(run_at), "SHORT_DATETIME_FORMAT")
+        if "-W" in period:
+            year, week = period.split("-W")
+            return _("Week %(week)s, %(year)s") % {"week": int(week), "year": year}
+        if len(period) == 7:
+            return formats.date_format(date.fromisoformat(period + "-01"), "YEAR_MONTH_FORMAT")
+        return formats.date_format(date.fromisoformat(period), "DATE_FORMAT")
+    except ValueError:
+        return period
+
+
+def execution_label(label: str, period: str, run_at: datetime | None) -> str:
+    """An execution's label with its period said as :func:`period_label` says it (its
+    stored label is the parent's, a middle dot, and the period key)."""
+    suffix = f" · {period}"
+    if period and label.endswith(suffix):
+        return f"{label[:-len(suffix)]} · {period_label(period, run_at)}"
+    return label
 
 
 def wall(moment: datetime | None, time_zone: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
@@ -169,3 +170,36 @@ def figure(value: float | int) -> str:
     if isinstance(value, float):
         return floatformat(value, "1g")
     return intcomma(value)
+
+
+@register.filter
+def local_input(moment: datetime | None, zone_name: str) -> str:
+    """``moment`` as a ``datetime-local`` input's value, in the zone ``zone_name``."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone_named(zone_name) or UTC)
+    return local.replace(tzinfo=None).isoformat(timespec="minutes")
+
+
+@register.filter
+def title_of(delivery: Any) -> str:
+    """A delivery's label; an execution's with its period in the reader's locale and
+    time zone (not the stored ISO key)."""
+    from envoi.web.schedule import execution_label
+
+    if not getattr(delivery, "parent_id", None):
+        return delivery.label
+    return execution_label(delivery.label, delivery.period, delivery.contact_date)
+
+
+@register.filter
+def period_of(delivery: Any) -> str:
+    from envoi.web.schedule import period_label
+
+    return period_label(delivery.period, delivery.contact_date) if delivery.period else ""
+
+
+@register.filter
+def findings(field: Any) -> list:
+    """The saved content's findings about this form field: (is an error, message)."""
+    return getattr(field.form, "findings", {}).get(field.name, [])

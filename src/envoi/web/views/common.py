@@ -4,6 +4,7 @@ refusal page, 403, audited), refusals of state shown as messages, one object."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -83,9 +84,18 @@ def get_or_404(model: type[M], pk: int) -> M:
     return found
 
 
-def act(request: HttpRequest, call: Callable[[], Any], done: str | Callable[[Any], str],
-        back: str, *args: Any) -> HttpResponse:
-    """Run a core action; say it worked (``done``, or ``done`` of what the action
+@dataclass(frozen=True)
+class Outcome:
+    """What an action did, when it ran but did not succeed (a preparation that failed):
+    said with its own level rather than as a success."""
+
+    text: str
+    level: int = messages.SUCCESS
+
+
+def act(request: HttpRequest, call: Callable[[], Any],
+        done: str | Callable[[Any], str | Outcome], back: str, *args: Any) -> HttpResponse:
+    """Run a core action; say what it did (``done``, or ``done`` of what the action
     returned), or say why the delivery's state refused it, then go ``back``. A
     permission refusal goes on to :func:`console`, which answers 403."""
     try:
@@ -93,5 +103,9 @@ def act(request: HttpRequest, call: Callable[[], Any], done: str | Callable[[Any
     except BANNER_REFUSALS as error:
         messages.error(request, message_of(error))
     else:
-        messages.success(request, done(result) if callable(done) else done)
+        said = done(result) if callable(done) else done
+        if isinstance(said, Outcome):
+            messages.add_message(request, said.level, said.text)
+        else:
+            messages.success(request, said)
     return redirect(back, *args)

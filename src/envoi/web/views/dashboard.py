@@ -9,12 +9,16 @@ recurring delivery, which runs for days and sends nothing itself, is not watched
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,7 +26,7 @@ from django.views.decorators.http import require_POST
 
 from envoi import clock
 from envoi.accounts.services import Actor
-from envoi.deliveries import lifecycle, recurring, services
+from envoi.deliveries import lifecycle, recurring, scheduling, services
 from envoi.deliveries.models import Delivery, Status
 from envoi.preparation.models import ExclusionReason
 from envoi.reporting import kpis as kpi_rules
@@ -31,14 +35,16 @@ from envoi.sending import personalization
 from envoi.sending.models import SendStatus
 from envoi.tracking.models import EventKind
 from envoi.web import charts, queries
+from envoi.web import schedule as schedule_words
 from envoi.web.labels import EVENT_LABELS, REASON_LABELS, SEND_STATUS_LABELS, label
-from envoi.web.views.common import act, console, delivery_for, may
+from envoi.web.views.common import Outcome, act, console, delivery_for, may
 from envoi.web.views.schedule import asks_each_run, schedule_context
 
 StrOrPromise = str | Promise
 
 # The dashboard's blocks, top to bottom, under the action bar.
-BLOCKS = ["web/blocks/summary.html", "web/blocks/schedule.html",
+BLOCKS = ["web/blocks/approval.html", "web/blocks/summary.html",
+          "web/blocks/variant_kpis.html", "web/blocks/schedule.html",
           "web/blocks/executions.html"]
 TABS = {
     "sending": gettext_lazy("Sending log"),
@@ -46,6 +52,8 @@ TABS = {
     "tracking": gettext_lazy("Tracking log"),
     "preparation": gettext_lazy("Preparation log"),
 }
+UTC_ZONE = ZoneInfo("UTC")
+LIVE_EVENT = "envoi-live"
 WATCHED = {Status.PREPARING, *lifecycle.SENDING_STATES}
 
 
@@ -70,9 +78,13 @@ ACTIONS = [
     Action("pause", gettext_lazy("Pause"), "delivery.pause"),
     Action("resume", gettext_lazy("Resume"), "delivery.resume"),
     Action("stop", gettext_lazy("Stop"), "delivery.stop", "danger"),
+    # A scheduled send (Start pending): move it later, or take it back.
+    Action("reschedule", gettext_lazy("Reschedule"), "delivery.confirm"),
+    Action("cancel_schedule", gettext_lazy("Cancel the scheduled send"), "delivery.confirm"),
+    Action("archive", gettext_lazy("Archive"), "delivery.delete"),
+    Action("unarchive", gettext_lazy("Unarchive"), "delivery.delete"),
 ]
 DONE = {
-    "prepare": gettext_lazy("The delivery was prepared."),
     "proof": gettext_lazy("The proof was sent to the test profiles."),
     "approve": gettext_lazy("The delivery was approved."),
     "reject": gettext_lazy("The delivery was rejected: it is back in editing."),
@@ -83,16 +95,38 @@ DONE = {
     "pause": gettext_lazy("Sending is paused."),
     "resume": gettext_lazy("Sending has resumed."),
     "stop": gettext_lazy("Sending was stopped."),
+    "cancel_schedule": gettext_lazy("The scheduled send was cancelled: the delivery waits "
+                                    "for a confirmation again."),
+    "archive": gettext_lazy("The delivery was archived: it is hidden from lists, and its "
+                            "logs and links stay."),
+    "unarchive": gettext_lazy("The delivery is no longer archived."),
 }
-CALLS = {"prepare": services.prepare, "proof": services.send_proof,
+CALLS: dict[str, Callable[..., Any]] = {"prepare": services.prepare, "proof": services.send_proof,
          "approve": services.approve, "reject": services.reject,
          "confirm": services.confirm, "pause": services.pause,
          "resume": services.resume, "stop": services.stop,
          "activate": services.activate,
-         "withdraw_confirmation": services.withdraw_confirmation}
-RUNNING = frozenset({Status.IN_PROGRESS, Status.PAUSED})
+         "withdraw_confirmation": services.withdraw_confirmation,
+         "reschedule": services.reschedule, "cancel_schedule": services.cancel_schedule,
+         "archive": services.archive, "unarchive": services.unarchive}
 # What each action needs: the permission its core function requires.
 PERMISSIONS = {action.name: action.permission for action in ACTIONS}
+
+
+def prepared(delivery: Delivery) -> str | Outcome:
+    """What Prepare did: the status it left, never "prepared" for a failure."""
+    if delivery.status == Status.PREPARATION_FAILED:
+        return Outcome(_("Preparation failed: the preparation log says what to correct."),
+                       messages.ERROR)
+    if delivery.status == Status.PENDING_APPROVAL:
+        return _("The delivery was prepared: it waits for approval.")
+    return _("The delivery was prepared.")
+
+
+def stopped(delivery: Delivery) -> str:
+    if delivery.parent_id is None and recurring.spec_of(delivery) is not None:
+        return _("The recurring delivery was stopped: no run will be sent any more.")
+    return _("Sending was stopped.")
 
 
 def confirmed(delivery: Delivery) -> str:
@@ -104,46 +138,35 @@ def confirmed(delivery: Delivery) -> str:
     return _("The send is confirmed: messages are being sent.")
 
 
-def _status_allows(delivery: Delivery, action: str,
-                   recurrence: dict[str, Any] | None) -> bool:
-    """Whether the status (and, for a recurring delivery, its confirmation) allows
-    ``action``; the core checks again when it is done."""
-    if action == "proof":
-        return delivery.status in lifecycle.PREPARED_STATES
-    if action == "activate":
-        return recurrence is not None and _startable(delivery)
-    if action == "withdraw_confirmation":
-        return (recurrence is not None and recurrence["confirmed_at"] is not None
-                and delivery.status in RUNNING)
-    if action == "confirm" and recurrence is not None and delivery.status in RUNNING:
-        # A running schedule is confirmed once, and only where runs then send by
-        # themselves (not when each run asks for its own confirmation).
-        return recurrence["confirmed_at"] is None and not asks_each_run(recurrence)
-    return action in lifecycle.allowed_moves(delivery.status)
+def rescheduled(delivery: Delivery) -> str:
+    moment = delivery.contact_date or delivery.start_at or clock.now()
+    local = moment.astimezone(scheduling.zone_or(delivery.time_zone, UTC_ZONE))
+    when = f"{formats.date_format(local, 'SHORT_DATETIME_FORMAT')} {local.tzname()}"
+    return _("The send was moved to %(when)s.") % {"when": when}
 
 
-def _startable(delivery: Delivery) -> bool:
-    """Prepared, and approved where it must be: Confirm send (or Activate) may start it."""
-    return delivery.status in lifecycle.MOVES["confirm"].sources
+# Actions whose message depends on what they did.
+SAY: dict[str, Callable[[Delivery], str | Outcome]] = {
+    "prepare": prepared, "confirm": confirmed, "stop": stopped, "reschedule": rescheduled}
 
 
 def action_bar(request: HttpRequest, delivery: Delivery,
                recurrence: dict[str, Any] | None) -> dict[str, Any]:
-    """The buttons the status allows and the user may use, and the banner that tells
-    a user why the Confirm send button is not there for them."""
-    shown = [a for a in ACTIONS if _status_allows(delivery, a.name, recurrence)
-             and may(request, a.permission)]
+    """The buttons for what the user may do now (``services.available_actions``, the
+    answer the API and the CLI give too), and the banner that tells a user why the
+    Confirm send button is not there for them."""
+    available = services.available_actions(request.user, delivery)
     awaiting_start = delivery.status in lifecycle.PREPARED_STATES
     return {
-        "actions": shown,
+        "actions": [a for a in ACTIONS if a.name in available],
+        "available": available,
         "recurrence": recurrence,
+        "schedule_words": schedule_words.readable(recurrence["cron"]) if recurrence else None,
         "asks_each_run": asks_each_run(recurrence),
         "starts_later": delivery.start_at is not None and delivery.start_at > clock.now(),
         "confirm_banner": awaiting_start and not may(request, "delivery.confirm"),
-        "may_edit": delivery.status in lifecycle.EDITABLE_STATES
-        and may(request, "delivery.edit"),
-        "may_delete": delivery.status not in lifecycle.SENDING_STATES
-        and may(request, "delivery.delete"),
+        "may_edit": "edit" in available,
+        "may_delete": "delete" in available,
     }
 
 
@@ -193,14 +216,41 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "web/dashboard.html", {
         **_live_context(request, delivery, recurrence), "blocks": BLOCKS, "tabs": TABS,
         "schedule": schedule_context(request, delivery, recurrence),
-        "log": log_context(request, delivery, tab)})
+        "log": log_context(request, delivery, tab), **content_context(request, delivery)})
+
+
+def content_context(request: HttpRequest, delivery: Delivery) -> dict[str, Any]:
+    """The content side of the dashboard: the last rejection's reason, what an
+    approver approves (while it awaits approval), and the KPIs of each variant."""
+    from datetime import datetime
+
+    from envoi.content.kpis import variant_kpis
+    from envoi.web.views.review import approval_context, variant_label
+
+    rejection = dict(delivery.rejection or {})
+    if rejection.get("at"):
+        rejection["at"] = datetime.fromisoformat(rejection["at"])
+    found: dict[str, Any] = {"rejection": rejection,
+                             "may_template": may(request, "template.edit"),
+                             "may_duplicate": may(request, "delivery.create")}
+    if delivery.status == Status.PENDING_APPROVAL:
+        found["approval_review"] = approval_context(delivery)
+    if delivery.started_at is not None or delivery.is_recurring:
+        by_variant = variant_kpis(request.user, delivery)
+        if len(by_variant) > 1 or any(by_variant):  # more than the default alone
+            found["variant_kpis"] = [(variant_label(code), kpis)
+                                     for code, kpis in by_variant.items()]
+    return found
 
 
 @console
 def live(request: HttpRequest, pk: int) -> HttpResponse:
     delivery = delivery_for(request, pk, "delivery.view")
-    return render(request, "web/live.html",
-                  _live_context(request, delivery, recurring.describe(delivery)))
+    response = render(request, "web/live.html",
+                      _live_context(request, delivery, recurring.describe(delivery)))
+    # The log tab below listens for this event, and fetches itself again with the block.
+    response["HX-Trigger"] = LIVE_EVENT
+    return response
 
 
 @require_POST
@@ -209,7 +259,19 @@ def action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name not in CALLS:
         raise Http404
     delivery = delivery_for(request, pk, PERMISSIONS[name])  # the core checks it again
-    done = confirmed if name == "confirm" else str(DONE[name])
+    done = SAY[name] if name in SAY else str(DONE[name])
+    if name == "reschedule":
+        typed = request.POST.get("contact_date", "")[:64]  # the dialog's datetime-local
+        return act(request, lambda: services.reschedule(request.user, delivery, typed),
+                   done, "web:delivery", pk)
+    if name == "approve":  # the preparation the approver's screen showed, and no other
+        seen = request.POST.get("content_hash") or None
+        return act(request, lambda: services.approve(request.user, delivery, seen), done,
+                   "web:delivery", pk)
+    if name == "reject":  # a reason is required; the preparer reads it on the dashboard
+        reason = request.POST.get("reason", "")
+        return act(request, lambda: services.reject(request.user, delivery, reason), done,
+                   "web:delivery", pk)
     return act(request, lambda: CALLS[name](request.user, delivery), done, "web:delivery", pk)
 
 
@@ -248,7 +310,8 @@ def log_context(request: HttpRequest, delivery: Delivery, tab: str) -> dict[str,
     reason = request.GET.get("reason", "")[:64]
     kind = request.GET.get("kind", "")
     found: dict[str, Any] = {"tab": tab, "delivery": delivery, "status": status,
-                             "reason": reason, "kind": kind}
+                             "reason": reason, "kind": kind,
+                             "refresh_url": _log_url(delivery, tab, request)}
     if tab == "sending":
         status = status if status in SendStatus.values else ""
         found["page"] = queries.page_of(queries.sending_log(delivery.pk, status, reason), number)
@@ -264,6 +327,17 @@ def log_context(request: HttpRequest, delivery: Delivery, tab: str) -> dict[str,
     else:
         found["findings"] = queries.preparation_log(delivery.pk)
     return found
+
+
+def _log_url(delivery: Delivery, tab: str, request: HttpRequest) -> str:
+    """This tab, page and filter, as fetched again each time the live block refreshes
+    (so that the sending log turns Sent without a reload)."""
+    query = QueryDict(mutable=True)
+    for name in ("status", "reason", "kind", "page"):
+        if request.GET.get(name):
+            query[name] = request.GET[name][:64]
+    url = reverse("web:delivery_log", args=[delivery.pk, tab])
+    return f"{url}?{query.urlencode()}" if query else url
 
 
 @console

@@ -3,7 +3,8 @@
 The message's HTML is served on its own URL, sandboxed like the mirror page (no
 scripts, an opaque origin: nothing in a message can act as the console's user), and
 framed only by the console itself. Its links open in a new tab, as in a mail client;
-its images — the open pixel too — load as they would for the recipient.
+its images load as they would for the recipient, except the open pixel: looking at a
+message in the console records no open and no click (``tracking.untracked``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.utils.html import escape
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from envoi.sending.models import OutboxMessage
+from envoi.tracking.untracked import untracked
 from envoi.tracking.views import MIRROR_POLICY
 from envoi.web import queries
 from envoi.web.views.common import get_or_404, requires
@@ -65,7 +67,7 @@ def outbox_body(request: HttpRequest, pk: int) -> HttpResponse:
     html = _part(content, "html")
     if not html:
         html = f"<pre>{escape(_part(content, 'plain'))}</pre>"
-    response = HttpResponse('<base target="_blank">' + html,
+    response = HttpResponse('<base target="_blank">' + untracked(html),
                             content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = MIRROR_POLICY
     response["Cache-Control"] = "no-store"

@@ -1,0 +1,100 @@
+"""Reviewing content in Chromium, in Korean and in English: the preparer previews the
+message as a Korean profile at mobile width and sends a proof to a typed address (the
+test's SMTP server receives it); the approver opens the approval screen, sees every
+variant, and rejects with a reason, which the preparer reads; prepared again, it is
+approved. Screenshots of the preview and the approval screen go to ``artifacts/``."""
+
+from __future__ import annotations
+
+import pytest
+
+from envoi.audiences.models import Audience, Profile
+from envoi.deliveries import services
+from envoi.deliveries.models import Delivery
+from envoi.tracking.models import TrackingEvent
+from tests.content.support import delivery_fields, make_people
+from tests.support.deliveries import boss
+from tests.support.scenario import parse
+from tests.web.browser import screenshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REASON = "The Japanese subject needs the sale dates."
+
+
+def spring_delivery() -> Delivery:
+    make_people()
+    fields = delivery_fields(Audience.objects.create(name="Spring audience", filter="").pk)
+    fields["audience"] = Audience.objects.get(pk=fields.pop("audience_id"))
+    return services.create(boss(), **fields)
+
+
+def test_preview_proof_reject_with_a_reason_then_approve(people, relay):
+    delivery = spring_delivery()
+    preparer = people("minseo", "prepare_deliveries", "ko")
+    approver = people("ana", "approve_deliveries", "en")
+    page = preparer.page
+    for person in (preparer, approver):
+        # MJML's output links its web font; this machine has no internet, where a
+        # hanging request would hold the frame's first paint.
+        person.page.route("https://fonts.googleapis.com/**", lambda route: route.abort())
+
+    # The preparer prepares, then previews as a Korean profile at mobile width.
+    page.goto(f"/deliveries/{delivery.pk}/")
+    preparer.button("Prepare").click()
+    page.wait_for_selector("#live[data-status=pending_approval]")
+    page.get_by_role("link", name=preparer.t("Preview"), exact=True).click()
+    page.fill("input[name=q]", "minji")
+    page.get_by_role("button", name=preparer.t("Search"), exact=True).click()
+    page.get_by_test_id("profile-results").get_by_role("link").first.click()
+    page.get_by_test_id("width-switch").get_by_role(
+        "link", name=preparer.t("Mobile")).click()
+    page.wait_for_selector(".frame.mobile iframe.message")
+    assert page.get_by_test_id("preview-subject").inner_text() == "Minji님, 봄 세일"
+    frame = page.locator("iframe.message")
+    assert frame.evaluate("frame => frame.clientWidth") == 375
+    page.frame_locator("iframe.message").get_by_text("안녕하세요 Minji").wait_for()
+    screenshot(page, "content-review-preview-ko-mobile")
+    assert TrackingEvent.objects.count() == 0  # looking records nothing
+
+    # A proof to a typed address, in the Japanese variant, rendered as Haruto.
+    page.get_by_role("link", name=preparer.t("Send a proof…")).click()
+    page.fill("#id_addresses", "agency@example.com")
+    page.select_option("#id_language", "ja")
+    haruto = Profile.objects.get(email="haruto@example.jp")
+    page.select_option("#id_profile", str(haruto.pk))
+    page.get_by_role("button", name=preparer.t("Send proof"), exact=True).click()
+    page.wait_for_selector(".message.success")
+    (proof,) = relay.messages
+    assert proof.rcpt_to == ("agency@example.com",)
+    assert parse(proof.data)["Subject"] == "[Proof 1] Haruto様、春のセール"
+
+    # The approver sees every variant, the audience and its count, then rejects.
+    approver.page.goto(f"/deliveries/{delivery.pk}/")
+    review = approver.page.get_by_test_id("approval-review")
+    assert review.get_by_test_id("approval-variant").count() == 3
+    assert review.get_by_test_id("approval-count").inner_text() == "6"
+    subjects = review.get_by_test_id("preview-subject").all_inner_texts()
+    assert subjects == ["Spring for Ada", "Minji님, 봄 세일", "Haruto様、春のセール"]
+    frames = review.locator("iframe.message")
+    for index, greeting in enumerate(["Hello Ada", "안녕하세요 Minji", "こんにちは Haruto"]):
+        frames.nth(index).content_frame.get_by_text(greeting).wait_for()
+    # Chromium does not paint a sandboxed frame outside the viewport: one tall enough
+    # for the whole screen shows every variant in the screenshot.
+    approver.page.set_viewport_size({"width": 1280, "height": 2600})
+    screenshot(approver.page, "content-review-approval-en")
+    approver.button("Reject").click()
+    approver.page.fill("#reject-reason", REASON)
+    approver.page.locator("#confirm-reject button.danger").click()
+    approver.page.wait_for_selector("#live[data-status=editing]")
+
+    # The preparer reads the reason, prepares again; the approver approves.
+    page.goto(f"/deliveries/{delivery.pk}/")
+    assert REASON in page.get_by_test_id("rejection").inner_text()
+    screenshot(page, "content-review-rejected-ko")
+    preparer.button("Prepare").click()
+    page.wait_for_selector("#live[data-status=pending_approval]")
+    approver.approve(delivery.pk)
+    approved = Delivery.objects.get(pk=delivery.pk)
+    assert approved.approval["content_hash"] == approved.prepared_hash
+    assert approved.rejection == {}
