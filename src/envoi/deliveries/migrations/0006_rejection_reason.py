@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliveries', '0004_content_authoring'),
+        ('deliveries', '0005_delivery_archived_at'),
     ]
 
     operations = [
