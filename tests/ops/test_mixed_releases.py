@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -60,23 +60,29 @@ def previous_targets(previous_src: Path) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def previous_schema(previous_release) -> Iterator[int]:
-    """The database as the previous release's migrations left it; yields how many
-    migrations this release adds."""
-    for app, target in previous_targets(previous_release):
-        call_command("migrate", app, target, verbosity=0)
-    executor = MigrationExecutor(connection)
+def previous_schema(previous_release) -> Iterator[Callable[[], int]]:
+    """A function that takes the database back to what the previous release's
+    migrations made, and says how many migrations this release adds."""
+
+    def go_back() -> int:
+        for app, target in previous_targets(previous_release):
+            call_command("migrate", app, target, verbosity=0)
+        executor = MigrationExecutor(connection)
+        return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
     try:
-        yield len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+        yield go_back
     finally:
         call_command("migrate", verbosity=0)
 
 
 def test_upgrade_while_an_old_worker_sends(relay, previous_release, previous_schema):
+    # Made by this release's code, on its schema; then the schema goes back.
     delivery = prepared_delivery("mix", 300)
     delivery.rate_limit = 20  # fifteen seconds of sending: the upgrade happens meanwhile
     delivery.save(update_fields=["rate_limit"])
     services.confirm(boss(), delivery)
+    new_migrations = previous_schema()
     smtp = {"ENVOI_SMTP_URL": f"smtp://127.0.0.1:{relay.port}"}
     old = envoi_process("worker", "--until-idle", PYTHONPATH=str(previous_release), **smtp)
     new = None
@@ -90,7 +96,7 @@ def test_upgrade_while_an_old_worker_sends(relay, previous_release, previous_sch
         upgrade = envoi_process("upgrade")
         output = upgrade.communicate(timeout=300)[0]
         assert upgrade.returncode == 0, output
-        assert f"Applied {previous_schema} migrations" in output
+        assert f"Applied {new_migrations} migrations" in output
         sent_during_upgrade = rows.filter(status="sent").count()
         assert 30 <= sent_during_upgrade < 300, "the old worker was not sending throughout"
         new = envoi_process("worker", "--until-idle", **smtp)
