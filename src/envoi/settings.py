@@ -45,6 +45,13 @@ ENVOI_TRACKING_DAYS = int(config.env("ENVOI_TRACKING_DAYS", "400"))
 ENVOI_MACHINE_CLICK_SECONDS = int(config.env("ENVOI_MACHINE_CLICK_SECONDS", "10"))
 ENVOI_KPI_REFRESH_SECONDS = int(config.env("ENVOI_KPI_REFRESH_SECONDS", "3600"))
 ENVOI_KPI_REFRESH_DAYS = int(config.env("ENVOI_KPI_REFRESH_DAYS", "30"))
+# Retention (docs/OPERATIONS.md, "Retention"): raw tracking events are rolled up, then
+# removed; sending-log rows (and exclusion-log rows) of deliveries that ended that long
+# ago are anonymised; stored inbound bounce messages and audit entries are removed.
+ENVOI_RETENTION_EVENTS_DAYS = int(config.env("ENVOI_RETENTION_EVENTS_DAYS", "180"))
+ENVOI_RETENTION_SENDING_MONTHS = int(config.env("ENVOI_RETENTION_SENDING_MONTHS", "14"))
+ENVOI_RETENTION_BOUNCES_DAYS = int(config.env("ENVOI_RETENTION_BOUNCES_DAYS", "30"))
+ENVOI_RETENTION_AUDIT_DAYS = int(config.env("ENVOI_RETENTION_AUDIT_DAYS", "730"))
 # Where `envoi bounces listen` and the embedded shape take bounces (host:port).
 ENVOI_BOUNCE_LISTEN = config.env("ENVOI_BOUNCE_LISTEN", "127.0.0.1:2526")
 # Sending-domain checks: the DNS resolver asked (host:port; default: the system's), what

@@ -100,6 +100,32 @@ def check_configuration(plan: Plan) -> Iterator[Finding]:
                      "url": settings.ENVOI_BASE_URL})
 
 
+def check_retention(plan: Plan) -> Iterator[Finding]:
+    """The retention periods in one line; a warning when messages would be anonymised
+    while their tracking links still answer (a click would then belong to no one)."""
+    topic = _("retention")
+    forever = _("for ever")
+    values = {"events": settings.ENVOI_RETENTION_EVENTS_DAYS,
+              "months": settings.ENVOI_RETENTION_SENDING_MONTHS,
+              "bounces": settings.ENVOI_RETENTION_BOUNCES_DAYS,
+              "audit": settings.ENVOI_RETENTION_AUDIT_DAYS}
+    if min(values.values()) < 0:
+        yield Finding(topic, ERROR, _("the ENVOI_RETENTION_* settings cannot be negative "
+                                      "(0 keeps a log for ever)."))
+        return
+    days, months_of = _("%(n)s days"), _("%(n)s months")
+    shown = {name: (months_of if name == "months" else days) % {"n": value} if value
+             else forever for name, value in values.items()}
+    yield Finding(topic, OK, _("tracking events: %(events)s; sending log: %(months)s; "
+                               "bounce messages: %(bounces)s; audit: %(audit)s") % shown)
+    months = values["months"]
+    if months and months * 30 < settings.ENVOI_TRACKING_DAYS:
+        yield Finding(topic, WARNING, _(
+            "ENVOI_RETENTION_SENDING_MONTHS (%(months)s) ends before tracking links expire "
+            "(ENVOI_TRACKING_DAYS=%(days)s): clicks on anonymised messages count for no "
+            "profile.") % {"months": months, "days": settings.ENVOI_TRACKING_DAYS})
+
+
 # -- relays --------------------------------------------------------------------------
 
 
@@ -328,4 +354,4 @@ def clock_skew() -> float:
 
 CHECKS: list[Callable[[Plan], Iterator[Finding]]] = [
     check_configuration, check_relays, check_database, check_secret_key, check_https,
-    check_clock]
+    check_clock, check_retention]

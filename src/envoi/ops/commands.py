@@ -1,4 +1,5 @@
-"""``envoi workers`` and ``envoi check``, and the worker's health and metrics ports."""
+"""``envoi workers``, ``envoi check``, ``envoi upgrade`` and ``envoi retention``, and the
+worker's health and metrics ports."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     upgrade.add_argument("--language", choices=["en", "ko", "ja"], default=None,
                          help="language of the report (default: from LANG)")
     upgrade.set_defaults(handler=cmd_upgrade)
+    retention = commands.add_parser(
+        "retention", help="age out now the logs past their retention period, print counts")
+    retention.set_defaults(handler=cmd_retention)
 
 
 def reader_language(chosen: str | None) -> str:
@@ -128,6 +132,22 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
             return 0
         print(_("Database not ready: %(detail)s") % {"detail": report.detail})
         return 1
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    """What the daily job does, now; under the periodic-job lock, so never beside it."""
+    from envoi.ops.retention import run_retention
+    from envoi.reporting.jobs import one_runner_at_a_time
+
+    with one_runner_at_a_time() as allowed:
+        if not allowed:
+            print("envoi retention: a worker is running the periodic jobs; try again",
+                  file=sys.stderr)
+            return 1
+        counts = run_retention()
+    for name, value in counts.items():
+        print(f"{name}: {value}")
+    return 0
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 The result is what the events say, from scratch: rows no event supports are deleted,
 and every other row gets exactly the first times its events give, whatever was stored
 (the incremental path only ever moves times earlier; this also corrects a row after
-events were purged). The rules of what counts as what are
+events were purged). Events removed by retention count through their roll-up, so the
+result does not change when they go. The rules of what counts as what are
 :data:`envoi.tracking.ingest.ENGAGEMENT_RULES`, shared with the incremental path.
 
 * **PostgreSQL** — one statement: the events aggregated per message, a FULL JOIN with
@@ -29,9 +30,18 @@ OVERWRITE = ", ".join(f"{column} = excluded.{column}"
                       for column in ("delivery_id", *ENGAGEMENT_COLUMNS))
 TABLE = "tracking_messageengagement"
 
+EARLIEST = ", ".join(f"MIN({column}) AS {column}" for column in ENGAGEMENT_COLUMNS)
+
+# Parameters: the delivery id, twice. The events still kept, and the roll-up of those
+# that aged out (envoi.tracking.retention): the earliest of both is what all the events
+# said, so removing events never changes the result.
 _FRESH = f"""
-SELECT row_id, {FIRST_TIMES} FROM tracking_trackingevent
-WHERE delivery_id = %s GROUP BY row_id
+SELECT row_id, {EARLIEST} FROM (
+    SELECT row_id, {FIRST_TIMES} FROM tracking_trackingevent
+    WHERE delivery_id = %s GROUP BY row_id
+    UNION ALL
+    SELECT row_id, {COLUMNS} FROM tracking_eventrollup WHERE delivery_id = %s
+) AS found GROUP BY row_id
 """
 
 
@@ -40,7 +50,7 @@ def _differs(left: str, right: str) -> str:
             f"({', '.join(f'{right}.{c}' for c in ENGAGEMENT_COLUMNS)})")
 
 
-# Parameters: the delivery id, three times.
+# Parameters: the delivery id, four times.
 _REWRITE_DIFFERENCES = f"""
 WITH fresh AS ({_FRESH}),
 stored AS (SELECT row_id, {COLUMNS} FROM {TABLE} WHERE delivery_id = %s),
@@ -58,7 +68,7 @@ SELECT row_id, %s, {COLUMNS} FROM differing WHERE row_id IS NOT NULL
 ON CONFLICT (row_id) DO UPDATE SET {OVERWRITE}
 """
 
-# Parameters: the delivery id, twice. "WHERE true" keeps SQLite from reading ON CONFLICT
+# Parameters: the delivery id, three times. "WHERE true" keeps SQLite from reading ON CONFLICT
 # as the ON of a join (the parsing ambiguity its UPSERT documentation describes).
 _REWRITE_ALL = f"""
 INSERT INTO {TABLE} (row_id, delivery_id, {COLUMNS})
@@ -72,7 +82,7 @@ def rebuild_engagement(delivery_id: int) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             lock_engagement([delivery_id], exclusive=True)
-            cursor.execute(_REWRITE_DIFFERENCES, [delivery_id] * 3)
+            cursor.execute(_REWRITE_DIFFERENCES, [delivery_id] * 4)
         else:
             cursor.execute(f"DELETE FROM {TABLE} WHERE delivery_id = %s", [delivery_id])
-            cursor.execute(_REWRITE_ALL, [delivery_id] * 2)
+            cursor.execute(_REWRITE_ALL, [delivery_id] * 3)

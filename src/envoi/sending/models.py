@@ -155,3 +155,32 @@ class OutboxSms(models.Model):
 
     def __str__(self) -> str:
         return f"{self.destination}: {self.text[:40]}"
+# The profile id of an anonymised sending-log row: no profile has it.
+DETACHED_PROFILE = 0
+
+
+class ProfileMessageSummary(models.Model):
+    """What anonymised sending-log rows said about one profile's history: how many
+    messages, how many went out, and when the first one that went out was sent. The
+    profile history adds these to the rows still attached to the profile
+    (:mod:`envoi.sending.retention`)."""
+
+    profile_id = models.BigIntegerField(primary_key=True)
+    messages = models.IntegerField(default=0)
+    touchpoints = models.IntegerField(default=0)
+    first_contact_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"profile {self.profile_id}: {self.messages} anonymised messages"
+
+
+class AnonymisedDelivery(models.Model):
+    """A delivery whose sending-log rows were anonymised, when, and how many rows: the
+    retention job does each delivery once."""
+
+    delivery_id = models.BigIntegerField(primary_key=True)
+    at = models.DateTimeField()
+    rows = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"delivery {self.delivery_id}: {self.rows} rows anonymised at {self.at}"

@@ -82,3 +82,31 @@ class MessageEngagement(models.Model):
 
     def __str__(self) -> str:
         return f"engagement of row {self.row_id}"
+
+
+class EventRollup(models.Model):
+    """What the removed raw events of one message (sending-log row) said, once they aged
+    out (:mod:`envoi.tracking.retention`): the first time of each engagement column
+    and how many events there were. Compute stats and the profile history read these
+    rows together with the events still kept, so their figures do not change when
+    events are removed. Several removals merge into one row (earliest times, summed
+    counts).
+    """
+
+    row_id = models.BigIntegerField(primary_key=True)
+    delivery_id = models.BigIntegerField()
+    profile_id = models.BigIntegerField()
+    events = models.IntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    human_opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    human_clicked_at = models.DateTimeField(null=True, blank=True)
+    mirrored_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["delivery_id"]), models.Index(fields=["profile_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.events} removed events of row {self.row_id}"
+

@@ -83,6 +83,7 @@ ACTION_PHRASES = {
     "users.manage": _("Managed users"),
     "webhook.refused": _("Refused a provider webhook"),
     "login.failed": _("A sign-in failed"),
+    "retention.run": _("Aged out the logs past their retention period"),
     # Permissions, as they appear on a refused entry.
     "logs.view": _("Opened the logs"),
     "logs.export": _("Exported data"),
@@ -163,6 +164,17 @@ DETAIL_LABELS = {
     "channel": _("Channel"),
     "source": _("Source"),
     "suppressed": _("Kept as a suppressed hash"),
+    # A retention run (envoi.ops.retention).
+    "events": _("Tracking events removed"),
+    "event_partitions": _("Tracking-log partitions dropped"),
+    "anonymised_deliveries": _("Deliveries anonymised"),
+    "anonymised_rows": _("Sending-log rows anonymised"),
+    "inbound_messages": _("Bounce messages removed"),
+    "audit_entries": _("Audit entries removed"),
+    "events_before": _("Tracking events before"),
+    "sending_before": _("Deliveries ended before"),
+    "bounces_before": _("Bounce messages before"),
+    "audit_before": _("Audit entries before"),
 }
 
 # Detail values that are codes of the core, by key.
