@@ -33,9 +33,9 @@ def test_the_raw_message_downloads_as_it_arrived(sent_delivery):  # noqa: F811
 def test_header_names_are_in_the_readers_language(sent_delivery):  # noqa: F811
     message = OutboxMessage.objects.order_by("id").first()
     page = signed_in("ko").get(f"/outbox/{message.pk}/").content.decode()
-    assert '<dt title="From">보낸 사람</dt>' in page
-    assert '<dt title="Subject">제목</dt>' in page
-    assert "다운로드(.eml)" in page
+    assert '<dt data-header="From">보낸 사람</dt>' in page
+    assert '<dt data-header="Subject">제목</dt>' in page
+    assert "원본 메시지 다운로드" in page
 
 
 def test_the_frame_grows_to_the_message(sent_delivery, people):  # noqa: F811
