@@ -171,6 +171,29 @@ def test_templates_save_search_reuse_and_duplicate(delivery):
     assert copy.variants.count() == 2 and copy.status == "editing"
 
 
+def test_templates_are_edited_and_deleted_from_the_console(delivery):
+    client = signed_in("paula", "prepare_deliveries", language="ko")
+    client.post(f"/deliveries/{delivery.pk}/save-as-template/", {"name": "Spring sale"})
+    template = Template.objects.get()
+    assert f"/templates/{template.pk}/edit/" in client.get("/templates/").content.decode()
+    form = {"name": "", "description": "For April", "subject": "Spring", "preheader": ""}
+    refused = client.post(f"/templates/{template.pk}/edit/", form).content.decode()
+    assert "템플릿에는 이름이 필요합니다." in refused and "For April" in refused  # kept
+    assert Template.objects.get().name == "Spring sale"
+    saved = client.post(f"/templates/{template.pk}/edit/", {**form, "name": "April sale"})
+    assert saved["Location"] == "/templates/"
+    template.refresh_from_db()
+    assert (template.name, template.description, template.subject) == (
+        "April sale", "For April", "Spring")
+    assert template.mjml_body == delivery.mjml_body  # the content is untouched
+    viewer = signed_in("vera", "export")
+    assert viewer.get(f"/templates/{template.pk}/edit/").status_code == 403
+    assert viewer.post(f"/templates/{template.pk}/delete/").status_code == 403
+    assert client.post(f"/templates/{template.pk}/delete/")["Location"] == "/templates/"
+    assert not Template.objects.exists()
+    assert AuditEntry.objects.filter(action="template.delete", allowed=True).count() == 1
+
+
 def test_variant_kpis_on_the_dashboard(delivery, relay):
     delivery = pending(delivery)
     services.approve(boss(), delivery)
