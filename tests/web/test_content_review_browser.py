@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 
 from envoi.audiences.models import Audience, Profile
+from envoi.content import templates
+from envoi.content.models import Template
 from envoi.deliveries import services
 from envoi.deliveries.models import Delivery
 from envoi.tracking.models import TrackingEvent
@@ -118,3 +120,26 @@ def send_proof(person: Person, address: str, language: str = "",
         page.select_option("#id_profile", str(profile.pk))
     page.get_by_role("button", name=person.t("Send proof"), exact=True).click()
     page.wait_for_selector(".message.success")
+
+
+def test_a_template_is_renamed_then_deleted_in_korean(people):
+    delivery = spring_delivery()
+    preparer = people("minseo", "prepare_deliveries", "ko")
+    template = templates.create_template(boss(), from_delivery=delivery, name="Spring")
+    page = preparer.page
+    page.goto("/templates/")
+    page.get_by_test_id("templates").get_by_role("link", name=preparer.t("Edit")).click()
+    page.fill("#id_name", "")
+    preparer.button("Save").click()
+    page.get_by_role("alert").wait_for()
+    page.fill("#id_name", "봄 세일 템플릿")
+    page.fill("#id_description", "4월용")
+    screenshot(page, "content-template-edit-ko")
+    preparer.button("Save").click()
+    page.wait_for_url("**/templates/")
+    assert "봄 세일 템플릿" in page.get_by_test_id("templates").inner_text()
+    page.goto(f"/templates/{template.pk}/edit/")
+    preparer.button("Delete").click()
+    page.locator("dialog#confirm-delete button.danger").click()
+    page.wait_for_url("**/templates/")
+    assert not Template.objects.exists()
