@@ -152,6 +152,22 @@ def test_marking_and_unmarking_a_test_profile(delivery):
     assert viewer.post(f"/profiles/{ada.pk}/test/", {"is_test": "1"}).status_code == 403
 
 
+def test_marking_a_test_profile_from_the_profiles_list(delivery):
+    ada = Profile.objects.get(email="ada@example.org")
+    client = signed_in("paula", "prepare_deliveries")
+    listed = client.get("/profiles/", {"q": "ada"}).content.decode()
+    assert f'action="/profiles/{ada.pk}/test/"' in listed
+    assert 'name="next" value="/profiles/?q=ada"' in listed
+    back = client.post(f"/profiles/{ada.pk}/test/", {"is_test": "1", "next": "/profiles/?q=ada"})
+    assert back["Location"] == "/profiles/?q=ada"  # back to the list it came from
+    assert Profile.objects.get(pk=ada.pk).is_test
+    assert "Unmark as test profile" in client.get("/profiles/", {"q": "ada"}).content.decode()
+    reader = signed_in("ana", "approve_deliveries")  # may see profiles, not mark them
+    seen = reader.get("/profiles/")
+    assert seen.status_code == 200 and "ada@example.org" in seen.content.decode()
+    assert f"/profiles/{ada.pk}/test/" not in seen.content.decode()
+
+
 def test_templates_save_search_reuse_and_duplicate(delivery):
     client = signed_in("paula", "prepare_deliveries")
     client.post(f"/deliveries/{delivery.pk}/save-as-template/", {"name": "Spring sale"})

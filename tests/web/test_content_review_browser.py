@@ -143,3 +143,15 @@ def test_a_template_is_renamed_then_deleted_in_korean(people):
     page.locator("dialog#confirm-delete button.danger").click()
     page.wait_for_url("**/templates/")
     assert not Template.objects.exists()
+
+
+def test_a_test_profile_is_marked_from_the_profiles_list_in_japanese(people):
+    make_people()
+    preparer = people("haru", "prepare_deliveries", "ja")
+    page = preparer.page
+    page.goto("/profiles/?q=haruto")
+    preparer.button("Mark as test profile").click()
+    page.wait_for_url("**/profiles/?q=haruto")
+    assert page.get_by_test_id("is-test").inner_text().startswith(preparer.t("Yes"))
+    screenshot(page, "content-profiles-test-mark-ja")
+    assert Profile.objects.get(email="haruto@example.jp").is_test
