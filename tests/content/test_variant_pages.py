@@ -32,11 +32,12 @@ def unsubscribe_path(row: SendingLog) -> str:
 
 
 @pytest.mark.parametrize("address,browser,expected", [
-    ("minji@example.com", "en", "minji@example.com(으)로 마케팅 이메일을 그만 보낼까요?"),
-    ("seoyeon@example.com", "ja", "seoyeon@example.com(으)로 마케팅 이메일을 그만 보낼까요?"),
-    ("haruto@example.jp", "ko", "haruto@example.jp へのマーケティングメールを停止しますか?"),
-    ("pierre@example.fr", "ja", "pierre@example.fr へのマーケティングメールを停止しますか?"),
-    ("ada@example.org", "ko", "ada@example.org(으)로 마케팅 이메일을 그만 보낼까요?"),
+    ("minji@example.com", "en", "minji@example.com(으)로 마케팅 이메일 발송을 중단할까요?"),
+    ("seoyeon@example.com", "ja", "seoyeon@example.com(으)로 마케팅 이메일 발송을 중단할까요?"),
+    ("haruto@example.jp", "ko", "haruto@example.jp へのマーケティングメールの配信を停止しますか?"),
+    ("pierre@example.fr", "ja", "pierre@example.fr へのマーケティングメールの配信を停止しますか?"),
+    # The default variant: the profile's own language (en), before the browser's.
+    ("ada@example.org", "ko", "Stop sending marketing email to ada@example.org?"),
     ("bob@example.net", "en", "Stop sending marketing email to bob@example.net?"),
 ])
 def test_the_unsubscribe_page_follows_the_variant(rows, address, browser, expected):

@@ -96,6 +96,8 @@ def test_profiles_of_an_audience_or_all(exporter):
                                                    audience=listed.pk))[1:]] == [
         "en@example.com"]
     assert AuditEntry.objects.filter(action="profile.export").count() == 3
+    unknown = exporter.get("/exports/profiles", audience=999_999)
+    assert unknown.status_code == 400 and "audience 999999" in unknown.json()["detail"]
 
 
 def test_exports_need_the_export_role():

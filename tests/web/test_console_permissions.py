@@ -109,6 +109,7 @@ PAGES: dict[str, dict[str, Rule]] = {
     "outbox": both("outbox.view"),
     "outbox_message": both("outbox.view"),
     "outbox_body": both("outbox.view"),
+    "outbox_raw": both("outbox.view"),
     "outbox_sms_stop": post_only("outbox.view"),
     # Anyone signed in keeps their own tokens; another user's need token.manage.
     "tokens": both(),

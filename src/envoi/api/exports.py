@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from envoi.accounts.services import require
-from envoi.api.router import BadRequest, get_or_404
+from envoi.api.router import BadRequest, NotFound, get_or_404
 from envoi.audiences.models import Audience
 from envoi.deliveries.models import Delivery
 from envoi.reporting import exports
@@ -27,7 +27,12 @@ _CSV = {200: {"description": "CSV, streamed", "content": {"text/csv": {
 def export_profiles(request: HttpRequest, audience: int | None = None):
     """Every profile, or those of one audience (a saved filter or a static list)."""
     require(request.user, "profile.export")  # before the lookup: no existence oracle
-    chosen = get_or_404(Audience, audience, "Audience") if audience is not None else None
+    chosen = None
+    if audience is not None:
+        try:
+            chosen = get_or_404(Audience, audience, "audience: audience")
+        except NotFound as error:  # a query parameter, not the resource: 400
+            raise BadRequest(str(error)) from error
     return exports.streaming_response(request, exports.profiles(request.user, chosen))
 
 

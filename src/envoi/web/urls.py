@@ -111,5 +111,6 @@ urlpatterns = [
     path("outbox/", outbox.outbox_list, name="outbox"),
     path("outbox/<int:pk>/", outbox.outbox_message, name="outbox_message"),
     path("outbox/<int:pk>/body/", outbox.outbox_body, name="outbox_body"),
+    path("outbox/<int:pk>/raw.eml", outbox.outbox_raw, name="outbox_raw"),
     path("outbox/sms/stop/", outbox.outbox_sms_stop, name="outbox_sms_stop"),
 ]

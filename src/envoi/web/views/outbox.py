@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.html import escape
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
@@ -70,13 +71,27 @@ def outbox_sms_stop(request: HttpRequest) -> HttpResponse:
     return redirect("web:outbox")
 
 
+# The headers the message page shows, with what a reader calls each.
+SHOWN_HEADERS = {
+    "From": pgettext_lazy("mail header", "From"),
+    "To": pgettext_lazy("mail header", "To"),
+    "Subject": pgettext_lazy("mail header", "Subject"),
+    "Date": pgettext_lazy("mail header", "Date"),
+    "Reply-To": pgettext_lazy("mail header", "Reply to"),
+    "List-Unsubscribe": pgettext_lazy("mail header", "Unsubscribe link"),
+}
+
+# The frame of a captured message may be read by the console's own script (to grow it
+# to the message's height): it keeps its own origin, and still runs no script itself.
+OUTBOX_FRAME_POLICY = MIRROR_POLICY.replace("sandbox ", "sandbox allow-same-origin ", 1)
+
+
 @requires("outbox.view")
 def outbox_message(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_or_404(OutboxMessage, pk)
     content = parsed(message)
-    headers = [(name, str(content.get(name, ""))) for name in
-               ("From", "To", "Subject", "Date", "Reply-To", "List-Unsubscribe")
-               if content.get(name)]
+    headers = [(name, str(label), str(content.get(name, "")))
+               for name, label in SHOWN_HEADERS.items() if content.get(name)]
     return render(request, "web/outbox_message.html", {
         "message": message, "headers": headers, "text": _part(content, "plain"),
         "has_html": bool(_part(content, "html"))})
@@ -92,6 +107,16 @@ def outbox_body(request: HttpRequest, pk: int) -> HttpResponse:
         html = f"<pre>{escape(_part(content, 'plain'))}</pre>"
     response = HttpResponse('<base target="_blank">' + untracked(html),
                             content_type="text/html; charset=utf-8")
-    response["Content-Security-Policy"] = MIRROR_POLICY
+    response["Content-Security-Policy"] = OUTBOX_FRAME_POLICY
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@requires("outbox.view")
+def outbox_raw(request: HttpRequest, pk: int) -> HttpResponse:
+    """The captured message as it arrived, to open in a mail client (``.eml``)."""
+    message = get_or_404(OutboxMessage, pk)
+    response = HttpResponse(bytes(message.data), content_type="message/rfc822")
+    response["Content-Disposition"] = f'attachment; filename="message-{message.pk}.eml"'
     response["Cache-Control"] = "no-store"
     return response

@@ -91,6 +91,19 @@
   drawCharts(document);
   document.addEventListener("htmx:afterSettle", function () { drawCharts(document); });
 
+  // A captured message's frame grows to the message's height (the frame keeps its own
+  // origin for this, and runs no script of its own: see web/views/outbox.py).
+  function growFrame(frame) {
+    try {
+      var inner = frame.contentDocument && frame.contentDocument.documentElement;
+      if (inner) { frame.style.height = (inner.scrollHeight + 2) + "px"; }
+    } catch (e) { /* another origin: the frame keeps its CSS height */ }
+  }
+  document.querySelectorAll("iframe[data-grow]").forEach(function (frame) {
+    frame.addEventListener("load", function () { growFrame(frame); });
+    growFrame(frame);
+  });
+
   // A live region that is being watched stops being refreshed while a dialog is open.
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (document.querySelector("dialog[open]") && event.detail.elt.id === "live") {
