@@ -129,6 +129,8 @@ PAGES: dict[str, dict[str, Rule]] = {
     "delivery_save_template": post_only("template.edit", "delivery.view"),
     "templates": {"GET": ("template.view",)},
     "template_delivery_create": post_only("template.view", "delivery.create"),
+    "template_edit": both("template.edit"),
+    "template_delete": post_only("template.edit"),
     "profile_test": post_only("profile.mark_test"),
     "import_start": both("profile.import"),
     "import_job": both("profile.import"),

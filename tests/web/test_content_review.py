@@ -152,6 +152,22 @@ def test_marking_and_unmarking_a_test_profile(delivery):
     assert viewer.post(f"/profiles/{ada.pk}/test/", {"is_test": "1"}).status_code == 403
 
 
+def test_marking_a_test_profile_from_the_profiles_list(delivery):
+    ada = Profile.objects.get(email="ada@example.org")
+    client = signed_in("paula", "prepare_deliveries")
+    listed = client.get("/profiles/", {"q": "ada"}).content.decode()
+    assert f'action="/profiles/{ada.pk}/test/"' in listed
+    assert 'name="next" value="/profiles/?q=ada"' in listed
+    back = client.post(f"/profiles/{ada.pk}/test/", {"is_test": "1", "next": "/profiles/?q=ada"})
+    assert back["Location"] == "/profiles/?q=ada"  # back to the list it came from
+    assert Profile.objects.get(pk=ada.pk).is_test
+    assert "Unmark as test profile" in client.get("/profiles/", {"q": "ada"}).content.decode()
+    reader = signed_in("ana", "approve_deliveries")  # may see profiles, not mark them
+    seen = reader.get("/profiles/")
+    assert seen.status_code == 200 and "ada@example.org" in seen.content.decode()
+    assert f"/profiles/{ada.pk}/test/" not in seen.content.decode()
+
+
 def test_templates_save_search_reuse_and_duplicate(delivery):
     client = signed_in("paula", "prepare_deliveries")
     client.post(f"/deliveries/{delivery.pk}/save-as-template/", {"name": "Spring sale"})
@@ -169,6 +185,29 @@ def test_templates_save_search_reuse_and_duplicate(delivery):
     assert copied["Location"] == f"/deliveries/{copy.pk}/"
     assert copy.label == "Spring (copy)" and copy.audience_id == delivery.audience_id
     assert copy.variants.count() == 2 and copy.status == "editing"
+
+
+def test_templates_are_edited_and_deleted_from_the_console(delivery):
+    client = signed_in("paula", "prepare_deliveries", language="ko")
+    client.post(f"/deliveries/{delivery.pk}/save-as-template/", {"name": "Spring sale"})
+    template = Template.objects.get()
+    assert f"/templates/{template.pk}/edit/" in client.get("/templates/").content.decode()
+    form = {"name": "", "description": "For April", "subject": "Spring", "preheader": ""}
+    refused = client.post(f"/templates/{template.pk}/edit/", form).content.decode()
+    assert "템플릿에는 이름이 필요합니다." in refused and "For April" in refused  # kept
+    assert Template.objects.get().name == "Spring sale"
+    saved = client.post(f"/templates/{template.pk}/edit/", {**form, "name": "April sale"})
+    assert saved["Location"] == "/templates/"
+    template.refresh_from_db()
+    assert (template.name, template.description, template.subject) == (
+        "April sale", "For April", "Spring")
+    assert template.mjml_body == delivery.mjml_body  # the content is untouched
+    viewer = signed_in("vera", "export")
+    assert viewer.get(f"/templates/{template.pk}/edit/").status_code == 403
+    assert viewer.post(f"/templates/{template.pk}/delete/").status_code == 403
+    assert client.post(f"/templates/{template.pk}/delete/")["Location"] == "/templates/"
+    assert not Template.objects.exists()
+    assert AuditEntry.objects.filter(action="template.delete", allowed=True).count() == 1
 
 
 def test_variant_kpis_on_the_dashboard(delivery, relay):

@@ -55,6 +55,8 @@ urlpatterns = [
     path("templates/", reuse.template_list, name="templates"),
     path("templates/<int:pk>/new-delivery/", reuse.delivery_from_template,
          name="template_delivery_create"),
+    path("templates/<int:pk>/edit/", reuse.template_edit, name="template_edit"),
+    path("templates/<int:pk>/delete/", reuse.template_delete, name="template_delete"),
     path("profiles/<int:pk>/test/", review.profile_test_flag, name="profile_test"),
     path("profiles/", profiles.profile_list, name="profiles"),
     path("profiles/<int:pk>/", profiles.profile_detail, name="profile"),

@@ -19,7 +19,8 @@ def profile_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:320]
     page = queries.page_of(queries.search_profiles(search),
                            queries.page_number(request.GET.get("page")))
-    return render(request, "web/profiles.html", {"page": page, "search": search})
+    return render(request, "web/profiles.html", {"page": page, "search": search,
+                                                 "here": request.get_full_path()})
 
 
 @requires("profile.view", "logs.view")  # the page is the profile's history (SPEC §10)

@@ -28,7 +28,8 @@ def template_list(request: HttpRequest) -> HttpResponse:
     page = queries.page_of(templates.list_templates(request.user, search),
                            queries.page_number(request.GET.get("page")))
     return render(request, "web/templates.html", {
-        "page": page, "search": search, "may_create": may(request, "delivery.create")})
+        "page": page, "search": search, "may_create": may(request, "delivery.create"),
+        "may_edit": may(request, "template.edit")})
 
 
 @require_POST
@@ -80,3 +81,39 @@ def delivery_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(request, _("This is a copy of “%(label)s”: its content, audience and "
                                 "settings, without its logs.") % {"label": source.label})
     return redirect("web:delivery", copy.pk)
+
+
+EDITABLE = ("name", "description", "subject", "preheader")
+
+
+@console
+def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Rename a template, or change its description, subject and preheader."""
+    require(request.user, "template.edit")  # before the lookup: no existence oracle
+    template = get_or_404(Template, pk)
+    name_error = ""
+    if request.method == "POST":
+        changes = {name: request.POST.get(name, "").strip() for name in EDITABLE}
+        changes["name"] = changes["name"][:MAX_NAME]
+        if changes["name"]:
+            templates.update_template(request.user, template, **changes)
+            messages.success(request, _("The template “%(name)s” was saved.")
+                             % {"name": template.name})
+            return redirect("web:templates")
+        name_error = _("A template needs a name.")
+        for name, value in changes.items():  # what was typed is kept on the page
+            setattr(template, name, value)
+    return render(request, "web/template_edit.html",
+                  {"template": template, "name_error": name_error})
+
+
+@require_POST
+@console
+def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete a template; deliveries made from it keep their own copy of its content."""
+    require(request.user, "template.edit")
+    template = get_or_404(Template, pk)
+    templates.delete_template(request.user, template)
+    messages.success(request, _("The template “%(name)s” was deleted.")
+                     % {"name": template.name})
+    return redirect("web:templates")
