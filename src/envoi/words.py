@@ -36,3 +36,23 @@ class Words:
 
     def __repr__(self) -> str:
         return f"Words({self.render()!r})"
+
+    def as_json(self) -> dict[str, Any]:
+        """The template and values, to store beside the English sentence; values that
+        are not numbers or Words are kept as their text."""
+        return {"template": self.template, "values": {
+            name: value.as_json() if isinstance(value, Words)
+            else value if isinstance(value, int | float) else str(value)
+            for name, value in self.values.items()}}
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> Words:
+        return cls(stored["template"], **{
+            name: cls.from_json(value) if isinstance(value, dict) else value
+            for name, value in stored.get("values", {}).items()})
+
+
+def stored_words(sentence: str | Words) -> dict[str, Any] | None:
+    """What a model's JSON column keeps of a sentence: its words, or nothing for a
+    plain (untranslatable) string."""
+    return sentence.as_json() if isinstance(sentence, Words) else None

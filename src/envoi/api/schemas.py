@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from envoi.deliveries.models import require_consent_default
 
@@ -79,11 +79,15 @@ class AuthoringPatch(Strict):
     variants: list[VariantIn] | None = Field(default=None, max_length=50)
 
 
+# A finding's message may be written as words (envoi.words): the API answers in English.
+EnglishSentence = Annotated[str, BeforeValidator(str)]
+
+
 class FindingOut(Schema):
     level: str
     code: str
     field: str
-    message: str
+    message: EnglishSentence
     line: int | None
     column: int | None
 

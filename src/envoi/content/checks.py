@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext, gettext_noop
 
 from envoi.content.authoring import DEFAULT, Variant, compiled, sendable, variants_of
 from envoi.content.models import ContentMode
@@ -21,25 +21,44 @@ from envoi.preparation import control
 from envoi.preparation.control import ERROR, Finding
 from envoi.tracking import links
 from envoi.tracking.tokens import MAX_LINKS
+from envoi.words import Words
 
 _INTERNAL_NAME = re.compile(r"\b(html_body|mjml_body|text_body)\b")
 
 
+_FIELD_LABELS = {
+    "subject": gettext_noop("Subject"), "preheader": gettext_noop("Preheader"),
+    "html_body": gettext_noop("HTML"), "mjml_body": gettext_noop("MJML"),
+    "text_body": gettext_noop("Text part"), "sender": gettext_noop("Sender"),
+    "reply_to": gettext_noop("Reply-to"), "audience": gettext_noop("Audience"),
+}
+
+
+def field_words(name: str) -> Words | str:
+    """A field's label, to be said in the reader's language; an unknown name as is."""
+    return Words(_FIELD_LABELS[name]) if name in _FIELD_LABELS else name
+
+
 def field_label(name: str) -> str:
-    labels = {"subject": _("Subject"), "preheader": _("Preheader"),
-              "html_body": _("HTML"), "mjml_body": _("MJML"), "text_body": _("Text part"),
-              "sender": _("Sender"), "reply_to": _("Reply-to"), "audience": _("Audience")}
-    return labels.get(name, name)
+    """A field's label in the active language."""
+    label = field_words(name)
+    return label.render(gettext) if isinstance(label, Words) else label
 
 
 def field_key(variant: Variant, name: str) -> str:
     return name if variant.language == DEFAULT else f"variants.{variant.language}.{name}"
 
 
-def where(variant: Variant, name: str) -> str:
+def where(variant: Variant, name: str) -> Words | str:
     """How a person is told which field: "Subject", or "Subject (ko)"."""
-    label = field_label(name)
-    return label if variant.language == DEFAULT else f"{label} ({variant.language})"
+    label = field_words(name)
+    return label if variant.language == DEFAULT else Words(
+        "%(label)s (%(language)s)", label=label, language=variant.language)
+
+
+def _said(variant: Variant, name: str, problem: Words | str) -> Words:
+    """``problem`` in the field ``name`` of ``variant``: "HTML (ko): …"."""
+    return Words("%(where)s: %(problem)s", where=where(variant, name), problem=problem)
 
 
 def source_problems(variant: Variant) -> list[Finding]:
@@ -49,12 +68,12 @@ def source_problems(variant: Variant) -> list[Finding]:
     for name in ("subject", "preheader", body, "text_body"):
         for problem in check_template(name, getattr(variant, name)):
             findings.append(Finding(ERROR, "personalization",
-                                    f"{where(variant, name)}: {problem.message}",
+                                    _said(variant, name, problem.message),
                                     field_key(variant, name), problem.line, problem.column))
     if not findings:
         findings += _compiled_problems(variant)
     for mjml_problem in variant.problems:
-        findings.append(Finding(ERROR, "mjml", f"{where(variant, body)}: {mjml_problem.message}",
+        findings.append(Finding(ERROR, "mjml", _said(variant, body, mjml_problem.message),
                                 field_key(variant, body), mjml_problem.line,
                                 mjml_problem.column))
     return findings
@@ -69,18 +88,18 @@ def _compiled_problems(variant: Variant) -> list[Finding]:
         for problem in check_template(body, variant.compiled_html)[:1]:
             findings.append(Finding(
                 ERROR, "personalization",
-                f"{where(variant, body)}: " + _("Liquid tags do not survive MJML "
-                                                "compilation here (put them inside "
-                                                "mj-text or mj-raw): %(problem)s")
-                % {"problem": problem.message}, field_key(variant, body)))
+                _said(variant, body, Words(gettext_noop(
+                    "Liquid tags do not survive MJML compilation here (put them inside "
+                    "mj-text or mj-raw): %(problem)s"), problem=problem.message)),
+                field_key(variant, body)))
     if not variant.text_body.strip() and variant.compiled_text:
         for problem in check_template("text_body", variant.compiled_text)[:1]:
             findings.append(Finding(
                 ERROR, "personalization",
-                f"{where(variant, 'text_body')}: " + _("the text generated from the HTML "
-                                                       "has a Liquid problem; write the "
-                                                       "text part: %(problem)s")
-                % {"problem": problem.message}, field_key(variant, "text_body")))
+                _said(variant, "text_body", Words(gettext_noop(
+                    "the text generated from the HTML has a Liquid problem; write the "
+                    "text part: %(problem)s"), problem=problem.message)),
+                field_key(variant, "text_body")))
     return findings
 
 
@@ -104,10 +123,11 @@ def _relocated(finding: Finding, variant: Variant) -> Finding:
     else:
         line, column = finding.line, finding.column
     # A rule names the field it judged ("html_body: ..."); a person reads its label.
-    message = _INTERNAL_NAME.sub(lambda match: field_label(
-        name if match.group(1) == finding.field else match.group(1)), finding.message)
+    message = named_fields(finding.message, lambda internal: field_words(
+        name if internal == finding.field else internal))
     if variant.language != DEFAULT:
-        message = f"[{variant.language}] {message}"
+        message = Words("[%(language)s] %(sentence)s", language=variant.language,
+                        sentence=message)
     return Finding(finding.level, finding.code, message,
                    field_key(variant, name) if name else (
                        f"variants.{variant.language}" if variant.language else ""),
@@ -131,12 +151,31 @@ def variant_findings(delivery: Delivery, variant: Variant) -> list[Finding]:
     return findings
 
 
+def named_fields(message: Words | str, label: Callable[[str], Words | str]) -> Words | str:
+    """``message`` with the internal field names it says replaced by ``label(name)``:
+    in words, the values that are such a name; in a plain sentence, the text."""
+    if isinstance(message, Words):
+        return Words(message.template, **{
+            key: label(value) if isinstance(value, str) and _INTERNAL_NAME.fullmatch(value)
+            else named_fields(value, label) if isinstance(value, Words) else value
+            for key, value in message.values.items()})
+    return _INTERNAL_NAME.sub(lambda match: str(label(match.group(1))), message)
+
+
 def _labelled(finding: Finding) -> Finding:
     """A header finding whose message starts with the field's key, by its label."""
-    prefix = f"{finding.field}:"
-    if not finding.field or not finding.message.startswith(prefix):
+    if not finding.field:
         return finding
-    message = f"{field_label(finding.field)}:{finding.message[len(prefix):]}"
+    if isinstance(finding.message, Words):
+        if finding.message.values.get("field") != finding.field:
+            return finding
+        message: Words | str = Words(finding.message.template, **{
+            **finding.message.values, "field": field_words(finding.field)})
+    else:
+        prefix = f"{finding.field}:"
+        if not finding.message.startswith(prefix):
+            return finding
+        message = f"{field_label(finding.field)}:{finding.message[len(prefix):]}"
     return Finding(finding.level, finding.code, message, finding.field, finding.line,
                    finding.column)
 
@@ -159,5 +198,6 @@ def _link_total(delivery: Delivery, variants: list[Variant]) -> Iterator[Finding
                 (sendable(delivery, variant).html_body for variant in variants) if html_part)
     if total > MAX_LINKS:
         yield Finding(ERROR, "links.too_many",
-                      _("The variants hold %(total)s tracked links together; at most "
-                        "%(limit)s are possible.") % {"total": total, "limit": MAX_LINKS})
+                      Words(gettext_noop("The variants hold %(total)s tracked links "
+                                         "together; at most %(limit)s are possible."),
+                            total=total, limit=MAX_LINKS))

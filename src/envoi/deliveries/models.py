@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -179,12 +181,22 @@ class PreparationMessage(models.Model):
     level = models.CharField(max_length=8)
     code = models.CharField(max_length=48)
     field = models.CharField(max_length=32, blank=True, default="")
-    message = models.TextField()
+    message = models.TextField()  # English: what the API answers
+    # The message's template and values (envoi.words.Words.as_json), for the console to
+    # say it in the reader's language; null for a message that has no words.
+    words = models.JSONField(null=True, blank=True)
     line = models.IntegerField(null=True, blank=True)
     column = models.IntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.level}: {self.message}"
+
+    @property
+    def sentence(self) -> Any:
+        """The message as words to translate, or as stored when it has none."""
+        from envoi.words import Words
+
+        return Words.from_json(self.words) if self.words else self.message
 
 
 class Proof(models.Model):

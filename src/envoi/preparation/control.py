@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from django.db import DatabaseError, connection
 from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from envoi.deliveries.content import (
     TEMPLATE_FIELDS,
@@ -24,6 +25,7 @@ from envoi.deliveries.liquid import MESSAGE_SIZE_LIMIT
 from envoi.deliveries.models import Delivery
 from envoi.sending.email.domains import from_domain_problems
 from envoi.sending.mime import HeaderValueError, parse_mailbox
+from envoi.words import Words
 
 ERROR, WARNING = "error", "warning"
 SIZE_WARNING_BYTES = 100 * 1024  # Gmail clips bodies past ~102 KB
@@ -35,9 +37,13 @@ _LIQUID = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)
 
 @dataclass(frozen=True)
 class Finding:
+    """What a rule found. ``message`` is English (what the API answers); written as
+    :class:`Words` it is also shown translated in the console. A plain ``str`` is
+    shown as it is."""
+
     level: str
     code: str
-    message: str
+    message: str | Words
     field: str = ""
     line: int | None = None
     column: int | None = None
@@ -52,18 +58,21 @@ def check_delivery(delivery: Delivery) -> list[Finding]:
 
 def empty_content(delivery: Delivery) -> Iterator[Finding]:
     if not delivery.html_body.strip() and not delivery.text_body.strip():
-        yield Finding(ERROR, "content.empty", "The message has no content (HTML or text).")
+        yield Finding(ERROR, "content.empty",
+                      Words(gettext_noop("The message has no content (HTML or text).")))
 
 
 def empty_subject(delivery: Delivery) -> Iterator[Finding]:
     if not delivery.subject.strip():
-        yield Finding(ERROR, "subject.empty", "The subject is empty.", "subject")
+        yield Finding(ERROR, "subject.empty", Words(gettext_noop("The subject is empty.")),
+                      "subject")
 
 
 def header_characters(delivery: Delivery) -> Iterator[Finding]:
     if "\r" in delivery.subject or "\n" in delivery.subject:
         yield Finding(ERROR, "subject.line_break",
-                      "The subject contains a line break (CR/LF).", "subject")
+                      Words(gettext_noop("The subject contains a line break (CR/LF).")),
+                      "subject")
     for field in ("sender", "reply_to"):
         value = getattr(delivery, field)
         if field == "reply_to" and not value:
@@ -82,15 +91,19 @@ def sender_liquid(delivery: Delivery) -> Iterator[Finding]:
         match = _LIQUID.search(getattr(delivery, field))
         if match:
             yield Finding(ERROR, f"{field}.liquid",
-                          f"{field}: {match.group(0)!r} would be sent as written: the sender "
-                          "and reply-to addresses are not personalized. Write a fixed "
-                          "address.", field, 1, match.start() + 1)
+                          Words(gettext_noop(
+                              "%(field)s: %(written)s would be sent as written: the sender "
+                              "and reply-to addresses are not personalized. Write a fixed "
+                              "address."), field=field, written=repr(match.group(0))),
+                          field, 1, match.start() + 1)
 
 
 def personalization(delivery: Delivery) -> Iterator[Finding]:
     for field in ("subject", "html_body", "text_body"):
         for problem in check_template(field, getattr(delivery, field)):
-            yield Finding(ERROR, "personalization", f"{field}: {problem.message}", field,
+            yield Finding(ERROR, "personalization",
+                          Words("%(field)s: %(problem)s", field=field,
+                                problem=problem.message), field,
                           problem.line, problem.column)
 
 
@@ -104,11 +117,13 @@ def divisor_attributes(delivery: Delivery) -> Iterator[Finding]:
             if not lacking:
                 continue
             yield Finding(WARNING, "personalization.may_fail",
-                          f'{field}: "{use.filter}: attributes.{use.attribute}" fails for '
-                          f"the {lacking} targeted profiles without that attribute (or with "
-                          "0): their messages will not be sent (personalization error). "
-                          "Give a default, e.g. "
-                          f'attributes.{use.attribute} | default: 1.',
+                          Words(gettext_noop(
+                              '%(field)s: "%(filter)s: attributes.%(attribute)s" fails for '
+                              "the %(lacking)s targeted profiles without that attribute (or "
+                              "with 0): their messages will not be sent (personalization "
+                              "error). Give a default, e.g. attributes.%(attribute)s | "
+                              "default: 1."), field=field, filter=use.filter,
+                              attribute=use.attribute, lacking=lacking),
                           field, *line_and_column(source, use.index))
 
 
@@ -145,7 +160,8 @@ def unsubscribe_link(delivery: Delivery) -> Iterator[Finding]:
     bodies = [b for b in (delivery.html_body, delivery.text_body) if b.strip()]
     if bodies and not any(uses_variable(body, "unsubscribe_url") for body in bodies):
         yield Finding(ERROR, "unsubscribe.missing",
-                      "A marketing email needs an unsubscribe link: add {{ unsubscribe_url }}.",
+                      Words(gettext_noop("A marketing email needs an unsubscribe link: add "
+                                         "{{ unsubscribe_url }}.")),
                       "html_body")
 
 
@@ -158,36 +174,40 @@ def tracked_urls(delivery: Delivery) -> Iterator[Finding]:
         problem = url_problem(_LIQUID.sub("x", url))
         if problem:
             line, column = line_and_column(html, match.start(2))
-            yield Finding(ERROR, "url.malformed", f"Malformed link {url!r}: {problem}",
+            yield Finding(ERROR, "url.malformed",
+                          Words(gettext_noop("Malformed link %(url)s: %(problem)s"),
+                                url=repr(url), problem=problem),
                           "html_body", line, column)
 
 
-def url_problem(url: str) -> str | None:
+def url_problem(url: str) -> Words | str | None:
     if any(c in url for c in " \t\r\n<>\""):
-        return "it contains spaces or forbidden characters"
+        return Words(gettext_noop("it contains spaces or forbidden characters"))
     try:
         parts = urlsplit(url)
     except ValueError as error:
         return str(error)
     if parts.scheme in ("mailto", "tel"):
-        return None if parts.path else "it has no address"
+        return None if parts.path else Words(gettext_noop("it has no address"))
     if parts.scheme in ("http", "https"):
-        return None if parts.hostname else "it has no host"
+        return None if parts.hostname else Words(gettext_noop("it has no host"))
     if url.startswith("#"):
         return None
-    return "links must start with http://, https://, mailto: or tel:"
+    return Words(gettext_noop("links must start with http://, https://, mailto: or tel:"))
 
 
 def message_size(delivery: Delivery) -> Iterator[Finding]:
     size = len(delivery.html_body.encode()) + len(delivery.text_body.encode())
     if size >= SIZE_ERROR_BYTES:
         yield Finding(ERROR, "size.too_large",
-                      f"The message is {size // 1024} KB; the limit is "
-                      f"{SIZE_ERROR_BYTES // 1024} KB.")
+                      Words(gettext_noop("The message is %(size)s KB; the limit is "
+                                         "%(limit)s KB."),
+                            size=size // 1024, limit=SIZE_ERROR_BYTES // 1024))
     elif size >= SIZE_WARNING_BYTES:
         yield Finding(WARNING, "size.large",
-                      f"The message is {size // 1024} KB; mailboxes may clip it past "
-                      f"{SIZE_WARNING_BYTES // 1024} KB.")
+                      Words(gettext_noop("The message is %(size)s KB; mailboxes may clip "
+                                         "it past %(limit)s KB."),
+                            size=size // 1024, limit=SIZE_WARNING_BYTES // 1024))
 
 
 def sending_domain(delivery: Delivery) -> Iterator[Finding]:
@@ -204,7 +224,9 @@ def sending_domain(delivery: Delivery) -> Iterator[Finding]:
         with translation.override("en"):  # findings are stored in the core's English
             problems = " ".join(check.message for check in failed)
         yield Finding(WARNING, "sending_domain.checks",
-                      f"The DNS checks of the sending domain {domain} fail: {problems}",
+                      Words(gettext_noop("The DNS checks of the sending domain %(domain)s "
+                                         "fail: %(problems)s"),
+                            domain=domain, problems=problems),
                       "sender")
 
 

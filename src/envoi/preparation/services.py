@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count
+from django.utils.translation import gettext_noop
 
 from envoi import clock
 from envoi.deliveries import lifecycle, scheduling
@@ -18,6 +19,7 @@ from envoi.preparation.control import ERROR, Finding
 from envoi.preparation.models import ExclusionLog
 from envoi.preparation.targeting import RowTime, build_target
 from envoi.sending.models import SendingLog
+from envoi.words import Words, stored_words
 
 
 def prepare_delivery(delivery: Delivery) -> Delivery:
@@ -32,7 +34,8 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
     channel = CHANNEL_CHECKS[delivery.channel]
     findings = channel.content(delivery, variants)
     if delivery.audience is None:
-        findings.append(Finding(ERROR, "audience.missing", "The delivery has no audience.",
+        findings.append(Finding(ERROR, "audience.missing",
+                                Words(gettext_noop("The delivery has no audience.")),
                                 "audience"))
     counts = None
     with transaction.atomic():
@@ -48,7 +51,8 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
                                       channel=delivery.channel)
             except FilterError as error:
                 findings.append(Finding(ERROR, "audience.filter",
-                                        f"Audience filter: {error}", "audience"))
+                                        Words(gettext_noop("Audience filter: %(error)s"),
+                                              error=_filter_error(error)), "audience"))
         extra_findings, fields = channel.targeted(delivery, findings)
         findings += extra_findings
         _store_findings(delivery, findings)
@@ -137,10 +141,19 @@ def _row_time(delivery: Delivery, contact_date: datetime | None = None) -> RowTi
     return lambda name: scheduling.localize(wall, scheduling.zone_or(name, home))
 
 
+def _filter_error(error: Any) -> Words:
+    """An audience filter's error, located, as the sentence ``str(error)`` says."""
+    return Words(gettext_noop("line %(line)s, column %(column)s: %(message)s"),
+                 line=error.line, column=error.column, message=error.words)
+
+
 def _store_findings(delivery: Delivery, findings: list[Finding]) -> None:
+    """Each finding in English (the API's ``message``) and, when written as words, its
+    template and values, for the console to say it in the reader's language."""
     PreparationMessage.objects.bulk_create(
         PreparationMessage(delivery=delivery, level=f.level, code=f.code, field=f.field,
-                           message=f.message, line=f.line, column=f.column)
+                           message=str(f.message), words=stored_words(f.message),
+                           line=f.line, column=f.column)
         for f in findings
     )
 

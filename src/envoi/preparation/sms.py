@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import connection
+from django.utils.translation import gettext_noop
 
 from envoi.audiences.models import Audience
 from envoi.audiences.phones import region_of, to_e164
@@ -24,6 +25,7 @@ from envoi.deliveries.models import Delivery
 from envoi.preparation.control import ERROR, WARNING, Finding
 from envoi.preparation.models import ExclusionReason as R
 from envoi.preparation.targeting import audience_condition, variant_choice
+from envoi.words import Words
 
 CHANNEL = "sms"
 
@@ -122,16 +124,20 @@ def _findings(delivery: Delivery) -> Iterator[Finding]:
     from envoi.deliveries.content import check_template
 
     if not delivery.text_body.strip():
-        yield Finding(ERROR, "content.empty", "The SMS has no text.", "text_body")
+        yield Finding(ERROR, "content.empty", Words(gettext_noop("The SMS has no text.")),
+                      "text_body")
     problem = sender_problem(delivery.sender)
     if problem:
         yield Finding(ERROR, "sender.invalid", problem, "sender")
     for template_problem in check_template("text_body", delivery.text_body):
-        yield Finding(ERROR, "personalization", f"text_body: {template_problem.message}",
+        yield Finding(ERROR, "personalization",
+                      Words("%(field)s: %(problem)s", field="text_body",
+                            problem=template_problem.message),
                       "text_body", template_problem.line, template_problem.column)
     if delivery.is_marketing and "stop" not in _LIQUID.sub("", delivery.text_body).lower():
         yield Finding(WARNING, "sms.no_opt_out",
-                      "A marketing SMS should say how to opt out (reply STOP).", "text_body")
+                      Words(gettext_noop("A marketing SMS should say how to opt out (reply "
+                                         "STOP).")), "text_body")
 
 
 # -- parts ------------------------------------------------------------------------------
@@ -177,6 +183,7 @@ def parts_findings(delivery: Delivery, parts: PartCounts) -> list[Finding]:
     """The red rule on the parts one message may take (``max_parts``; 0: no limit)."""
     if delivery.max_parts and parts.maximum > delivery.max_parts:
         return [Finding(ERROR, "sms.too_many_parts",
-                        f"A message takes up to {parts.maximum} parts; this delivery allows "
-                        f"{delivery.max_parts} (max_parts).", "text_body")]
+                        Words(gettext_noop("A message takes up to %(parts)s parts; this "
+                                           "delivery allows %(allowed)s (max_parts)."),
+                              parts=parts.maximum, allowed=delivery.max_parts), "text_body")]
     return []

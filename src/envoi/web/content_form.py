@@ -21,7 +21,7 @@ from typing import Any
 from django import forms
 from django.utils import translation
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -33,10 +33,11 @@ from envoi.content.authoring import (
     compiled,
     variant_dicts,
 )
-from envoi.content.checks import content_findings, field_label
+from envoi.content.checks import content_findings, field_label, field_words, named_fields
 from envoi.deliveries.models import Delivery
 from envoi.preparation.control import ERROR, Finding
 from envoi.web.labels import FINDING_LABELS
+from envoi.words import Words
 
 PREFIX = "variants"
 # Languages offered when adding a variant; any code such as pt-br can be typed.
@@ -113,22 +114,44 @@ def posted_variants(formset: forms.BaseFormSet) -> list[dict[str, Any]] | None:
     return [form.stored() for form in formset.forms if not removed(formset, form)]
 
 
+def finding_detail(finding: Any) -> tuple[str, bool]:
+    """The detail of a finding (a rule's :class:`Finding`, or a stored preparation
+    message) as a person reads it, with internal field names said as labels: in the
+    reader's language when the rule wrote it as words (``True``), else as written."""
+    sentence = getattr(finding, "sentence", finding.message)
+    if isinstance(sentence, Words):
+        named = named_fields(sentence, field_words)
+        return (named.render(_) if isinstance(named, Words) else named), True
+    return _INTERNAL_NAMES.sub(lambda match: str(field_label(match.group(1))),
+                               sentence), False
+
+
+def shown_field(key: str) -> str:
+    """A finding's field key (``html_body``, ``variants.ko.subject``) as its label."""
+    _prefix, language, name = (key.split(".", 2) + ["", ""])[:3] if key.startswith(
+        "variants.") else ("", "", key)
+    label = field_label(name) if name else ""
+    return f"{label} ({language})" if language and label else label or language
+
+
 def readable(finding: Finding) -> SafeString:
     """A finding as a person reads it: where (line and column), what (translated), and
-    the rule's own detail, in English, with internal field names said as labels."""
+    the rule's own detail, in the reader's language when written as words, with internal
+    field names said as labels."""
     where = (_("Line %(line)s, column %(column)s: ") % {"line": finding.line,
                                                        "column": finding.column}
              if finding.line else "")
     what = FINDING_LABELS.get(finding.code)
-    detail = _INTERNAL_NAMES.sub(lambda match: str(field_label(match.group(1))),
-                                 finding.message)
+    detail, translated = finding_detail(finding)
+    english = "" if translated else ' lang="en"'
     if what is None:
-        return format_html('{}<span lang="en">{}</span>', where, detail)
+        return format_html("{}<span{}>{}</span>", where, mark_safe(english), detail)
     with translation.override("en"):
-        says_no_more = str(what) == detail  # the label is the whole sentence
+        english_detail = str(finding.message)
+        says_no_more = str(what) == english_detail  # the label is the whole sentence
     if says_no_more:
         return format_html("{}{}", where, what)
-    return format_html('{}{} <span lang="en">{}</span>', where, what, detail)
+    return format_html("{}{} <span{}>{}</span>", where, what, mark_safe(english), detail)
 
 
 def attach_findings(form: forms.Form, formset: forms.BaseFormSet,

@@ -159,6 +159,26 @@ def audit_details(entry) -> list:
 
 
 @register.filter
+def finding_detail(finding: Any) -> str:
+    """A finding's detail: in the reader's language when its rule wrote it as words,
+    else in English (marked so)."""
+    from envoi.web.content_form import finding_detail as detail_of
+
+    detail, translated = detail_of(finding)
+    if translated:
+        return format_html('<span class="detail">{}</span>', detail)
+    return format_html('<span class="detail" lang="en">{}</span>', detail)
+
+
+@register.filter
+def finding_field(key: str) -> str:
+    """A finding's field, by the form's label for it (never an internal name)."""
+    from envoi.web.content_form import shown_field
+
+    return shown_field(key)
+
+
+@register.filter
 def words(sentence) -> str:
     """A core sentence (:class:`envoi.words.Words`) in the reader's language."""
     return sentence.render(gettext) if isinstance(sentence, Words) else str(sentence)
