@@ -16,6 +16,7 @@ from envoi.deliveries.content import content_hash
 from envoi.deliveries.models import Delivery, PreparationMessage
 from envoi.preparation.control import ERROR, Finding
 from envoi.preparation.models import ExclusionLog
+from envoi.preparation.rules import market_findings
 from envoi.preparation.targeting import RowTime, build_target
 from envoi.sending.models import SendingLog
 
@@ -31,6 +32,7 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
     variants = refresh_compiled(delivery)
     channel = CHANNEL_CHECKS[delivery.channel]
     findings = channel.content(delivery, variants)
+    findings += market_findings(delivery)
     if delivery.audience is None:
         findings.append(Finding(ERROR, "audience.missing", "The delivery has no audience.",
                                 "audience"))
