@@ -29,9 +29,11 @@ def brand(settings):
 
 
 def prepared(**fields):
+    if "audience" not in fields:
+        fields["audience"] = seeded_audience()
     payload = {"label": "Ad", "sender": "Envoi Shop <news@shop.example.com>",
                "subject": "봄 세일", "html_body": KR_HTML, "text_body": "",
-               "audience": seeded_audience(), **fields}
+               **fields}
     delivery = services.create(boss(), **payload)
     return services.prepare(boss(), delivery)
 
@@ -139,3 +141,43 @@ def test_api_accepts_and_returns_typology():
     assert patched["typology"] == ["jp_advertising"]
     refused = api.patch(f"/deliveries/{created['id']}", {"typology": ["nope"]})
     assert refused.status_code == 400 and "typology" in refused.content.decode()
+
+
+def test_korean_advertising_prepared_at_22_seoul_waits_until_08(clock):
+    from datetime import UTC, datetime
+
+    from envoi.audiences.importer import create_profiles
+    from envoi.audiences.models import Audience
+    from envoi.sending.models import SendingLog
+
+    create_profiles([{"email": "minji@example.kr", "timezone": "Asia/Seoul"},
+                     {"email": "taro@example.jp", "timezone": "Asia/Tokyo"},
+                     {"email": "ana@example.pt", "timezone": "Europe/Lisbon"}])
+    audience = Audience.objects.create(name="Mixed", filter="")
+    clock.set(datetime(2026, 3, 2, 13, 0, tzinfo=UTC))  # 22:00 in Seoul and Tokyo
+    delivery = prepared(typology=["kr_advertising"], subject="(광고) 봄 세일",
+                        audience=audience, time_zone="Asia/Seoul")
+    assert delivery.status == "pending_approval", list(
+        delivery.preparation_messages.values_list("message", flat=True))
+    due = dict(SendingLog.objects.filter(delivery=delivery)
+               .values_list("address", "next_attempt_at"))
+    morning = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)  # 08:00 on the 3rd in Seoul/Tokyo
+    assert due["minji@example.kr"] == morning
+    assert due["taro@example.jp"] == morning
+    assert due["ana@example.pt"] == clock.now()  # 13:00 in Lisbon: not held
+    assert delivery.start_at == clock.now()
+
+
+def test_without_the_rule_set_rows_are_not_held(clock):
+    from datetime import UTC, datetime
+
+    from envoi.audiences.importer import create_profiles
+    from envoi.audiences.models import Audience
+    from envoi.sending.models import SendingLog
+
+    create_profiles([{"email": "minji@example.kr", "timezone": "Asia/Seoul"}])
+    audience = Audience.objects.create(name="Seoul", filter="")
+    clock.set(datetime(2026, 3, 2, 13, 0, tzinfo=UTC))
+    delivery = prepared(subject="봄 세일", audience=audience)
+    row = SendingLog.objects.get(delivery=delivery, address="minji@example.kr")
+    assert row.next_attempt_at is None

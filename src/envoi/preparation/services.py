@@ -130,13 +130,20 @@ def extend_preparation(delivery: Delivery, contact_date: datetime) -> int:
 
 def _row_time(delivery: Delivery, contact_date: datetime | None = None) -> RowTime | None:
     """In the recipient's-time-zone mode, each profile's due instant: the contact date's
-    wall-clock time in the profile's zone, or in the delivery's for profiles without one."""
+    wall-clock time in the profile's zone, or in the delivery's for profiles without one.
+    Korean advertising is also held out of the night hours (envoi.preparation.rules)."""
     contact_date = contact_date or delivery.contact_date
-    if not (delivery.recipient_time_zone and contact_date):
-        return None
-    home = scheduling.zone(delivery.time_zone)
-    wall = scheduling.wall_clock(contact_date, home)
-    return lambda name: scheduling.localize(wall, scheduling.zone_or(name, home))
+    row_time = None
+    if delivery.recipient_time_zone and contact_date:
+        home = scheduling.zone(delivery.time_zone)
+        wall = scheduling.wall_clock(contact_date, home)
+        row_time = lambda name: scheduling.localize(  # noqa: E731
+            wall, scheduling.zone_or(name, home))
+    if "kr_advertising" in (delivery.typology or []):
+        from envoi.preparation.rules.kr_advertising import night_hold
+
+        return night_hold(delivery, row_time, contact_date)
+    return row_time
 
 
 def _store_findings(delivery: Delivery, findings: list[Finding]) -> None:

@@ -3,19 +3,27 @@
 The subject (an SMS: its text) starts with exactly "(광고)"; the body names the sender
 and how to reach them, and says in Korean how to refuse further messages (수신거부), by a
 link for email and by a free 080 number for SMS (ENVOI_KR_OPT_OUT_NUMBER).
+
+Advertising may not arrive between 21:00 and 08:00 in the recipient's time zone: each
+row's due time (as in the recipient's-time-zone mode) is moved to the next 08:00 there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from envoi import clock
+from envoi.deliveries import scheduling
 from envoi.deliveries.models import Delivery
 from envoi.preparation.control import ERROR, Finding
 from envoi.preparation.rules import body_text, uses
 
+QUIET_START, QUIET_END = time(21), time(8)
 PREFIX = "(광고)"
 OPT_OUT_WORD = "수신거부"
 
@@ -74,3 +82,27 @@ def _body_field(delivery: Delivery) -> str:
     if delivery.channel == Delivery.SMS:
         return "text_body"
     return "html_body" if delivery.html_body.strip() else "text_body"
+
+
+def night_hold(delivery: Delivery, row_time: Callable[[str], datetime] | None,
+               contact_date: datetime | None) -> Callable[[str], datetime]:
+    """Each time zone's due instant, held out of 21:00-08:00 there. Without the
+    recipient's-time-zone mode every zone starts from the contact date (or now)."""
+    home = scheduling.zone(delivery.time_zone)
+
+    def due(zone_name: str) -> datetime:
+        instant = row_time(zone_name) if row_time else (contact_date or clock.now())
+        return held_until_morning(instant, scheduling.zone_or(zone_name, home))
+
+    return due
+
+
+def held_until_morning(instant: datetime, tz: ZoneInfo) -> datetime:
+    """``instant``, or the next 08:00 in ``tz`` when it falls in the quiet hours there."""
+    wall = scheduling.wall_clock(instant, tz)
+    if QUIET_END <= wall.time() < QUIET_START:
+        return instant
+    morning = wall.replace(hour=QUIET_END.hour, minute=0, second=0, microsecond=0)
+    if wall.time() >= QUIET_START:
+        morning += timedelta(days=1)
+    return scheduling.localize(morning, tz)
