@@ -181,3 +181,12 @@ def test_without_the_rule_set_rows_are_not_held(clock):
     delivery = prepared(subject="봄 세일", audience=audience)
     row = SendingLog.objects.get(delivery=delivery, address="minji@example.kr")
     assert row.next_attempt_at is None
+
+
+def test_findings_speak_the_language_of_who_prepares():
+    from django.utils import translation
+
+    with translation.override("ja"):
+        delivery = prepared(typology=["kr_advertising"])
+    finding = delivery.preparation_messages.get(code="kr_advertising.prefix")
+    assert finding.message == "韓国の広告: 件名は正確に「(광고)」で始める必要があります。"

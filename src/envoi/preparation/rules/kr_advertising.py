@@ -39,9 +39,10 @@ def prefix(delivery: Delivery) -> Iterator[Finding]:
     value = getattr(delivery, field)
     if not value.startswith(PREFIX):
         yield Finding(ERROR, "kr_advertising.prefix",
-                      _("Korean advertising: the %(where)s must start with exactly "
-                        "\"(광고)\".") % {"where": _("SMS text") if field == "text_body"
-                                        else _("subject")}, field)
+                      _("Korean advertising: the SMS text must start with exactly "
+                        "\"(광고)\".") if field == "text_body" else
+                      _("Korean advertising: the subject must start with exactly "
+                        "\"(광고)\"."), field)
 
 
 def sender_details(delivery: Delivery) -> Iterator[Finding]:
@@ -54,7 +55,7 @@ def sender_details(delivery: Delivery) -> Iterator[Finding]:
     if missing:
         yield Finding(ERROR, "kr_advertising.sender",
                       _("Korean advertising: the message must carry %(missing)s.")
-                      % {"missing": _(" and ").join(missing)}, _body_field(delivery))
+                      % {"missing": "; ".join(missing)}, _body_field(delivery))
 
 
 def opt_out(delivery: Delivery) -> Iterator[Finding]:
