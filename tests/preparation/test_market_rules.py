@@ -190,3 +190,17 @@ def test_findings_speak_the_language_of_who_prepares():
         delivery = prepared(typology=["kr_advertising"])
     finding = delivery.preparation_messages.get(code="kr_advertising.prefix")
     assert finding.message == "韓国の広告: 件名は正確に「(광고)」で始める必要があります。"
+
+
+def test_the_console_form_saves_the_rule_sets():
+    from envoi.deliveries.models import Delivery
+    from tests.web.test_console import delivery_form
+    from tests.web.conftest import signed_in
+
+    client = signed_in("maker", "prepare_deliveries")
+    form = delivery_form()
+    form["typology"] = ["kr_advertising", "bulk_sender"]
+    client.post("/deliveries/new/", form)
+    assert Delivery.objects.get(label="Form").typology == ["kr_advertising", "bulk_sender"]
+    page = client.get("/deliveries/new/").content.decode()
+    assert 'value="jp_advertising"' in page and "Market rules" in page
