@@ -194,8 +194,8 @@ def test_findings_speak_the_language_of_who_prepares():
 
 def test_the_console_form_saves_the_rule_sets():
     from envoi.deliveries.models import Delivery
-    from tests.web.test_console import delivery_form
     from tests.web.conftest import signed_in
+    from tests.web.test_console import delivery_form
 
     client = signed_in("maker", "prepare_deliveries")
     form = delivery_form()
