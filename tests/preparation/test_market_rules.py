@@ -204,3 +204,30 @@ def test_the_console_form_saves_the_rule_sets():
     assert Delivery.objects.get(label="Form").typology == ["kr_advertising", "bulk_sender"]
     page = client.get("/deliveries/new/").content.decode()
     assert 'value="jp_advertising"' in page and "Market rules" in page
+
+
+def test_console_fixes_turn_red_findings_green(settings):
+    from envoi.deliveries.models import Delivery
+    from tests.web.conftest import signed_in
+
+    client = signed_in("fixer", "prepare_deliveries")
+    delivery = prepared(typology=["kr_advertising", "jp_advertising"], subject="セール",
+                        html_body='<p>Sale</p>', text_body="Sale")
+    assert {"kr_advertising.prefix", "jp_advertising.footer"} <= codes(delivery)
+    page = client.get(f"/deliveries/{delivery.pk}/edit/").content.decode()
+    assert 'value="prefix"' in page and 'value="footer"' in page
+    for fix in ("prefix", "footer"):
+        response = client.post(f"/deliveries/{delivery.pk}/market-fix/", {"fix": fix})
+        assert response.status_code == 302
+    delivery = Delivery.objects.get(pk=delivery.pk)
+    assert delivery.subject == "(광고) セール"
+    page = client.get(f"/deliveries/{delivery.pk}/edit/").content.decode()
+    assert 'data-testid="market-fixes"' not in page
+    for profile in Profile.objects.all():
+        record_consent(profile, "email", Evidence(source="import"))
+    delivery = services.prepare(boss(), delivery)
+    assert not {c for c in codes(delivery) if c.split(".")[0] in (
+        "kr_advertising", "jp_advertising")}, list(
+        delivery.preparation_messages.values_list("message", flat=True))
+    refused = client.post(f"/deliveries/{delivery.pk}/market-fix/", {"fix": "nope"})
+    assert refused.status_code == 302
