@@ -231,3 +231,17 @@ def test_console_fixes_turn_red_findings_green(settings):
         delivery.preparation_messages.values_list("message", flat=True))
     refused = client.post(f"/deliveries/{delivery.pk}/market-fix/", {"fix": "nope"})
     assert refused.status_code == 302
+
+
+def test_the_cli_names_the_rule_sets(capsys):
+    from envoi.cli import main
+    from envoi.deliveries.models import Delivery
+
+    delivery = services.create(boss(), label="x", sender="a@example.com", subject="s")
+    assert main(["delivery", "typology", str(delivery.pk), "--as", "boss",
+                 "--typology", "bulk_sender,kr_advertising"]) == 0
+    assert "typology kr_advertising, bulk_sender" in capsys.readouterr().out
+    assert Delivery.objects.get(pk=delivery.pk).typology == ["kr_advertising", "bulk_sender"]
+    assert main(["delivery", "typology", str(delivery.pk), "--as", "boss",
+                 "--typology", "us_spam"]) == 1
+    assert "typology: us_spam is not a rule set" in capsys.readouterr().err
