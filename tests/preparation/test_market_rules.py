@@ -245,3 +245,20 @@ def test_the_cli_names_the_rule_sets(capsys):
     assert main(["delivery", "typology", str(delivery.pk), "--as", "boss",
                  "--typology", "us_spam"]) == 1
     assert "typology: us_spam is not a rule set" in capsys.readouterr().err
+
+
+def test_the_console_suggests_rule_sets_from_the_audience_languages():
+    from envoi.audiences.importer import create_profiles
+    from envoi.audiences.models import Audience
+    from tests.web.conftest import signed_in
+
+    create_profiles([{"email": "minji@example.kr", "language": "ko"}])
+    audience = Audience.objects.create(name="Korean", filter="")
+    delivery = services.create(boss(), label="x", sender="a@example.com", subject="s",
+                               audience=audience)
+    client = signed_in("suggested", "prepare_deliveries")
+    page = client.get(f"/deliveries/{delivery.pk}/edit/").content.decode()
+    assert 'data-testid="suggested-typology"' in page and "<code>kr_advertising" in page
+    services.update(boss(), delivery, typology=["kr_advertising"])
+    page = client.get(f"/deliveries/{delivery.pk}/edit/").content.decode()
+    assert 'data-testid="suggested-typology"' not in page

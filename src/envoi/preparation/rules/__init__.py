@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 
 from django.conf import settings
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from envoi.deliveries.models import Delivery
@@ -49,6 +50,25 @@ def suggested_typology(languages: Iterable[str]) -> list[str]:
     found = {by_language[lang.split("-")[0].lower()] for lang in languages
              if lang and lang.split("-")[0].lower() in by_language}
     return [name for name in TYPOLOGIES if name in found]
+
+
+def missing_suggestions(delivery: Delivery) -> list[str]:
+    """Rule sets the audience's languages suggest that the delivery does not name."""
+    from envoi.audiences.filters import FilterError
+    from envoi.preparation.targeting import audience_condition
+
+    if delivery.audience is None:
+        return []
+    try:
+        condition, params = audience_condition(delivery.audience)
+    except FilterError:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT p.language FROM audiences_profile p "  # noqa: S608
+                       f"WHERE ({condition}) AND p.language <> ''", params)
+        languages = [row[0] for row in cursor.fetchall()]
+    return [name for name in suggested_typology(languages)
+            if name not in (delivery.typology or [])]
 
 
 def body_text(delivery: Delivery) -> str:

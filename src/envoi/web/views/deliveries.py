@@ -17,7 +17,7 @@ from envoi.content.checks import content_findings
 from envoi.deliveries import services
 from envoi.deliveries.models import Delivery, Recurrence, Status
 from envoi.preparation.control import ERROR
-from envoi.preparation.rules import market_findings
+from envoi.preparation.rules import market_findings, missing_suggestions
 from envoi.preparation.rules.fixes import fixes_for
 from envoi.web import queries
 from envoi.web.content_form import (
@@ -113,6 +113,7 @@ def _form_page(request: HttpRequest, form: DeliveryForm, variants: BaseFormSet,
     response = render(request, "web/delivery_form.html", {
         "form": form, "variants": variants, "delivery": delivery, "findings": loose,
         "market_fixes": fixes,
+        "suggested_typology": missing_suggestions(delivery) if delivery else [],
         "editor": editor_config(request),
         "variant_languages": COMMON_LANGUAGES}, status=400 if invalid else 200)
     response["Content-Security-Policy"] = editor_policy()
