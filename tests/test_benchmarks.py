@@ -51,7 +51,7 @@ def test_dkim_sign_benchmark_runs():
 def test_prepare_benchmark_runs():
     line = run("prepare.py", "--profiles", "2000", "--database", connection.vendor,
                "--db-name", "envoi_bench_prepare_smoke")
-    assert re.fullmatch(r"envoi-prepare: 2000 profiles on \w+ in [\d.]+ s "
+    assert re.fullmatch(r"envoi-prepare: 2000 profiles on \w+, consent \w+, in [\d.]+ s "
                         r"\(to_deliver \d+\), peak RSS \d+ MB", line), line
 
 

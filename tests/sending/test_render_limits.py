@@ -11,6 +11,9 @@ from envoi.deliveries.liquid import LimitedEnvironment, PersonalizationError
 from envoi.deliveries.models import Delivery
 from envoi.sending.render import DeliveryRenderer
 
+# A renderer looks up its sender domain's DKIM keys (cached per process).
+pytestmark = pytest.mark.django_db
+
 DOUBLING = ('{% assign s = "0123456789" %}{% for i in (1..30) %}'
             "{% assign s = s | append: s %}{% endfor %}{{ s }} {{ unsubscribe_url }}")
 BILLION = "{% for i in (1..1000000000) %}{{ i }}{% endfor %} {{ unsubscribe_url }}"

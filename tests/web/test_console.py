@@ -201,7 +201,7 @@ def test_captured_messages_render_sandboxed():
     assert "script-src 'none'" in body["Content-Security-Policy"]
     assert body["X-Frame-Options"] == "SAMEORIGIN"
     page = client.get(f"/outbox/{message.pk}/").content.decode()
-    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in page
+    assert 'sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"' in page
 
 
 @pytest.mark.parametrize("url", [

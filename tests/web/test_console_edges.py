@@ -30,10 +30,12 @@ pytestmark = pytest.mark.django_db
 
 
 def buttons(page: str) -> list[str]:
-    """The action bar's buttons, in order: the actions posted, and the dialogs opened."""
+    """The action bar's buttons, in order: the actions posted, the pages opened (the
+    proof form) and the dialogs opened."""
     bar = page.split('class="actionbar"', 1)[1].split("</div>", 1)[0]
-    return [posted or dialog for posted, dialog in
-            re.findall(r'/do/([a-z_]+)/"|data-dialog="([a-z-]+)"', bar)]
+    return [posted or page or dialog for posted, page, dialog in
+            re.findall(r'/do/([a-z_]+)/"|/deliveries/\d+/(proof)/"|data-dialog="([a-z-]+)"',
+                       bar)]
 
 
 def test_the_action_bar_is_the_users_available_actions(clock, relay, send_all):

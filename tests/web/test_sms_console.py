@@ -40,8 +40,11 @@ def test_an_sms_sender_that_no_smsc_takes_is_refused_where_it_is():
 
 
 def test_an_email_delivery_still_needs_a_subject():
+    """The draft keeps (a form that keeps work), and its subject field says what is
+    missing; preparation is what it blocks."""
     client = signed_in("paula", "prepare_deliveries")
     response = client.post("/deliveries/new/", sms_form(channel="email",
-                                                        sender="news@example.com"))
-    assert response.status_code == 400
-    assert not Delivery.objects.exists()
+                                                        sender="news@example.com"),
+                           follow=True)
+    assert Delivery.objects.get().channel == "email"
+    assert "The subject is empty." in response.content.decode()

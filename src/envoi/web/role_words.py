@@ -33,6 +33,7 @@ DOING = {
     "consent.record": gettext_lazy("record consent"),
     "consent.erase": gettext_lazy("erase profiles"),
     "consent.export": gettext_lazy("export a person's data"),
+    "sending_domain.manage": gettext_lazy("manage sending domains and DKIM keys"),
     "audience.edit": gettext_lazy("edit audiences"),
     "logs.export": gettext_lazy("export profiles, logs and KPIs"),
     "users.manage": gettext_lazy("manage users and roles"),
@@ -54,6 +55,7 @@ SEEING = {
     "bounces.view": gettext_lazy("received bounces"),
     "template.view": gettext_lazy("templates"),
     "workers.view": gettext_lazy("workers"),
+    "sending_domain.view": gettext_lazy("sending domains"),
 }
 
 
