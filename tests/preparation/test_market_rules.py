@@ -262,3 +262,11 @@ def test_the_console_suggests_rule_sets_from_the_audience_languages():
     services.update(boss(), delivery, typology=["kr_advertising"])
     page = client.get(f"/deliveries/{delivery.pk}/edit/").content.decode()
     assert 'data-testid="suggested-typology"' not in page
+
+
+def test_a_duplicate_keeps_the_rule_sets():
+    from envoi.content.templates import duplicate
+
+    source = services.create(boss(), label="x", sender="a@example.com", subject="s",
+                             typology=["jp_advertising"])
+    assert duplicate(boss(), source).typology == ["jp_advertising"]
