@@ -273,6 +273,8 @@ def cmd_delivery(args: argparse.Namespace) -> int:
     if args.action == "actions":
         _print_actions(user, delivery)
         return 0
+    if args.action == "typology":
+        return _set_typology(user, delivery, args.typology)
     name = "send_proof" if args.action == "proof" else args.action.replace("-", "_")
     action = getattr(services, name)
     extra = ([args.contact_date] if args.action == "reschedule"
@@ -292,6 +294,23 @@ def cmd_delivery(args: argparse.Namespace) -> int:
     print(f"delivery {delivery.pk}: {status}")
     delivery.refresh_from_db()
     _print_actions(user, delivery)
+    return 0
+
+
+def _set_typology(user: User, delivery: Delivery, typology: str | None) -> int:
+    """Name the market rule sets preparation checks; without --typology, show them."""
+    from envoi.accounts.services import PermissionDenied
+    from envoi.deliveries import services
+    from envoi.deliveries.lifecycle import InvalidTransition
+
+    if typology is not None:
+        names = [name.strip() for name in typology.split(",") if name.strip()]
+        try:
+            delivery = services.update(user, delivery, typology=names)
+        except (PermissionDenied, InvalidTransition, services.DeliveryError) as error:
+            print(f"envoi: {error}", file=sys.stderr)
+            return 1
+    print(f"delivery {delivery.pk}: typology {', '.join(delivery.typology) or '(none)'}")
     return 0
 
 
@@ -503,12 +522,15 @@ def build_parser() -> argparse.ArgumentParser:
                                              "activate", "withdraw-confirmation",
                                              "reschedule", "cancel-schedule", "archive",
                                              "unarchive", "delete", "compute-stats",
-                                             "actions"])
+                                             "actions", "typology"])
     delivery.add_argument("id", type=int)
     delivery.add_argument("--contact-date", default=None,
                           help="reschedule: the new date (ISO 8601; without an offset, in "
                                "the delivery's time zone)")
     delivery.add_argument("--as", dest="as_user", required=True, help="acting user")
+    delivery.add_argument("--typology", default=None,
+                          help="typology: the market rule sets to check, comma-separated "
+                               "(kr_advertising, jp_advertising, bulk_sender; \"\" for none)")
     delivery.add_argument("--reason", default="",
                           help="reject: why (required; the preparer reads it)")
     delivery.set_defaults(handler=cmd_delivery)

@@ -29,6 +29,13 @@ ENVOI_BRAND_NAME = config.env("ENVOI_BRAND_NAME", "Envoi")
 ENVOI_BRAND_LOGO_URL = config.env("ENVOI_BRAND_LOGO_URL", "")
 ENVOI_BRAND_COLOR = config.env("ENVOI_BRAND_COLOR", "#1d4ed8")
 ENVOI_BRAND_FOOTER = config.env("ENVOI_BRAND_FOOTER", "")
+# Market rules (envoi.preparation.rules): the sender's postal address and a contact for
+# enquiries that advertising must show, the free 080 number Korean advertising SMS offer
+# for refusals, and the rule sets new deliveries name ("kr_advertising bulk_sender").
+ENVOI_BRAND_ADDRESS = config.env("ENVOI_BRAND_ADDRESS", "")
+ENVOI_BRAND_CONTACT = config.env("ENVOI_BRAND_CONTACT", "")
+ENVOI_KR_OPT_OUT_NUMBER = config.env("ENVOI_KR_OPT_OUT_NUMBER", "")
+ENVOI_DEFAULT_TYPOLOGY = config.env("ENVOI_DEFAULT_TYPOLOGY", "")
 # The subscription form (envoi.consent.subscription): the confirmation mail's sender,
 # how long its link works, and how fast a person can possibly fill the form in.
 ENVOI_CONFIRM_MAIL_FROM = config.env("ENVOI_CONFIRM_MAIL_FROM", "") or (

@@ -77,6 +77,7 @@ PAGES: dict[str, dict[str, Rule]] = {
     "delivery_edit": both("delivery.edit"),
     "image_upload": post_only("image.upload"),  # the visual editor's uploads
     "delivery_delete": post_only("delivery.delete"),
+    "delivery_market_fix": post_only("delivery.edit"),
     "delivery_live": both("delivery.view"),
     "delivery_charts": both("delivery.view"),
     "delivery_compute_stats": post_only("delivery.view"),

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from envoi.deliveries.models import require_consent_default
+from envoi.deliveries.models import require_consent_default, typology_default
 
 MAX_ID = 2**63 - 1  # the largest id either database can store
 MAX_RETRY_DELAY = 7 * 24 * 3600
@@ -224,6 +224,9 @@ class DeliveryIn(AuthoringIn):
     is_marketing: bool = True
     approval_required: bool = True
     require_consent: bool = Field(default_factory=require_consent_default)
+    typology: list[str] = Field(default_factory=typology_default, max_length=3,
+                                description="Market rule sets: kr_advertising, "
+                                            "jp_advertising, bulk_sender.")
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_delay_seconds: int = Field(default=600, ge=1, le=MAX_RETRY_DELAY)
     validity_hours: int = Field(default=72, ge=1, le=24 * 30)
@@ -251,6 +254,7 @@ class DeliveryPatch(AuthoringPatch):
     is_marketing: bool | None = None
     approval_required: bool | None = None
     require_consent: bool | None = None
+    typology: list[str] | None = Field(default=None, max_length=3)
     max_retries: int | None = Field(default=None, ge=0, le=20)
     retry_delay_seconds: int | None = Field(default=None, ge=1, le=MAX_RETRY_DELAY)
     validity_hours: int | None = Field(default=None, ge=1, le=24 * 30)
@@ -309,6 +313,7 @@ class DeliveryOut(AuthoringOut):
     is_marketing: bool
     approval_required: bool
     require_consent: bool
+    typology: list[str]
     approval: dict[str, Any]
     rejection: dict[str, Any]
     max_retries: int

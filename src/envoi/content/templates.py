@@ -18,6 +18,7 @@ TEMPLATE_CONTENT = ("content_mode", "subject", "preheader", "html_body", "mjml_b
                     "text_body", "visual_project")
 # What a duplicate copies besides the content: the audience and the settings.
 DUPLICATED_SETTINGS = ("sender", "reply_to", "audience", "is_marketing", "require_consent",
+                       "typology",
                        "approval_required", "max_retries", "retry_delay_seconds",
                        "validity_hours", "rate_limit", "time_zone", "recipient_time_zone")
 

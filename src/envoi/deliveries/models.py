@@ -25,6 +25,12 @@ def require_consent_default() -> bool:
     return settings.ENVOI_REQUIRE_CONSENT
 
 
+def typology_default() -> list[str]:
+    from envoi.preparation.rules import default_typology
+
+    return default_typology()
+
+
 class Delivery(models.Model):
     """A message to an audience, and where it stands in its lifecycle (SPEC §2).
 
@@ -60,6 +66,9 @@ class Delivery(models.Model):
     # Preparation excludes profiles without recorded consent (envoi.consent) from a
     # marketing delivery; new deliveries follow ENVOI_REQUIRE_CONSENT.
     require_consent = models.BooleanField(default=require_consent_default)
+    # Market rule sets preparation checks (envoi.preparation.rules); new deliveries
+    # follow ENVOI_DEFAULT_TYPOLOGY.
+    typology = models.JSONField(default=typology_default, blank=True)
     # SMS (envoi.sending.channels.sms): the most parts one recipient's message may take
     # (a red control rule; 0: no limit), and the parts counted by preparation.
     max_parts = models.IntegerField(default=4)

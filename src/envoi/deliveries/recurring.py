@@ -67,7 +67,7 @@ RETURNED = "returned_for_approval"  # the approval's key saying why a run was he
 
 # What an execution copies from its parent.
 INHERITED_FIELDS = ("channel", "sender", "reply_to", "subject", "html_body", "text_body",
-                    "audience", "is_marketing", "require_consent", "max_retries",
+                    "audience", "is_marketing", "require_consent", "typology", "max_retries",
                     "retry_delay_seconds", "validity_hours", "time_zone",
                     "recipient_time_zone")
 

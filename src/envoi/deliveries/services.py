@@ -36,7 +36,7 @@ AUTHORING_FIELDS = frozenset({"content_mode", "preheader", "mjml_body", "visual_
                               "variants"})
 CONTENT_FIELDS = frozenset({"channel", "sender", "reply_to", "subject", "html_body",
                             "text_body", "audience", "audience_id", "is_marketing",
-                            "require_consent", "max_parts"}) | SCHEDULE_FIELDS | (
+                            "require_consent", "max_parts", "typology"}) | SCHEDULE_FIELDS | (
     AUTHORING_FIELDS)
 # Fields that may change at any time, even while sending: a throttle can be tightened.
 ALWAYS_EDITABLE = frozenset({"label", "rate_limit"})
@@ -84,6 +84,13 @@ def validate_fields(fields: dict[str, Any], channel: str = Delivery.EMAIL) -> No
     if unknown:
         raise DeliveryError(f"Unknown delivery fields: {', '.join(sorted(unknown))}")
     channel = fields.get("channel") or channel
+    if "typology" in fields:
+        from envoi.preparation.rules import TypologyError, clean_typology
+
+        try:
+            fields["typology"] = clean_typology(fields["typology"] or [])
+        except TypologyError as error:
+            raise DeliveryError(str(error)) from error
     if channel not in dict(Delivery.CHANNEL_CHOICES):
         raise DeliveryError(f"channel: {channel!r} is not a channel (email or sms)")
     if channel == Delivery.SMS:  # the SMS sender is a number or a name, not a mailbox

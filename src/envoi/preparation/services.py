@@ -17,6 +17,7 @@ from envoi.deliveries.content import content_hash
 from envoi.deliveries.models import Delivery, PreparationMessage
 from envoi.preparation.control import ERROR, Finding
 from envoi.preparation.models import ExclusionLog
+from envoi.preparation.rules import market_findings
 from envoi.preparation.targeting import RowTime, build_target
 from envoi.sending.models import SendingLog
 from envoi.words import Words, stored_words
@@ -33,6 +34,7 @@ def prepare_delivery(delivery: Delivery) -> Delivery:
     variants = refresh_compiled(delivery)
     channel = CHANNEL_CHECKS[delivery.channel]
     findings = channel.content(delivery, variants)
+    findings += market_findings(delivery)
     if delivery.audience is None:
         findings.append(Finding(ERROR, "audience.missing",
                                 Words(gettext_noop("The delivery has no audience.")),
@@ -132,13 +134,20 @@ def extend_preparation(delivery: Delivery, contact_date: datetime) -> int:
 
 def _row_time(delivery: Delivery, contact_date: datetime | None = None) -> RowTime | None:
     """In the recipient's-time-zone mode, each profile's due instant: the contact date's
-    wall-clock time in the profile's zone, or in the delivery's for profiles without one."""
+    wall-clock time in the profile's zone, or in the delivery's for profiles without one.
+    Korean advertising is also held out of the night hours (envoi.preparation.rules)."""
     contact_date = contact_date or delivery.contact_date
-    if not (delivery.recipient_time_zone and contact_date):
-        return None
-    home = scheduling.zone(delivery.time_zone)
-    wall = scheduling.wall_clock(contact_date, home)
-    return lambda name: scheduling.localize(wall, scheduling.zone_or(name, home))
+    row_time = None
+    if delivery.recipient_time_zone and contact_date:
+        home = scheduling.zone(delivery.time_zone)
+        wall = scheduling.wall_clock(contact_date, home)
+        row_time = lambda name: scheduling.localize(  # noqa: E731
+            wall, scheduling.zone_or(name, home))
+    if "kr_advertising" in (delivery.typology or []):
+        from envoi.preparation.rules.kr_advertising import night_hold
+
+        return night_hold(delivery, row_time, contact_date)
+    return row_time
 
 
 def _filter_error(error: Any) -> Words:

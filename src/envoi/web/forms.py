@@ -16,7 +16,7 @@ from envoi.accounts.roles import Role
 from envoi.audiences.models import Audience
 from envoi.content.models import ContentMode
 from envoi.deliveries import recurring
-from envoi.deliveries.models import Delivery, require_consent_default
+from envoi.deliveries.models import Delivery, require_consent_default, typology_default
 from envoi.web import schedule
 from envoi.web.errors import refusal_detail
 from envoi.web.labels import AGGREGATION_LABELS, ROLE_LABELS
@@ -86,6 +86,14 @@ class DeliveryForm(forms.Form):
         initial=require_consent_default,
         help_text=_("Marketing messages only: the other profiles are excluded for "
                     "lack of consent."))
+    typology = forms.MultipleChoiceField(
+        label=_("Market rules"), required=False, initial=typology_default,
+        widget=forms.CheckboxSelectMultiple, choices=[
+            ("kr_advertising", _("Korean advertising (kr_advertising)")),
+            ("jp_advertising", _("Japanese advertising (jp_advertising)")),
+            ("bulk_sender", _("Bulk sender (bulk_sender)"))],
+        help_text=_("Preparation checks them. An audience in Korean calls for Korean "
+                    "advertising, one in Japanese for Japanese advertising."))
     # Schedule (SPEC §4): a contact date, or a recurring schedule; the core decides
     # which combinations hold and says why the others do not.
     contact_date = WallClockField(
@@ -134,7 +142,7 @@ class DeliveryForm(forms.Form):
                     "0: no limit."))
 
     MESSAGE_FIELDS = ("label", "channel", "sender", "reply_to", "audience", "is_marketing",
-                      "approval_required", "require_consent")
+                      "approval_required", "require_consent", "typology")
     # The default variant's content; the language variants have the same fields.
     CONTENT_FIELDS = ("content_mode", "subject", "preheader", "html_body", "mjml_body",
                       "text_body")

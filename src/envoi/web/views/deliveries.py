@@ -17,6 +17,8 @@ from envoi.content.checks import content_findings
 from envoi.deliveries import services
 from envoi.deliveries.models import Delivery, Recurrence, Status
 from envoi.preparation.control import ERROR
+from envoi.preparation.rules import market_findings, missing_suggestions
+from envoi.preparation.rules.fixes import fixes_for
 from envoi.web import queries
 from envoi.web.content_form import (
     COMMON_LANGUAGES,
@@ -99,14 +101,19 @@ def _saved(request: HttpRequest, delivery: Delivery, created: bool) -> HttpRespo
 def _form_page(request: HttpRequest, form: DeliveryForm, variants: BaseFormSet,
                delivery: Delivery | None) -> HttpResponse:
     loose: list[Any] = []
+    fixes: list[str] = []
     if delivery is not None and not form.is_bound:
-        loose = attach_findings(form, variants, content_findings(delivery))
+        found = content_findings(delivery) + market_findings(delivery)
+        fixes = fixes_for({finding.code for finding in found})
+        loose = attach_findings(form, variants, found)
     elif getattr(form, "refused", False):
         # Valid, yet not saved: the core refused it. Its other problems show too.
         loose = attach_findings(form, variants, posted_findings(form, variants))
     invalid = form.errors or (variants.is_bound and not variants.is_valid())
     response = render(request, "web/delivery_form.html", {
         "form": form, "variants": variants, "delivery": delivery, "findings": loose,
+        "market_fixes": fixes,
+        "suggested_typology": missing_suggestions(delivery) if delivery else [],
         "editor": editor_config(request),
         "variant_languages": COMMON_LANGUAGES}, status=400 if invalid else 200)
     response["Content-Security-Policy"] = editor_policy()
