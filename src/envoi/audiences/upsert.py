@@ -34,7 +34,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -65,10 +65,7 @@ def run(rows: Iterable[tuple], report: ImportReport, *, audience: Audience | Non
     """Stage ``rows`` (tuples of :data:`STAGE_COLUMNS`) and merge them into profiles."""
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Temporary tables live in the session's own buffers, 8 MB by default: a
-            # million staged rows would go to disk page by page. PostgreSQL takes the
-            # setting only before a session's first temporary table, else ignores it.
-            cursor.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'")
+            _raise_temp_buffers(cursor)
         cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
         cursor.execute(f"DROP TABLE IF EXISTS {ROWS}")
         cursor.execute(_CREATE_STAGE)
@@ -78,6 +75,18 @@ def run(rows: Iterable[tuple], report: ImportReport, *, audience: Audience | Non
         finally:
             cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
             cursor.execute(f"DROP TABLE IF EXISTS {ROWS}")
+
+
+def _raise_temp_buffers(cursor) -> None:
+    """Temporary tables live in the session's own buffers, 8 MB by default: a million
+    staged rows would go to disk page by page. PostgreSQL takes a new size only before
+    the session's first temporary table (a preparation in the same session made one):
+    after that it refuses, and the import goes on with the buffers it has."""
+    try:
+        with transaction.atomic():  # a savepoint: the refusal leaves the import intact
+            cursor.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'")
+    except DatabaseError:
+        pass
 
 
 # Staging --------------------------------------------------------------------------------
