@@ -35,7 +35,7 @@ def test_an_sms_sender_that_no_smsc_takes_is_refused_where_it_is():
     client = signed_in("paula", "prepare_deliveries")
     response = client.post("/deliveries/new/", sms_form(sender="Envoi Shop Korea"))
     assert response.status_code == 400
-    assert "alphanumeric ID of at most 11 characters" in response.content.decode()
+    assert "a name of at most 11 characters" in response.content.decode()
     assert not Delivery.objects.exists()
 
 

@@ -117,6 +117,26 @@ SCHEDULE_DETAILS = [
         "This date is too far in the past or in the future.")),
     ("recurrence.ends_at", "is outside the years", gettext_lazy(
         "This date is too far in the past or in the future.")),
+    # Addresses and header fields (envoi.sending.mime.parse_mailbox), either field.
+    ("sender", "is empty", gettext_lazy("Give the sender's address.")),
+    ("sender", "cannot be parsed", gettext_lazy(
+        "This is not an address: write it as name@domain, or Name <name@domain>.")),
+    ("sender", "is not an address", gettext_lazy(
+        "This is not an address: write it as name@domain, or Name <name@domain>.")),
+    ("sender", "exactly one address", gettext_lazy("Give one address only.")),
+    ("sender", "line break", gettext_lazy("The address cannot contain a line break.")),
+    ("sender", "control character", gettext_lazy(
+        "The address cannot contain a control character.")),
+    ("sender", "an SMS sender is", gettext_lazy(
+        "An SMS sender is a short code, a phone number (up to 15 digits) or a name of at "
+        "most 11 characters.")),
+    ("reply_to", "cannot be parsed", gettext_lazy(
+        "This is not an address: write it as name@domain, or Name <name@domain>.")),
+    ("reply_to", "is not an address", gettext_lazy(
+        "This is not an address: write it as name@domain, or Name <name@domain>.")),
+    ("reply_to", "exactly one address", gettext_lazy("Give one address only.")),
+    ("reply_to", "line break", gettext_lazy("The address cannot contain a line break.")),
+    ("subject", "line break", gettext_lazy("The subject cannot contain a line break.")),
 ]
 
 
