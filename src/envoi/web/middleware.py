@@ -54,11 +54,13 @@ class BrowserTimeZone:
 
 
 API_PREFIX = "/api/"
+# Paths that machines call and that answer JSON: the API, and the providers' webhooks.
+MACHINE_PREFIXES = (API_PREFIX, "/hooks/")
 TOO_LARGE = "The request body is larger than this server accepts ({limit} bytes)."
 
 
 def _api(request: HttpRequest) -> bool:
-    return request.path_info.startswith(API_PREFIX)
+    return request.path_info.startswith(MACHINE_PREFIXES)
 
 
 def refusal(request: HttpRequest, status: int, detail: str, console_message: str
