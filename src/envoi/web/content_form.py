@@ -118,7 +118,10 @@ def finding_detail(finding: Any) -> tuple[str, bool]:
     """The detail of a finding (a rule's :class:`Finding`, or a stored preparation
     message) as a person reads it, with internal field names said as labels: in the
     reader's language when the rule wrote it as words (``True``), else as written."""
-    sentence = getattr(finding, "sentence", finding.message)
+    if isinstance(finding, dict):  # a preview's findings, as the API gives them
+        sentence = finding.get("message", "")
+    else:
+        sentence = getattr(finding, "sentence", finding.message)
     if isinstance(sentence, Words):
         named = named_fields(sentence, field_words)
         return (named.render(_) if isinstance(named, Words) else named), True
