@@ -77,17 +77,22 @@ class ChannelChecks:
     """What preparation asks of a delivery's channel: its control rules, and what it
     adds once the sending log is built (findings, and fields for the delivery)."""
 
-    content: Callable[[Delivery, list], list[Finding]]
+    content: Callable[[Delivery, list | None], list[Finding]]
     targeted: Callable[[Delivery, list[Finding]], tuple[list[Finding], dict[str, Any]]]
 
 
-def _email_content(delivery: Delivery, variants: list) -> list[Finding]:
+def draft_findings(delivery: Delivery) -> list[Finding]:
+    """The content's findings as its channel checks them, for a draft being saved."""
+    return CHANNEL_CHECKS[delivery.channel].content(delivery, None)
+
+
+def _email_content(delivery: Delivery, variants: list | None) -> list[Finding]:
     from envoi.content.checks import content_findings
 
     return content_findings(delivery, variants)
 
 
-def _sms_content(delivery: Delivery, variants: list) -> list[Finding]:
+def _sms_content(delivery: Delivery, variants: list | None) -> list[Finding]:
     from envoi.preparation import sms
 
     return sms.findings(delivery)

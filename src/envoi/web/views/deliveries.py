@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from envoi.content.checks import content_findings
 from envoi.deliveries import services
 from envoi.deliveries.models import Delivery, Recurrence, Status
 from envoi.preparation.control import ERROR
 from envoi.preparation.rules import market_findings, missing_suggestions
 from envoi.preparation.rules.fixes import fixes_for
+from envoi.preparation.services import draft_findings
 from envoi.web import queries
 from envoi.web.content_form import (
     COMMON_LANGUAGES,
@@ -88,7 +88,7 @@ def _save(request: HttpRequest, form: DeliveryForm, variants: BaseFormSet,
 def _saved(request: HttpRequest, delivery: Delivery, created: bool) -> HttpResponse:
     """To the dashboard; back to the form when the content has errors to fix (the
     draft is kept all the same: preparation is what they block)."""
-    errors = [f for f in content_findings(delivery) if f.level == ERROR]
+    errors = [f for f in draft_findings(delivery) if f.level == ERROR]
     if errors:
         messages.warning(request, _("The draft was saved. Fix the problems shown before "
                                     "preparing it."))
@@ -103,7 +103,7 @@ def _form_page(request: HttpRequest, form: DeliveryForm, variants: BaseFormSet,
     loose: list[Any] = []
     fixes: list[str] = []
     if delivery is not None and not form.is_bound:
-        found = content_findings(delivery) + market_findings(delivery)
+        found = draft_findings(delivery) + market_findings(delivery)
         fixes = fixes_for({finding.code for finding in found})
         loose = attach_findings(form, variants, found)
     elif getattr(form, "refused", False):
