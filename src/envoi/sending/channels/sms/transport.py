@@ -274,6 +274,8 @@ class SmppSession(threading.Thread):
                     return
                 self._handle(client.read_pdu())
                 self.last_traffic = time.monotonic()
+                if self.client is not client or client._socket is None:
+                    return  # the PDU ended the session (an unbind): reconnect first
                 wait = 0
         except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError,
                 ValueError) as error:
