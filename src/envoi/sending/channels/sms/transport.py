@@ -274,7 +274,7 @@ class SmppSession(threading.Thread):
                     return
                 self._handle(client.read_pdu())
                 self.last_traffic = time.monotonic()
-                if self.client is not client or client._socket is None:
+                if self.client is None:
                     return  # the PDU ended the session (an unbind): reconnect first
                 wait = 0
         except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError,
