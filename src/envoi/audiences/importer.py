@@ -314,16 +314,20 @@ def _shown(value: Any) -> str:
 
 def _database_values(clean: dict) -> tuple:
     """The row as INSERT_COLUMNS expects it, minus the timestamps the writer adds."""
+    return (*_profile_values(clean), _encoded_attributes(clean["attributes"]))
+
+
+def _encoded_attributes(attributes: dict) -> str:
     try:
-        attributes = _JSON.encode(clean["attributes"]) if clean["attributes"] else "{}"
+        encoded = _JSON.encode(attributes) if attributes else "{}"
     except (TypeError, ValueError):
         raise ValueError(_("attributes can hold only JSON values (no NaN or Infinity)")
                          ) from None
-    if "\\u0000" in attributes and _ESCAPED_NUL.search(attributes):
+    if "\\u0000" in encoded and _ESCAPED_NUL.search(encoded):
         raise ValueError(_("attributes cannot hold the NUL character"))
-    if _UNPAIRED_SURROGATE.search(attributes):
+    if _UNPAIRED_SURROGATE.search(encoded):
         raise ValueError(_("%(field)s is not valid Unicode text") % {"field": "attributes"})
-    return (*_profile_values(clean), attributes)
+    return encoded
 
 
 # Reading --------------------------------------------------------------------------------
@@ -458,26 +462,39 @@ def _staged_rows(rows: Iterable[tuple[int, dict[str, str]]], kinds: dict[str, st
 
 
 def _stage_values(row: dict[str, str], kinds: dict[str, str]) -> tuple:
-    given: dict[str, Any] = {}
+    """:func:`validate_profile_row` fused with the staging of its result: the same checks
+    in the same order (typed attribute cells, then each column in file order, then the
+    address), so a bad row gets the same reason. A million rows make the general
+    function's dictionaries the import's largest cost in Python (docs/BENCHMARKS.md,
+    "Upsert import")."""
+    cells = []
     for name, text in row.items():
-        if not text.strip():
+        if not text or text.isspace():
             continue
         kind = kinds.get(name)
-        given[name] = attribute_types.convert(name, kind, text) if kind else text
-    clean = validate_profile_row(given)
-    email = clean["email"] if given.get("email") is not None else None
-    phone = clean["phone"] if "phone" in given else None
-    external_id = clean.get("external_id") or None
+        cells.append((name, attribute_types.convert(name, kind, text) if kind else text))
+    plain: dict[str, Any] = {}
+    attributes: dict[str, Any] | None = None
+    for name, value in cells:
+        cleaner = _CLEANERS.get(name)
+        if cleaner is not None:
+            plain[name] = cleaner(name, value)
+        elif name == "attributes":
+            attributes = dict(_clean_attributes(value))
+        else:  # "attributes.<key>…": the header admits no other name
+            if attributes is None:
+                attributes = {}
+            _set_attribute(attributes, _attribute_path(name), value)
+    email = plain.get("email")
+    external_id = plain.get("external_id") or None
     if email is not None and not is_address(email):
         raise ValueError(_('email "%(address)s" is not a valid address')
                          % {"address": _UNPAIRED_SURROGATE.sub("\ufffd", email[:80])})
-    if not (email or phone or external_id):
+    if not (email or plain.get("phone") or external_id):
         raise ValueError(_("no address: the row needs an email or a phone"))
-    attributes = None
-    if clean["attributes"] or "attributes" in given:
-        attributes = _database_values(clean)[-1]
-    values = [None if name not in given else clean[name] for name in upsert.PLAIN_FIELDS]
-    return (external_id, email, email.lower() if email else None, *values, attributes)
+    encoded = None if attributes is None else _encoded_attributes(attributes)
+    return (external_id, email, email.lower() if email else None,
+            *[plain.get(name) for name in upsert.PLAIN_FIELDS], encoded)
 
 
 def _object_rows(rows: list[Any], report: ImportReport) -> Iterator[tuple[int, dict]]:

@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from django.db import connection
+from django.db.models.functions import Lower, Trim
 from liquid.exceptions import LiquidError
 
 from envoi.audiences.models import Profile
@@ -81,8 +82,8 @@ def chosen_profile(delivery: Delivery, profile_id: int | None, email: str | None
             raise PreviewError(f"profile_id: profile {profile_id} does not exist.")
         return dict(found)
     if email:
-        found = (Profile.objects.filter(email__iexact=email.strip()).order_by("id")
-                 .values().first())
+        found = (Profile.objects.annotate(email_key=Lower(Trim("email")))
+                 .filter(email_key=email.strip().lower()).order_by("id").values().first())
         if found is None:
             raise PreviewError(f"email: no profile has the address {email!r}.")
         return dict(found)

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, QuerySet
-from django.db.models.functions import Lower, TruncDay, TruncHour, TruncMinute
+from django.db.models.functions import Lower, Trim, TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
 from envoi.accounts.models import AuditEntry
@@ -221,7 +221,8 @@ def search_profiles(text: str) -> QuerySet[Profile]:
     if text.isdigit():
         return profiles.filter(pk=int(text)) if int(text) < 2**63 else profiles.none()
     if "@" in text:
-        exact = profiles.annotate(lower_email=Lower("email")).filter(lower_email=text.lower())
+        exact = (profiles.annotate(email_key=Lower(Trim("email")))
+                 .filter(email_key=text.lower()))
         if exact.exists():
             return exact
         return profiles.filter(email__icontains=text)
