@@ -46,6 +46,8 @@ class SmscHarness:
     port: int = 0
     receipts: bool = True
     stat_for: dict[str, str] = field(default_factory=dict)  # destination -> stat
+    err_for: dict[str, str] = field(default_factory=dict)  # destination -> receipt err
+    refuse_for: dict[str, int] = field(default_factory=dict)  # destination -> status
     throttle_next: int = 0  # answer this many submit_sm with ESME_RTHROTTLED
     stall: bool = False  # take submit_sm and never answer them
     drop_after: int = 0  # close the connection once this many were accepted (0: never)
@@ -148,6 +150,10 @@ class SmscHarness:
         if self.stall:
             self._held.append(event)  # never answered
             return
+        refusal = self.refuse_for.get(event.destination_addr)
+        if refusal is not None:
+            event.reject(refusal)
+            return
         if self.throttle_next > 0:
             self.throttle_next -= 1
             self.throttled += 1
@@ -168,7 +174,8 @@ class SmscHarness:
         if self.receipts and event.registered_delivery:
             stat = self.stat_for.get(event.destination_addr, "DELIVRD")
             text = (f"id:{message_id} sub:001 dlvrd:{'001' if stat == 'DELIVRD' else '000'} "
-                    f"submit date:2612051200 done date:2612051200 stat:{stat} err:000 text:")
+                    f"submit date:2612051200 done date:2612051200 stat:{stat} "
+                    f"err:{self.err_for.get(event.destination_addr, '000')} text:")
             self._loop.create_task(self._deliver(event.destination_addr, event.source_addr,
                                                  text.encode(), 0x04, 0,
                                                  event.session_id))

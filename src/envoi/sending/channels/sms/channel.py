@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from envoi.bounces import sms as inbound_sms
+from envoi.bounces.qualification import HARD
 from envoi.bounces.smpp import qualify_status, status_name
 from envoi.config import smscs_from_url
 from envoi.sending.channels import Channel, Verdict
@@ -52,11 +53,15 @@ class SmsChannel(Channel):
 
     def recorded(self, rows: list, outcomes: list, messages: list[SmsMessage],
                  now: datetime) -> None:
-        """Keep the SMSC's id of every part sent, for its receipt to find."""
+        """Keep the SMSC's id of every part sent, for its receipt to find; a status that
+        says the number cannot receive (an invalid destination) quarantines it."""
         by_row = {message.row_id: message for message in messages}
         sent = [(o.row_id, o.message_id.split()) for o in outcomes
                 if o.status == "sent" and o.message_id and o.row_id in by_row]
         inbound_sms.record_parts(sent, now)
+        inbound_sms.quarantine_numbers([(o.row_id, o.failure_reason) for o in outcomes
+                                        if o.status == "failed" and o.failure_type == HARD],
+                                       now)
 
     def poll(self, now: datetime, *, final: bool = False) -> int:
         events = self.early + self.pool.drain_inbound()
