@@ -30,6 +30,7 @@ class Submitted:
     registered_delivery: int
     short_message: bytes
     message_id: str
+    at: float = field(default_factory=time.monotonic)  # when the SMSC took it
 
     @property
     def udh(self) -> bytes:
@@ -54,6 +55,7 @@ class SmscHarness:
     submitted: list[Submitted] = field(default_factory=list)
     throttled: int = 0
     binds: int = 0
+    most_sessions: int = 0  # the most sessions bound at once
 
     def __post_init__(self) -> None:
         if not self.port:
@@ -141,6 +143,7 @@ class SmscHarness:
             if isinstance(event, smpp34.Esme):
                 self.binds += 1
                 self._sessions[event.session_id] = event
+                self.most_sessions = max(self.most_sessions, len(self._sessions))
             elif isinstance(event, smpp34.SubmitSmEvent):
                 await self._submitted(event)
             elif isinstance(event, smpp34.Unbound):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from envoi.bounces import sms as inbound_sms
@@ -15,6 +15,7 @@ from envoi.bounces.qualification import HARD
 from envoi.bounces.smpp import qualify_status, status_name
 from envoi.config import smscs_from_url
 from envoi.sending.channels import Channel, Verdict
+from envoi.sending.channels.sms.pacing import BindSlots
 from envoi.sending.channels.sms.render import SmsMessage, SmsRenderer
 from envoi.sending.channels.sms.transport import Inbound, SmppPool, SmppReply
 
@@ -28,8 +29,13 @@ answers at once can report a part before the worker has recorded the batch."""
 class SmsChannel(Channel):
     name = "sms"
 
-    def __init__(self, *, smpp_url: str, clock: Callable[[], datetime], **_: Any):
-        self.pool = SmppPool(smscs_from_url(smpp_url))
+    def __init__(self, *, smpp_url: str, clock: Callable[[], datetime], worker_id: str = "",
+                 lease: timedelta = timedelta(seconds=60), **_: Any):
+        configs = smscs_from_url(smpp_url)
+        capped = any(config.max_binds for config in configs)
+        self.binds = BindSlots(configs, worker_id or f"sms:{id(self)}", lease) if capped \
+            else None
+        self.pool = SmppPool(configs, self.binds)
         self.clock = clock
         self.early: list[Inbound] = []  # receipts waiting for their batch to be recorded
 
@@ -38,6 +44,11 @@ class SmsChannel(Channel):
 
     def ready(self) -> bool:
         return self.pool.ready()
+
+    def refresh(self, now: datetime) -> None:
+        """Keep this worker's bind slots of SMSCs with ``max_binds``."""
+        if self.binds is not None:
+            self.binds.refresh(now)
 
     def submit(self, message: SmsMessage, replies: Any, index: int) -> None:
         self.pool.submit(message, replies, index)
@@ -76,3 +87,5 @@ class SmsChannel(Channel):
 
     def close(self) -> None:
         self.pool.close()
+        if self.binds is not None:
+            self.binds.release()
