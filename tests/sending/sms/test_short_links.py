@@ -148,3 +148,27 @@ def test_without_the_option_the_text_goes_as_written_and_no_click_rate_shows(sms
     assert all(LONG_URL in text and not SHORT.search(text) for text in texts.values())
     kpis = preparer.ok(preparer.get(f"/deliveries/{delivery['id']}/kpis"))["sms"]
     assert kpis["clicks"] is None and kpis["click_rate"] is None
+
+
+@pytest.mark.django_db
+def test_each_run_of_a_recurring_sms_keeps_its_short_links_and_parts_limit():
+    from datetime import UTC, datetime
+
+    from envoi.audiences.models import Audience
+    from envoi.deliveries import recurring, services
+    from envoi.deliveries.models import Recurrence
+    from envoi.tracking.models import TrackedLink
+    from tests.support.deliveries import boss
+
+    Profile.objects.create(phone="010-1234-5678", first_name="Minji")
+    parent = services.create(boss(), label="Daily SMS", channel="sms", sender="Envoi",
+                             text_body=TEXT, track_links=True, max_parts=2,
+                             audience=Audience.objects.create(name="All", filter=""),
+                             recurrence={"every": "day", "at": "09:00"})
+    run_at = datetime(2030, 1, 6, 9, 0, tzinfo=UTC)
+    execution = recurring._new_execution(parent, Recurrence.objects.get(delivery=parent),
+                                         "2030-01-06", run_at, run_at)
+    assert (execution.track_links, execution.max_parts) == (True, 2)
+    assert list(TrackedLink.objects.filter(delivery=execution).values_list("url", flat=True)
+                ) == [LONG_URL.replace("&", "&amp;")]
+    assert execution.parts == {"min": 1, "max": 1, "total": 1}
