@@ -191,7 +191,7 @@ def release(user: Actor, address: str, note: str = "", now: datetime | None = No
     require(user, "quarantine.manage")
     moment = now or clock.now()
     with transaction.atomic():
-        record = _lock(Quarantine.objects.filter(channel=CHANNEL,
+        record = _lock(Quarantine.objects.filter(channel=channel_of(address),
                                                  address=address.strip().lower())).first()
         if record is None:
             raise NotQuarantined(f"Address {address!r} has no quarantine record.")
@@ -209,11 +209,18 @@ def release(user: Actor, address: str, note: str = "", now: datetime | None = No
 
 def history(address: str) -> list[QuarantineEvent]:
     """Every event of an address, newest first."""
-    return list(QuarantineEvent.objects.filter(channel=CHANNEL, address=address.lower())
+    return list(QuarantineEvent.objects.filter(channel=channel_of(address),
+                                               address=address.lower())
                 .order_by("-at", "-id"))
 
 
 # -- helpers --------------------------------------------------------------------------
+
+
+def channel_of(address: str) -> str:
+    """Which channel an address is of: an email address has an ``@``, an SMS number in
+    E.164 never does."""
+    return CHANNEL if "@" in address else "sms"
 
 
 def _lock(queryset):

@@ -65,3 +65,13 @@ def test_permanent_failures_quarantine_the_number_and_the_next_preparation_exclu
     second = _send(preparer, audience["id"], smsc, "Second")
     assert second["counts"]["to_deliver"] == 2
     assert second["counts"]["exclusions"] == {"quarantined": 2}
+
+    # An administrator releases a number as an address: the next preparation takes it.
+    admin = Api("ada", "administration")
+    shown = admin.ok(admin.get("/quarantine/+821022220000"))
+    assert (shown["channel"], shown["status"]) == ("sms", "quarantined")
+    assert [event["source"] for event in shown["history"]] == ["bounce"]
+    released = admin.ok(admin.post("/quarantine/+821022220000/release", {"note": "ported"}))
+    assert released["status"] == "valid"
+    third = _send(preparer, audience["id"], smsc, "Third")
+    assert third["counts"]["exclusions"] == {"quarantined": 1}
