@@ -263,8 +263,12 @@ def cmd_delivery(args: argparse.Namespace) -> int:
     from envoi.deliveries.models import Delivery
 
     user = User.objects.filter(username=args.as_user).first()
+    if user is not None and args.action in ("create", "show"):
+        from envoi.deliveries.commands import run
+
+        return run(args, user)
     delivery = Delivery.objects.filter(pk=args.id).first()
-    if user is None or delivery is None:
+    if user is None or delivery is None or args.id is None:
         what = f"user {args.as_user!r}" if user is None else f"delivery {args.id}"
         print(f"envoi: no {what}", file=sys.stderr)
         return 2
@@ -516,14 +520,15 @@ def build_parser() -> argparse.ArgumentParser:
                            "or date (repeatable; otherwise inferred from the first rows)")
     load.set_defaults(handler=cmd_profiles_import)
 
-    delivery = commands.add_parser("delivery", help="act on a delivery")
-    delivery.add_argument("action", choices=["prepare", "proof", "approve", "reject",
+    delivery = commands.add_parser("delivery", help="create, show or act on a delivery")
+    delivery.add_argument("action", choices=["create", "show", "prepare", "proof", "approve",
+                                             "reject",
                                              "confirm", "pause", "resume", "stop",
                                              "activate", "withdraw-confirmation",
                                              "reschedule", "cancel-schedule", "archive",
                                              "unarchive", "delete", "compute-stats",
                                              "actions", "typology"])
-    delivery.add_argument("id", type=int)
+    delivery.add_argument("id", type=int, nargs="?", help="the delivery (all but create)")
     delivery.add_argument("--contact-date", default=None,
                           help="reschedule: the new date (ISO 8601; without an offset, in "
                                "the delivery's time zone)")
@@ -533,6 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "(kr_advertising, jp_advertising, bulk_sender; \"\" for none)")
     delivery.add_argument("--reason", default="",
                           help="reject: why (required; the preparer reads it)")
+    from envoi.deliveries.commands import add_arguments as add_create_arguments
+
+    add_create_arguments(delivery)
     delivery.set_defaults(handler=cmd_delivery)
 
     serve = commands.add_parser("serve", help="serve the API and public pages")

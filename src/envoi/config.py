@@ -33,7 +33,10 @@ SETTINGS = [
             "SMSCs for the SMS channel: `smpp://system_id:password@host:port[?window=10&"
             "rate=100&system_type=…&source_ton=…&source_npi=…]`, several separated by "
             "commas or spaces. `window`: outstanding submit_sm per connection; `rate`: "
-            "submit_sm per second per connection (0: no limit); `connections=N` per worker."),
+            "submit_sm per second per connection (0: no limit), held across all workers: "
+            "together they send one SMSC at most `rate` × `connections` (× `max_binds` "
+            "when set); `connections=N` per worker; `max_binds=N`: sessions bound to the "
+            "SMSC across all workers (0: no cap)."),
     Setting("ENVOI_SMS_DEFAULT_REGION", "KR",
             "Region (ISO 3166 code) of phone numbers written without a country code, for "
             "profiles without `attributes.country`."),
@@ -247,6 +250,14 @@ class SmppConfig:
     source_npi: int | None = None
     connections: int = 1  # per worker
     timeout: float = 10.0  # seconds a submit_sm may wait for its answer
+    max_binds: int = 0  # sessions bound to this SMSC across all workers; 0: no cap
+
+    @property
+    def shared_rate(self) -> float:
+        """submit_sm per second every worker's sessions to this SMSC share (0: none):
+        ``rate`` for each connection the SMSC grants (``max_binds``, else
+        ``connections``)."""
+        return self.rate * (self.max_binds or self.connections)
 
     @property
     def name(self) -> str:
@@ -278,6 +289,7 @@ def smpp_from_url(url: str) -> SmppConfig:
             source_ton=int(query["source_ton"]) if "source_ton" in query else None,
             source_npi=int(query["source_npi"]) if "source_npi" in query else None,
             connections=max(1, int(query.get("connections", "1"))),
-            timeout=float(query.get("timeout", "10")))
+            timeout=float(query.get("timeout", "10")),
+            max_binds=max(0, int(query.get("max_binds", "0"))))
     except ValueError as error:
         raise ValueError(f"ENVOI_SMPP_URL: {url!r}: {error}") from error

@@ -30,6 +30,7 @@ class Submitted:
     registered_delivery: int
     short_message: bytes
     message_id: str
+    at: float = field(default_factory=time.monotonic)  # when the SMSC took it
 
     @property
     def udh(self) -> bytes:
@@ -46,12 +47,15 @@ class SmscHarness:
     port: int = 0
     receipts: bool = True
     stat_for: dict[str, str] = field(default_factory=dict)  # destination -> stat
+    err_for: dict[str, str] = field(default_factory=dict)  # destination -> receipt err
+    refuse_for: dict[str, int] = field(default_factory=dict)  # destination -> status
     throttle_next: int = 0  # answer this many submit_sm with ESME_RTHROTTLED
     stall: bool = False  # take submit_sm and never answer them
     drop_after: int = 0  # close the connection once this many were accepted (0: never)
     submitted: list[Submitted] = field(default_factory=list)
     throttled: int = 0
     binds: int = 0
+    most_sessions: int = 0  # the most sessions bound at once
 
     def __post_init__(self) -> None:
         if not self.port:
@@ -139,6 +143,7 @@ class SmscHarness:
             if isinstance(event, smpp34.Esme):
                 self.binds += 1
                 self._sessions[event.session_id] = event
+                self.most_sessions = max(self.most_sessions, len(self._sessions))
             elif isinstance(event, smpp34.SubmitSmEvent):
                 await self._submitted(event)
             elif isinstance(event, smpp34.Unbound):
@@ -147,6 +152,10 @@ class SmscHarness:
     async def _submitted(self, event: smpp34.SubmitSmEvent) -> None:
         if self.stall:
             self._held.append(event)  # never answered
+            return
+        refusal = self.refuse_for.get(event.destination_addr)
+        if refusal is not None:
+            event.reject(refusal)
             return
         if self.throttle_next > 0:
             self.throttle_next -= 1
@@ -168,7 +177,8 @@ class SmscHarness:
         if self.receipts and event.registered_delivery:
             stat = self.stat_for.get(event.destination_addr, "DELIVRD")
             text = (f"id:{message_id} sub:001 dlvrd:{'001' if stat == 'DELIVRD' else '000'} "
-                    f"submit date:2612051200 done date:2612051200 stat:{stat} err:000 text:")
+                    f"submit date:2612051200 done date:2612051200 stat:{stat} "
+                    f"err:{self.err_for.get(event.destination_addr, '000')} text:")
             self._loop.create_task(self._deliver(event.destination_addr, event.source_addr,
                                                  text.encode(), 0x04, 0,
                                                  event.session_id))

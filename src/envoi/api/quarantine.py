@@ -85,7 +85,8 @@ def _record(address: str) -> Quarantine:
     key = address.strip().lower()
     found = None
     if 0 < len(key) <= 320 and "\x00" not in key:  # anything else names no address
-        found = Quarantine.objects.filter(channel="email", address=key).first()
+        found = Quarantine.objects.filter(channel=quarantine.channel_of(key),
+                                          address=key).first()
     if found is None:
         raise NotFound(f"Address {address!r} has no quarantine record.")
     return found

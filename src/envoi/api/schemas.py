@@ -239,12 +239,16 @@ class DeliveryIn(AuthoringIn):
     recurrence: RecurrenceIn | None = None
     max_parts: int = Field(default=4, ge=0, le=255,
                            description="SMS: the most parts one message may take; 0: any.")
+    track_links: bool = Field(default=False, description=(
+        "SMS: each web address of the text becomes a short signed link (/s/<token>) "
+        "whose clicks are counted; the click-through rate then shows in the KPIs."))
 
 
 class DeliveryPatch(AuthoringPatch):
     label: str | None = Field(default=None, min_length=1, max_length=200)
     channel: Literal["email", "sms"] | None = None
     max_parts: int | None = Field(default=None, ge=0, le=255)
+    track_links: bool | None = None
     sender: str | None = Field(default=None, min_length=1, max_length=320)
     reply_to: str | None = None
     subject: str | None = Field(default=None, max_length=998)
@@ -302,7 +306,10 @@ class DeliveryOut(AuthoringOut):
     label: str
     channel: str
     max_parts: int
-    parts: dict[str, int]
+    parts: dict[str, Any] = Field(description=(
+        "SMS: parts per message (min, max, total) as prepared, and the same per language "
+        "variant in by_variant ('' the default)."))
+    track_links: bool
     status: str
     sender: str
     reply_to: str
@@ -511,6 +518,12 @@ class SmsKpisOut(Schema):
     error_rate: float = Field(description="Failed over to deliver.")
     stop_replies: int
     parts_sent: int
+    clicks: int | None = Field(default=None, description=(
+        "Messages with at least one click on a short link; only when the delivery tracks "
+        "its links."))
+    click_rate: float | None = Field(default=None, description=(
+        "Clicks over the messages the SMSC took and did not report failed; only when the "
+        "delivery tracks its links."))
 
 
 class DeliveryKpisOut(Schema):

@@ -93,14 +93,15 @@ def note_sending_results(rows: Iterable, now: datetime) -> None:
         note_successes(successes, now)
 
 
-def note_failures(failures: list[Failure], now: datetime) -> None:
-    """Count failures against their addresses, quarantining where SPEC §8 says so.
-    Failures that say nothing about the address are not counted."""
+def note_failures(failures: list[Failure], now: datetime, *, channel: str = CHANNEL) -> None:
+    """Count failures against their addresses (of ``channel``: email addresses, or SMS
+    numbers in E.164), quarantining where SPEC §8 says so. Failures that say nothing
+    about the address are not counted."""
     failures = [f for f in failures if f.reason not in NOT_ABOUT_THE_ADDRESS]
     if not failures:
         return
     with transaction.atomic():
-        records = _locked_records({f.address for f in failures})
+        records = _locked_records({f.address for f in failures}, channel=channel)
         events: list[QuarantineEvent] = []
         for failure in failures:
             record = records[failure.address.lower()]
@@ -190,7 +191,7 @@ def release(user: Actor, address: str, note: str = "", now: datetime | None = No
     require(user, "quarantine.manage")
     moment = now or clock.now()
     with transaction.atomic():
-        record = _lock(Quarantine.objects.filter(channel=CHANNEL,
+        record = _lock(Quarantine.objects.filter(channel=channel_of(address),
                                                  address=address.strip().lower())).first()
         if record is None:
             raise NotQuarantined(f"Address {address!r} has no quarantine record.")
@@ -208,24 +209,32 @@ def release(user: Actor, address: str, note: str = "", now: datetime | None = No
 
 def history(address: str) -> list[QuarantineEvent]:
     """Every event of an address, newest first."""
-    return list(QuarantineEvent.objects.filter(channel=CHANNEL, address=address.lower())
+    return list(QuarantineEvent.objects.filter(channel=channel_of(address),
+                                               address=address.lower())
                 .order_by("-at", "-id"))
 
 
 # -- helpers --------------------------------------------------------------------------
 
 
+def channel_of(address: str) -> str:
+    """Which channel an address is of: an email address has an ``@``, an SMS number in
+    E.164 never does."""
+    return CHANNEL if "@" in address else "sms"
+
+
 def _lock(queryset):
     return queryset.select_for_update() if connection.vendor == "postgresql" else queryset
 
 
-def _locked_records(addresses: set[str], create: bool = True) -> dict[str, Quarantine]:
+def _locked_records(addresses: set[str], create: bool = True, channel: str = CHANNEL
+                    ) -> dict[str, Quarantine]:
     """The records of ``addresses`` (lower-cased), locked; missing ones created valid."""
     keys = sorted({a.strip().lower() for a in addresses})
     if create:
         Quarantine.objects.bulk_create(
-            [Quarantine(channel=CHANNEL, address=key) for key in keys], ignore_conflicts=True)
-    found = _lock(Quarantine.objects.filter(channel=CHANNEL, address__in=keys).order_by("address"))
+            [Quarantine(channel=channel, address=key) for key in keys], ignore_conflicts=True)
+    found = _lock(Quarantine.objects.filter(channel=channel, address__in=keys).order_by("address"))
     return {record.address: record for record in found}
 
 

@@ -10,6 +10,7 @@ session slows down and sends again (:mod:`envoi.sending.channels.sms.transport`)
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from envoi.bounces.qualification import HARD, SOFT, Reason
@@ -67,3 +68,30 @@ RECEIPT_FAILURES: dict[str, tuple[str, str]] = {
     "DELETED": (SOFT, Reason.NOT_DEFINED),
 }
 INTERMEDIATE = ("ACCEPTD", "ENROUTE")  # the SMSC took it; the journey goes on
+
+# A receipt's ``err:`` that says the number itself cannot receive: the GSM MAP error
+# causes (3GPP TS 29.002) that SMSCs commonly pass on. Such a receipt is a hard failure,
+# and the number is quarantined as an email address is after a hard bounce. Absent
+# subscribers, a full memory, barring and system failures stay soft: the handset may
+# be off or the network busy.
+PERMANENT_RECEIPT_ERRORS = {
+    "001": "unknown subscriber",
+    "005": "unidentified subscriber",
+    "009": "illegal subscriber",
+    "011": "teleservice not provisioned",
+    "012": "illegal equipment",
+}
+_ERR = re.compile(r"\berr:(?P<err>[0-9A-Fa-f]{1,3})\b")
+
+
+def receipt_failure(stat: str, text: str) -> tuple[str, str] | None:
+    """The failure a receipt reports for its part (failure type, reason), or None when
+    the part was delivered or is still on its way."""
+    failure = RECEIPT_FAILURES.get(stat)
+    if failure is None:
+        return None
+    match = _ERR.search(text)
+    if match and match["err"].zfill(3) in PERMANENT_RECEIPT_ERRORS and stat in (
+            "UNDELIV", "REJECTD"):
+        return HARD, Reason.USER_UNKNOWN
+    return failure

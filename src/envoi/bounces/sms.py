@@ -25,7 +25,8 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from envoi.bounces.models import InboundOutcome, InboundSms
-from envoi.bounces.smpp import DELIVERED, RECEIPT_FAILURES
+from envoi.bounces.qualification import HARD, Reason
+from envoi.bounces.smpp import DELIVERED, RECEIPT_FAILURES, receipt_failure
 from envoi.sql import among
 
 CHANNEL = "sms"
@@ -78,12 +79,36 @@ def _receipts(receipts: list[Any], now: datetime) -> list[Any]:
                            "WHERE message_id = %s",
                            [(by_id[message_id].stat[:8], now, message_id)
                             for message_id in found])
-        _settle_rows(cursor, sorted(set(found.values())), now)
+        permanent = {row_id for message_id, row_id in found.items()
+                     if receipt_failure(by_id[message_id].stat,
+                                        by_id[message_id].text) == (HARD, Reason.USER_UNKNOWN)}
+        failed = _settle_rows(cursor, sorted(set(found.values())), now, permanent)
+    quarantine_numbers([(row_id, reason) for row_id, failure_type, reason in failed
+                        if failure_type == HARD], now, source="bounce")
     return [event for event in receipts if event.message_id not in found]
 
 
-def _settle_rows(cursor, row_ids: list[int], now: datetime) -> None:
-    """Move each row its parts' receipts decide: delivered, failed, or not yet."""
+def quarantine_numbers(rows: Sequence[tuple[int, str]], now: datetime, *,
+                       source: str = "sending") -> None:
+    """Hard failures of SMS rows (row id, reason) quarantine their numbers, as hard
+    bounces do email addresses: the next preparation excludes them (quarantined).
+    Soft failures are not counted: an SMSC's soft statuses and receipts mostly say the
+    handset was off or the network busy, not that the number is wrong."""
+    from envoi.bounces.quarantine import Failure, note_failures
+    from envoi.sending.models import SendingLog
+
+    if not rows:
+        return
+    reasons = dict(rows)
+    addresses = SendingLog.objects.filter(pk__in=list(reasons)).values_list("id", "address")
+    note_failures([Failure(address, HARD, reasons[row_id], source, row_id)
+                   for row_id, address in addresses], now, channel=CHANNEL)
+
+
+def _settle_rows(cursor, row_ids: list[int], now: datetime, permanent: set[int]
+                 ) -> list[tuple[int, str, str]]:
+    """Move each row its parts' receipts decide: delivered, failed (hard when a receipt
+    says the number cannot receive), or not yet. The rows failed, with type and reason."""
     stats: dict[int, list[str]] = defaultdict(list)
     for start in range(0, len(row_ids), 500):
         condition, params = among("row_id", row_ids[start:start + 500])
@@ -95,6 +120,8 @@ def _settle_rows(cursor, row_ids: list[int], now: datetime) -> None:
     for row_id, row_stats in stats.items():
         failure = next((RECEIPT_FAILURES[s] for s in row_stats if s in RECEIPT_FAILURES),
                        None)
+        if failure is not None and row_id in permanent:
+            failure = (HARD, Reason.USER_UNKNOWN)
         if failure is not None:
             failed.append((failure[0], failure[1], now, row_id))
         elif all(s == DELIVERED for s in row_stats):
@@ -107,6 +134,7 @@ def _settle_rows(cursor, row_ids: list[int], now: datetime) -> None:
         cursor.executemany("UPDATE sending_sendinglog SET status = 'failed', "
                            "failure_type = %s, failure_reason = %s, updated_at = %s "
                            "WHERE id = %s AND status IN ('sent', 'delivered')", failed)
+    return [(row_id, failure_type, reason) for failure_type, reason, _, row_id in failed]
 
 
 def is_stop(text: str) -> bool:

@@ -14,6 +14,13 @@ def store_links(delivery: Delivery, variants: list[Variant]) -> None:
     first, then each language's, in the order :class:`VariantRenderer` numbers them."""
     TrackedLink.objects.filter(delivery=delivery).delete()
     rows: list[TrackedLink] = []
+    if delivery.channel == Delivery.SMS:  # the short links of its texts, if it tracks them
+        from envoi.sending.channels.sms.links import delivery_links
+
+        variants = []
+        rows = [TrackedLink(delivery=delivery, index=link.index, url=link.url,
+                            personalized=link.personalized)
+                for link in delivery_links(delivery)]
     for variant in variants:
         html_part = sendable(delivery, variant).html_body
         offset = len(rows)

@@ -217,6 +217,8 @@ def content_hash(delivery: Delivery) -> str:
     # keep the hash their approval was given for.
     if delivery.require_consent:
         frozen["require_consent"] = True
+    if delivery.track_links:  # the same for SMS's short tracked links
+        frozen["track_links"] = True
     return hashlib.sha256(json.dumps(frozen, sort_keys=True).encode()).hexdigest()
 
 

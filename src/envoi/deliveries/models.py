@@ -73,7 +73,11 @@ class Delivery(models.Model):
     # (a red control rule; 0: no limit), and the parts counted by preparation.
     max_parts = models.IntegerField(default=4)
     parts = models.JSONField(default=dict, blank=True,
-                             help_text="SMS parts per message: min, max and total.")
+                             help_text="SMS parts per message: min, max and total, and per "
+                             "language variant.")
+    # SMS: each web address of the text becomes a short signed link (/s/<token>) that
+    # counts its clicks (envoi.sending.channels.sms.links); off, the text goes as written.
+    track_links = models.BooleanField(default=False)
 
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.EDITING,
                               db_index=True)

@@ -69,7 +69,7 @@ RETURNED = "returned_for_approval"  # the approval's key saying why a run was he
 INHERITED_FIELDS = ("channel", "sender", "reply_to", "subject", "html_body", "text_body",
                     "audience", "is_marketing", "require_consent", "typology", "max_retries",
                     "retry_delay_seconds", "validity_hours", "time_zone",
-                    "recipient_time_zone")
+                    "recipient_time_zone", "max_parts", "track_links")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ AUTHORING_FIELDS = frozenset({"content_mode", "preheader", "mjml_body", "visual_
                               "variants"})
 CONTENT_FIELDS = frozenset({"channel", "sender", "reply_to", "subject", "html_body",
                             "text_body", "audience", "audience_id", "is_marketing",
-                            "require_consent", "max_parts", "typology"}) | SCHEDULE_FIELDS | (
+                            "require_consent", "max_parts", "track_links",
+                            "typology"}) | SCHEDULE_FIELDS | (
     AUTHORING_FIELDS)
 # Fields that may change at any time, even while sending: a throttle can be tightened.
 ALWAYS_EDITABLE = frozenset({"label", "rate_limit"})

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
 from django.utils.translation import gettext_noop
@@ -122,6 +123,7 @@ def findings(delivery: Delivery) -> list[Finding]:
 
 def _findings(delivery: Delivery) -> Iterator[Finding]:
     from envoi.deliveries.content import check_template
+    from envoi.sending.channels.sms.links import variant_texts
 
     if not delivery.text_body.strip():
         yield Finding(ERROR, "content.empty", Words(gettext_noop("The SMS has no text.")),
@@ -129,11 +131,15 @@ def _findings(delivery: Delivery) -> Iterator[Finding]:
     problem = sender_problem(delivery.sender)
     if problem:
         yield Finding(ERROR, "sender.invalid", problem, "sender")
-    for template_problem in check_template("text_body", delivery.text_body):
-        yield Finding(ERROR, "personalization",
-                      Words("%(field)s: %(problem)s", field="text_body",
-                            problem=template_problem.message),
-                      "text_body", template_problem.line, template_problem.column)
+    for language, text in variant_texts(delivery):
+        if language and text == delivery.text_body:
+            continue  # it sends the default's text, checked already
+        name = f"variants.{language}.text_body" if language else "text_body"
+        for template_problem in check_template(name, text):
+            yield Finding(ERROR, "personalization",
+                          Words("%(field)s: %(problem)s", field=name,
+                                problem=template_problem.message),
+                          "text_body", template_problem.line, template_problem.column)
     if delivery.is_marketing and "stop" not in _LIQUID.sub("", delivery.text_body).lower():
         yield Finding(WARNING, "sms.no_opt_out",
                       Words(gettext_noop("A marketing SMS should say how to opt out (reply "
@@ -142,41 +148,54 @@ def _findings(delivery: Delivery) -> Iterator[Finding]:
 
 # -- parts ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass
 class PartCounts:
-    minimum: int
-    maximum: int
-    total: int
-    unrendered: int  # messages that could not be rendered (counted at sending)
+    minimum: int = 0
+    maximum: int = 0
+    total: int = 0
+    unrendered: int = 0  # messages that could not be rendered (counted at sending)
+    by_variant: dict[str, PartCounts] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, int]:
-        return {"min": self.minimum, "max": self.maximum, "total": self.total}
+    def add(self, parts: int) -> None:
+        self.minimum = parts if not self.total else min(self.minimum, parts)
+        self.maximum = max(self.maximum, parts)
+        self.total += parts
+
+    def as_dict(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {"min": self.minimum, "max": self.maximum,
+                                  "total": self.total}
+        if set(self.by_variant) - {""}:  # language variants: each one's counts too
+            counts["by_variant"] = {language: counted.as_dict()
+                                    for language, counted in sorted(self.by_variant.items())}
+        return counts
 
 
 def count_parts(delivery: Delivery) -> PartCounts:
-    """Render every recipient's message of the sending log and count its parts."""
+    """Render every recipient's message of the sending log, in its language variant and
+    with its short links when the delivery tracks them, and count its parts: for the
+    whole delivery and per variant (``""`` the default)."""
     from envoi.sending.channels.sms.render import SmsRenderer
     from envoi.sending.worker import load_profiles
 
     renderer = SmsRenderer(delivery)
-    minimum, maximum, total, unrendered = 0, 0, 0, 0
+    counts = PartCounts()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, profile_id, address FROM sending_sendinglog "
+        cursor.execute("SELECT id, profile_id, address, variant FROM sending_sendinglog "
                        "WHERE delivery_id = %s ORDER BY id", [delivery.pk])
         rows = cursor.fetchall()
     for start in range(0, len(rows), 1000):
         chunk = rows[start:start + 1000]
-        profiles = load_profiles(profile_id for _, profile_id, _ in chunk)
-        for row_id, profile_id, address in chunk:
+        profiles = load_profiles(profile_id for _, profile_id, _, _ in chunk)
+        for row_id, profile_id, address, variant in chunk:
             try:
-                parts = len(renderer.render(row_id, address, profiles.get(profile_id, {})).parts)
+                parts = len(renderer.render(row_id, address, profiles.get(profile_id, {}),
+                                            variant=variant or "").parts)
             except PersonalizationError:
-                unrendered += 1
+                counts.unrendered += 1
                 continue
-            minimum = parts if not total else min(minimum, parts)
-            maximum = max(maximum, parts)
-            total += parts
-    return PartCounts(minimum, maximum, total, unrendered)
+            counts.add(parts)
+            counts.by_variant.setdefault(variant or "", PartCounts()).add(parts)
+    return counts
 
 
 def parts_findings(delivery: Delivery, parts: PartCounts) -> list[Finding]:

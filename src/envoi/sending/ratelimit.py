@@ -113,6 +113,28 @@ def plan_batch(delivery_id: int, rate: float, rows: Sequence[tuple[int, str]],
     return Plan(send_at, deferred)
 
 
+LATE = timedelta(milliseconds=50)
+"""How late a message may leave on its reserved slot. A later one (a worker that woke
+late, on a busy machine) would leave in a burst with the slots after it, so the rest of
+its batch takes fresh slots instead (:func:`respace`); the stale ones go unused."""
+
+
+def respace(delivery_id: int, rate: float, rows: Sequence[tuple[int, str]], now: datetime,
+            limits: dict[str, float]) -> dict[int, datetime]:
+    """Fresh slots for rows already rendered whose reserved ones went by: under the
+    delivery's rate and the recipient-domain limits, none deferred."""
+    send_at = {row_id: now for row_id, _ in rows}
+    by_domain: dict[str, list[int]] = defaultdict(list)
+    for row_id, address in rows:
+        by_domain[address.rpartition("@")[2].lower()].append(row_id)
+    for domain, ids in by_domain.items():
+        if limits.get(domain, 0.0) > 0:
+            _spread(send_at, ids, f"domain:{domain}", limits[domain], now)
+    if rate > 0:
+        _spread(send_at, [row_id for row_id, _ in rows], f"delivery:{delivery_id}", rate, now)
+    return send_at
+
+
 def _spread(send_at: dict[int, datetime], ids: list[int], key: str, rate: float,
             now: datetime) -> None:
     if not ids:

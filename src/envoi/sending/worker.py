@@ -78,7 +78,8 @@ class Worker:
         smpp_url = settings.ENVOI_SMPP_URL if smpp_url is None else smpp_url
         if smpp_url:
             self.channels["sms"] = load_channel("sms", smpp_url=smpp_url,
-                                                worker_id=self.worker_id, clock=clock)
+                                                worker_id=self.worker_id, clock=clock,
+                                                lease=self.lease)
         self.domain_limits = ratelimit.domain_limits()
         self.clock = clock
         self.renderers: dict[int, tuple[str, Any]] = {}
@@ -274,6 +275,8 @@ class Worker:
             for index, (row, message) in enumerate(zip(batch.rows, batch.messages,
                                                        strict=True)):
                 if batch.send_at:
+                    if self.clock() - batch.send_at[row.id] > ratelimit.LATE:
+                        self.respace(batch, index)  # never a burst of stale slots
                     self.wait_until(batch.send_at[row.id])
                 channel.submit(message, batch.replies, index)
         self.in_flight = batch
@@ -319,6 +322,11 @@ class Worker:
         kept = sorted((row for row in rows if row.id in plan.send_at),
                       key=lambda row: plan.send_at[row.id])
         return kept, plan.send_at
+
+    def respace(self, batch: Batch, first: int) -> None:
+        rest = [(row.id, row.address) for row in batch.rows[first:]]
+        batch.send_at.update(ratelimit.respace(batch.delivery.pk, batch.delivery.rate_limit,
+                                               rest, self.clock(), self.domain_limits))
 
     def wait_until(self, moment: datetime) -> None:
         delay = (moment - self.clock()).total_seconds()

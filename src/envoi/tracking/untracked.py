@@ -56,6 +56,22 @@ def _neutral(kind: str, token: str, url: str) -> str | None:
     return None
 
 
+def untracked_text(text: str, base: str | None = None) -> str:
+    """An SMS's text with each short link (``/s/<token>``) replaced by where it leads,
+    so that following it from the console counts nothing."""
+    from envoi.tracking import short
+
+    prefix = re.escape((base or settings.ENVOI_BASE_URL).rstrip("/") + short.PATH)
+
+    def replace(match: re.Match[str]) -> str:
+        try:
+            return services.click_target(short.message_ref(match[1]))
+        except tokens.BadToken:
+            return match[0]
+
+    return re.sub(prefix + r"([A-Za-z0-9_-]+)", replace, text)
+
+
 def from_console(query: dict) -> bool:
     """Whether a tracking request carries the console's marker."""
     return query.get("from") == "console"

@@ -7,6 +7,7 @@ from envoi.tracking import views
 urlpatterns = [
     re_path(r"^o/(?P<token>.*)$", views.open_pixel, name="open-pixel"),
     re_path(r"^c/(?P<token>.*)$", views.click, name="click"),
+    re_path(r"^s/(?P<token>.*)$", views.short_click, name="short-link"),
     path("m/proof", views.proof_mirror, name="mirror-proof"),
     re_path(r"^m/(?P<token>.*)$", views.mirror, name="mirror"),
     path("u/proof", views.proof_unsubscribe, name="unsubscribe-proof"),

@@ -26,7 +26,7 @@ from envoi.consent.pages import client_ip, render_page
 from envoi.consent.preferences import reason_choices
 from envoi.deliveries.liquid import PersonalizationError
 from envoi.sending.models import SendingLog
-from envoi.tracking import buffer, machine, services, tokens, untracked
+from envoi.tracking import buffer, machine, services, short, tokens, untracked
 from envoi.tracking.models import EventKind
 
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
@@ -80,6 +80,22 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
     except tokens.BadToken:
         return _invalid(request)
     _record(request, EventKind.CLICK, ref, url=target)
+    response = HttpResponseRedirect(target)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def short_click(request: HttpRequest, token: str) -> HttpResponse:
+    """An SMS's short link (:mod:`envoi.tracking.short`): the same redirect and click
+    as email's, except that a link opened from the console counts for nothing."""
+    try:
+        ref = short.message_ref(token)
+        target = services.click_target(ref)
+    except tokens.BadToken:
+        return _invalid(request)
+    if not untracked.from_console(request.GET):
+        _record(request, EventKind.CLICK, ref, url=target)
     response = HttpResponseRedirect(target)
     response["Cache-Control"] = "no-store"
     return response

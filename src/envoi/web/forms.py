@@ -140,13 +140,17 @@ class DeliveryForm(forms.Form):
         label=_("Most parts per SMS"), required=False, initial=4, min_value=0, max_value=255,
         help_text=_("Preparation fails when a recipient's SMS would take more parts; "
                     "0: no limit."))
+    track_links = forms.BooleanField(
+        label=_("Shorten and track the links"), required=False,
+        help_text=_("Each web address of the SMS becomes a short link that counts its "
+                    "clicks; the parts are counted with the short links."))
 
     MESSAGE_FIELDS = ("label", "channel", "sender", "reply_to", "audience", "is_marketing",
                       "approval_required", "require_consent", "typology")
     # The default variant's content; the language variants have the same fields.
     CONTENT_FIELDS = ("content_mode", "subject", "preheader", "html_body", "mjml_body",
                       "text_body")
-    SMS_FIELDS = ("max_parts",)
+    SMS_FIELDS = ("max_parts", "track_links")
     SCHEDULE_FIELDS = ("contact_date", "time_zone", "recipient_time_zone")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -184,7 +188,15 @@ class DeliveryForm(forms.Form):
         fields["channel"] = fields["channel"] or "email"
         if self.cleaned_data.get("max_parts") is not None:
             fields["max_parts"] = self.cleaned_data["max_parts"]
+        fields["track_links"] = bool(self.cleaned_data.get("track_links"))
         return fields
+
+    @property
+    def short_link_length(self) -> int:
+        """Characters a short link takes in an SMS (the console's counter budgets it)."""
+        from envoi.tracking.short import length
+
+        return length()
 
     def schedule(self) -> dict[str, Any]:
         """The schedule as the core (and the API) take it."""

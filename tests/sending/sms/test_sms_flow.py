@@ -127,7 +127,7 @@ def test_sms_delivery_end_to_end(team, smsc, settings):
     assert kpis["channel"] == "sms"
     assert kpis["sms"] == {"to_deliver": 3, "sent": 3, "delivered": 3, "delivered_rate": 1.0,
                            "errors": 0, "error_rate": 0.0, "stop_replies": 0,
-                           "parts_sent": 5}
+                           "parts_sent": 5, "clicks": None, "click_rate": None}
 
     # A STOP reply opts Min-ji out; the next preparation excludes her.
     worker = Worker(smtp_url="smtp://127.0.0.1:9", smpp_url=smsc.url)

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 
 from envoi.sending.channels.sms import capture
 from envoi.sending.models import OutboxMessage, OutboxSms
-from envoi.tracking.untracked import untracked
+from envoi.tracking.untracked import untracked, untracked_text
 from envoi.tracking.views import MIRROR_POLICY
 from envoi.web import queries
 from envoi.web.views.common import get_or_404, requires
@@ -49,7 +49,9 @@ def _part(message: EmailMessage, kind: str) -> str:
 @requires("outbox.view")
 def outbox_list(request: HttpRequest) -> HttpResponse:
     page = queries.page_of(queries.outbox_messages(), queries.page_number(request.GET.get("page")))
-    sms = OutboxSms.objects.order_by("-id")[:SMS_SHOWN]
+    sms = list(OutboxSms.objects.order_by("-id")[:SMS_SHOWN])
+    for message in sms:  # a console user's click on a short link counts for nothing
+        message.text = untracked_text(message.text)
     return render(request, "web/outbox.html", {"page": page, "sms": sms,
                                                "smsc": bool(capture.RUNNING)})
 

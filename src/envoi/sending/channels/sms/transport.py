@@ -5,9 +5,10 @@ connection to an SMSC, with a window of outstanding ``submit_sm``.
   submit_sm_resp frees a place. A message's parts travel as separate submit_sm; the
   message is answered once every part is.
 - **Rate.** ``rate`` submit_sm per second per connection (0: as fast as the SMSC
-  answers). ``ESME_RTHROTTLED`` and ``ESME_RMSGQFUL`` send the part again after a pause
-  that doubles with each pause in a row (0.05 s up to 1 s): the connection slows down
-  instead of failing the message.
+  answers), held across every worker by the ledger of :mod:`.pacing`; ``max_binds``
+  caps the sessions bound to one SMSC across every worker. ``ESME_RTHROTTLED`` and
+  ``ESME_RMSGQFUL`` send the part again after a pause that doubles with each pause in
+  a row (0.05 s up to 1 s): the connection slows down instead of failing the message.
 - **Liveness.** ``enquire_link`` after 30 s without traffic; a submit_sm unanswered for
   ``timeout`` seconds means the SMSC stalled: the connection is dropped and made again.
 - **Reconnection.** A dropped or refused connection is made again after a back-off
@@ -38,6 +39,7 @@ import smpplib.smpp
 
 from envoi.config import SmppConfig
 from envoi.sending.channels.sms import segments
+from envoi.sending.channels.sms.pacing import BindSlots, SharedRate
 from envoi.sending.channels.sms.render import SmsMessage
 
 log = logging.getLogger("envoi.smpp")
@@ -103,9 +105,11 @@ class SmppPool:
     """The worker's SMPP sessions: ``connections`` per configured SMSC, taking
     messages from one queue."""
 
-    def __init__(self, configs: list[SmppConfig]):
+    def __init__(self, configs: list[SmppConfig], binds: BindSlots | None = None):
         self.jobs: queue.SimpleQueue[_Send | None] = queue.SimpleQueue()
         self.inbound: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
+        self.binds = binds  # the cap on binds across workers, when an SMSC has one
+        self.closed = threading.Event()
         self.sessions = [SmppSession(config, self, number)
                          for config in configs for number in range(config.connections)]
         for session in self.sessions:
@@ -116,7 +120,8 @@ class SmppPool:
                             len(message.parts)))
 
     def ready(self) -> bool:
-        return any(session.bound or session.down_until <= time.monotonic()
+        return any(session.allowed() and (session.bound
+                                          or session.down_until <= time.monotonic())
                    for session in self.sessions)
 
     def drain_inbound(self) -> list[Inbound]:
@@ -129,6 +134,7 @@ class SmppPool:
 
     def close(self) -> None:
         """Answer what is outstanding, unbind, and wait for the sessions to end."""
+        self.closed.set()
         for _ in self.sessions:
             self.jobs.put(None)
         for session in self.sessions:
@@ -138,7 +144,8 @@ class SmppPool:
 class SmppSession(threading.Thread):
     def __init__(self, config: SmppConfig, pool: SmppPool, number: int):
         super().__init__(daemon=True, name=f"smpp-{config.name}-{number}")
-        self.config, self.pool = config, pool
+        self.config, self.pool, self.number = config, pool, number
+        self.shared = SharedRate(config) if config.rate else None
         self.client: smpplib.client.Client | None = None
         self.bound = False
         self.down_until = 0.0
@@ -156,15 +163,41 @@ class SmppSession(threading.Thread):
     def run(self) -> None:
         try:
             while not (self.closing and not self.outstanding and not self.waiting):
+                if not self.allowed():
+                    self._wait_for_a_bind_slot()
+                    continue
                 if not self._connected():
                     continue
                 self._take_jobs()
                 self._submit_waiting()
-                self._read(0.02 if self.outstanding or self.waiting else 0.2)
+                # Idle, the session waits on the queue (it wakes at once for a job, so a
+                # paced message leaves at its time) and only looks at the socket; when
+                # closing, it waits a little for the receipts still on their way.
+                self._read(0.02 if self.outstanding or self.waiting
+                           else 0.2 if self.closing else 0)
                 self._check_liveness()
         finally:
             self._fail_all("the session closed")
             self._disconnect(unbind=True)
+            if self.shared is not None:
+                self.shared.close()
+
+    def allowed(self) -> bool:
+        """Whether this session may be bound (the cap on binds across workers)."""
+        binds = self.pool.binds
+        return binds is None or binds.allows(self.config, self.number)
+
+    def _wait_for_a_bind_slot(self) -> None:
+        """Over the cap: hand back what this session holds, unbind, and wait (other
+        sessions take the messages, or the worker stops claiming SMS rows)."""
+        if self.bound:
+            log.info("SMSC %s: bind slot %s given up", self.config.name, self.number)
+            self._give_back("bind slot given up")
+            self._disconnect(unbind=True)
+        if self.pool.closed.is_set():
+            self.closing = True
+            return
+        time.sleep(0.05)
 
     def _connected(self) -> bool:
         if self.bound:
@@ -216,7 +249,7 @@ class SmppSession(threading.Thread):
                                          < self.config.window):
             try:
                 send = self.pool.jobs.get(timeout=0 if self.outstanding or self.waiting
-                                          or fail else 0.05)
+                                          or fail else 0.2)
             except queue.Empty:
                 return
             if send is None:
@@ -241,6 +274,11 @@ class SmppSession(threading.Thread):
             if self.config.rate and now < self.next_submit_at:
                 time.sleep(min(self.next_submit_at - now, 0.05))
                 return
+            if self.shared is not None:  # the SMSC's rate, across workers
+                delay = self.shared.wait(len(self.waiting))
+                if delay > 0:
+                    time.sleep(min(delay, 0.05))
+                    return
             self.waiting.popleft()
             pdu = self._submit(send.message, part)
             self.outstanding[pdu.sequence] = (send, part, time.monotonic())

@@ -33,6 +33,21 @@
             perPart: perPart};
   }
 
+  // With "Shorten and track the links", each web address goes out as a short link of
+  // a known length (envoi.sending.channels.sms.links finds them the same way).
+  var URL = /https?:\/\/(?:\{\{.*?\}\}|[^\s{}<>"'])+/gi;
+  var TRAILING = ".,;:!?)]";
+
+  function shortened(text, length) {
+    return text.replace(URL, function (url) {
+      var kept = url;
+      while (kept && TRAILING.indexOf(kept.charAt(kept.length - 1)) >= 0) {
+        kept = kept.slice(0, -1);
+      }
+      return "x".repeat(length) + url.slice(kept.length);
+    });
+  }
+
   function fieldOf(form, name) {
     var input = form.querySelector("[name=" + name + "]");
     return input ? input.closest(".field") : null;
@@ -52,9 +67,13 @@
   }
 
   function update(form, box) {
-    var text = form.querySelector("[name=text_body]").value;
-    var result = count(text);
+    var typed = form.querySelector("[name=text_body]").value, text = typed;
     var counter = box.querySelector("[data-sms-counter]");
+    var track = form.querySelector("[name=track_links]");
+    if (track && track.checked) {
+      text = shortened(text, parseInt(counter.getAttribute("data-short-length"), 10) || 0);
+    }
+    var result = count(text);
     box.querySelector("[data-sms-encoding]").textContent =
       counter.getAttribute(result.gsm ? "data-label-gsm7" : "data-label-ucs2");
     box.querySelector("[data-sms-units]").textContent = result.units;
@@ -65,7 +84,7 @@
     var preview = box.querySelector("[data-sms-preview]");
     preview.textContent = "";
     var forcing = 0;
-    result.chars.forEach(function (ch) {
+    Array.from(typed).forEach(function (ch) {
       if (!isGsm(ch)) {
         var mark = document.createElement("mark");
         mark.textContent = ch;
