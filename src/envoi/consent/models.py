@@ -22,6 +22,16 @@ class ConsentStatus(models.TextChoices):
     WITHDRAWN = "withdrawn"
 
 
+class Purpose(models.TextChoices):
+    """What a consent allows. Marketing on the channel is the consent the rest of
+    Envoi asks about; night-time advertising (Korea, 정보통신망법 §50③) is a separate
+    consent, kept with the same proof, that lets ``kr_advertising`` rows arrive between
+    21:00 and 08:00. It never opts a profile in or out of the channel by itself."""
+
+    MARKETING = "marketing"
+    NIGHT = "night"
+
+
 class Source(models.TextChoices):
     IMPORT = "import"
     FORM = "form"
@@ -31,23 +41,26 @@ class Source(models.TextChoices):
 
 
 class Consent(models.Model):
-    """One profile's standing on one channel; its history is in :class:`ConsentEvent`."""
+    """One profile's standing on one channel for one purpose; its history is in
+    :class:`ConsentEvent`."""
 
     profile = models.ForeignKey("audiences.Profile", on_delete=models.CASCADE,
                                 related_name="+", db_index=False)  # see the constraint
     channel = models.CharField(max_length=8, choices=Channel.choices)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices,
+                               default=Purpose.MARKETING)
     status = models.CharField(max_length=10, choices=ConsentStatus.choices,
                               default=ConsentStatus.NONE)
     source = models.CharField(max_length=8, choices=Source.choices, blank=True, default="")
     updated_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["profile", "channel"],
-                                               name="one_consent_per_channel")]
+        constraints = [models.UniqueConstraint(fields=["profile", "channel", "purpose"],
+                                               name="one_consent_per_channel_purpose")]
         indexes = [models.Index(fields=["channel", "status", "profile"])]
 
     def __str__(self) -> str:
-        return f"profile {self.profile_id} {self.channel}: {self.status}"
+        return f"profile {self.profile_id} {self.channel} {self.purpose}: {self.status}"
 
 
 class ConsentEvent(models.Model):
@@ -130,3 +143,4 @@ class PublicList(models.Model):
 
     def __str__(self) -> str:
         return self.title
+

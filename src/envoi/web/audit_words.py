@@ -182,6 +182,7 @@ DETAIL_LABELS = {
     "totals": _("Totals"),
     "reply": _("Reply"),
     "smsc": _("SMSC"),
+    "purpose": _("Purpose"),
     # A retention run (envoi.ops.retention).
     "events": _("Tracking events removed"),
     "event_partitions": _("Tracking-log partitions dropped"),
@@ -204,6 +205,8 @@ VALUE_WORDS = {
                "provider_soft_failures": _("A provider's soft failures")},
     "source": {"import": _("Import"), "form": _("Subscription form"), "api": _("API"),
                "console": _("Console")},
+    "purpose": {"marketing": _("Marketing"),
+                "night": _("Advertising at night (21:00-08:00)")},
     "log": {"sending": _("Sending log"), "exclusion": _("Exclusion log"),
             "exclusions": _("Exclusion log"), "tracking": _("Tracking log"), "kpis": _("KPIs")},
 }

@@ -11,6 +11,8 @@ register = template.Library()
 CHANNEL_LABELS = {"email": pgettext_lazy("channel", "Email"), "sms": _("SMS")}
 STATUS_LABELS = {"none": _("Not given"), "pending": _("Awaiting confirmation"),
                  "granted": _("Given"), "withdrawn": _("Withdrawn")}
+PURPOSE_LABELS = {"marketing": _("Marketing"),
+                  "night": _("Advertising at night (21:00-08:00)")}
 SOURCE_LABELS = {"import": pgettext_lazy("consent source", "Import"),
                  "form": _("Subscription form"), "api": _("API"),
                  "console": _("Console"), "link": _("Link in a message")}
@@ -29,3 +31,9 @@ def consent_status(code: str) -> str:
 @register.filter
 def consent_source(code: str) -> str:
     return str(SOURCE_LABELS.get(code, code))
+
+
+@register.filter
+def consent_purpose(code: str) -> str:
+    return str(PURPOSE_LABELS.get(code, code))
+
