@@ -21,8 +21,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_GET, require_POST
 
+from envoi import clock
 from envoi.audiences.models import Audience, AudienceMember, Profile
-from envoi.consent import editing, erasure, services
+from envoi.consent import compliance, editing, erasure, notices, services
 from envoi.consent.models import Channel, PublicList, Purpose, Source
 from envoi.consent.pages import brand
 from envoi.web.views.common import get_or_404, requires
@@ -133,6 +134,14 @@ def _change_public_lists(request: HttpRequest) -> None:
 
 def _int(value: str | None) -> int:
     return int(value) if value and value.isdigit() and len(value) < 19 else 0
+
+
+@require_GET
+@requires("logs.view")
+def consent_notices(request: HttpRequest) -> HttpResponse:
+    """The compliance page: consent notices due, sent, failed and overdue per month."""
+    return render(request, "consent/compliance.html", {
+        "months": compliance.notice_months(clock.now()), "enabled": notices.enabled()})
 
 
 # -- editing a profile -----------------------------------------------------------------

@@ -144,3 +144,39 @@ class PublicList(models.Model):
     def __str__(self) -> str:
         return self.title
 
+
+class NoticeKind(models.TextChoices):
+    RECONFIRM = "reconfirm"  # consent two years old: still wanted? (정보통신망법 §50⑧)
+    GRANTED = "granted"  # the result of an opt-in (§50⑦)
+    WITHDRAWN = "withdrawn"  # the result of an opt-out
+
+
+class NoticeStatus(models.TextChoices):
+    SENDING = "sending"  # claimed and committed before the relay was asked
+    SENT = "sent"
+    FAILED = "failed"  # the relay refused it, or none could be reached: tried again
+
+
+class ConsentNotice(models.Model):
+    """One notice about a consent, sent at most once: the ledger of
+    :mod:`envoi.consent.notices`. ``period`` names what it is about: the consent date
+    and the two-year cycle of a reconfirmation, or the event whose result it tells."""
+
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=10, choices=NoticeKind.choices)
+    period = models.CharField(max_length=40)
+    status = models.CharField(max_length=8, choices=NoticeStatus.choices)
+    due_at = models.DateTimeField()  # when it had to go: the cycle's date, or the change's
+    claimed_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    language = models.CharField(max_length=8, blank=True, default="")
+    reply = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["consent", "kind", "period"],
+                                               name="one_notice_per_consent_kind_period")]
+        indexes = [models.Index(fields=["due_at"]), models.Index(fields=["status", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} notice of consent {self.consent_id} ({self.period}): {self.status}"

@@ -1,0 +1,271 @@
+"""Consent notices of Korean advertising (정보통신망법 §50 ⑦ ⑧, issue 19): a periodic job
+mails each person
+
+* a **reconfirmation** every two years after they consented to advertising email,
+  stating the date they consented and how to withdraw (a signed link to the preference
+  centre), and
+* the **result** of each opt-in and opt-out, within 14 days of the change.
+
+Which consents. The email marketing consents of the installation, when notices are on:
+``ENVOI_CONSENT_NOTICES`` is ``auto`` (the default: on once ``kr_advertising`` is in
+``ENVOI_DEFAULT_TYPOLOGY`` or any delivery names it), ``1`` or ``0``. Two kinds of change
+get no result notice: a consent recorded by an **import** (it was collected, and its
+result told, by the system it came from; notifying a whole imported base would be a
+mass mailing), and a move that changed nothing (a grant of a consent already given).
+A double opt-in's **confirmation** does get one: the confirmation mail goes out before
+the person consents, so it cannot tell the result, and the page shown after the click
+is no record the person keeps.
+
+The ledger. Each notice is a :class:`ConsentNotice` row, unique per (consent, kind,
+period), inserted and *committed before* the relay is asked. A crash after that leaves
+the row ``sending``: it is never sent again (nothing twice) and the compliance page
+counts it as failed. A relay's refusal, or no relay reachable, marks it ``failed``,
+tried again at later runs up to :data:`MAX_ATTEMPTS` times (the relay did not take it,
+so a new attempt cannot duplicate it). A failure for one profile is recorded and
+logged, and the run goes on with the others.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import CharField, Exists, F, Max, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, Coalesce
+
+from envoi import clock
+from envoi.accounts.services import audit
+from envoi.audiences.models import Profile
+from envoi.config import relays_from_url
+from envoi.consent.models import (
+    Channel,
+    Consent,
+    ConsentEvent,
+    ConsentNotice,
+    ConsentStatus,
+    NoticeKind,
+    NoticeStatus,
+    Purpose,
+    Source,
+)
+from envoi.consent.notice_mail import notice_message
+from envoi.sending.smtp import SmtpConnection, SmtpOutcome
+
+log = logging.getLogger("envoi.consent.notices")
+
+RECONFIRM_YEARS = 2
+RESULT_WITHIN = timedelta(days=14)
+# Changes older than this are no longer picked up (the page shows them as overdue).
+RESULT_LOOKBACK = timedelta(days=60)
+MAX_ATTEMPTS = 3
+BATCH = 500  # notices per run: a run holds the periodic-jobs lock, so it stays short
+INTERVAL = timedelta(hours=1)
+# A notice still "sending" this long after its claim was cut off by a crash.
+INTERRUPTED_AFTER = timedelta(minutes=30)
+RESULT_KINDS = {ConsentStatus.GRANTED: NoticeKind.GRANTED,
+                ConsentStatus.WITHDRAWN: NoticeKind.WITHDRAWN}
+
+
+@dataclass(frozen=True)
+class Due:
+    """One notice owed: about which consent, what, for which period, due when."""
+
+    consent_id: int
+    profile_id: int
+    kind: str
+    period: str
+    due_at: datetime
+    consented_at: datetime  # the date the notice states
+
+
+def enabled() -> bool:
+    mode = settings.ENVOI_CONSENT_NOTICES.strip().lower()
+    if mode in ("1", "on", "true", "yes"):
+        return True
+    if mode in ("0", "off", "false", "no"):
+        return False
+    from envoi.deliveries.models import Delivery
+    from envoi.preparation.rules import default_typology
+
+    return ("kr_advertising" in default_typology()
+            or Delivery.objects.filter(typology__icontains="kr_advertising").exists())
+
+
+# -- what is owed -------------------------------------------------------------------------
+
+def add_years(moment: datetime, years: int) -> datetime:
+    """The same day ``years`` later (29 February becomes 28 February)."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def _finished(consent: OuterRef, kinds: list[str], **where: object) -> Exists:
+    """A notice of ``kinds`` that needs no further attempt (sent, in flight, or given
+    up) about the outer query's ``consent``."""
+    return Exists(ConsentNotice.objects.filter(consent_id=consent, kind__in=kinds, **where)
+                  .exclude(status=NoticeStatus.FAILED, attempts__lt=MAX_ATTEMPTS))
+
+
+def reconfirmations_due(now: datetime, limit: int | None = BATCH) -> list[Due]:
+    """Granted email consents whose last two-year cycle has no reconfirmation yet.
+
+    The consent date is the last time it was given (a renewed consent starts a new
+    cycle); cycle ``n`` falls due ``2n`` years after it."""
+    consents = (Consent.objects.filter(channel=Channel.EMAIL, purpose=Purpose.MARKETING,
+                                       status=ConsentStatus.GRANTED)
+                .exclude(profile__email="")
+                .annotate(consented_at=Max("events__at",
+                                           filter=Q(events__status=ConsentStatus.GRANTED)))
+                .filter(consented_at__lte=add_years(now, -RECONFIRM_YEARS))
+                .exclude(_finished(OuterRef("pk"), [NoticeKind.RECONFIRM],
+                                   due_at__gt=add_years(now, -RECONFIRM_YEARS)))
+                .order_by("consented_at", "pk"))
+    owed = []
+    for consent in consents[:limit] if limit else consents:
+        cycle = 1
+        while add_years(consent.consented_at, RECONFIRM_YEARS * (cycle + 1)) <= now:
+            cycle += 1
+        owed.append(Due(consent.pk, consent.profile_id, NoticeKind.RECONFIRM,
+                        f"{consent.consented_at:%Y-%m-%dT%H:%M:%S}#{cycle}",
+                        add_years(consent.consented_at, RECONFIRM_YEARS * cycle),
+                        consent.consented_at))
+    return owed
+
+
+def results_due(now: datetime, limit: int | None = BATCH) -> list[Due]:
+    """Opt-ins and opt-outs of the last :data:`RESULT_LOOKBACK` not yet told."""
+    previous = (ConsentEvent.objects.filter(consent_id=OuterRef("consent_id"),
+                                            id__lt=OuterRef("id"))
+                .order_by("-id").values("status")[:1])
+    events = (ConsentEvent.objects
+              .filter(consent__channel=Channel.EMAIL, consent__purpose=Purpose.MARKETING,
+                      status__in=list(RESULT_KINDS), at__gte=now - RESULT_LOOKBACK,
+                      at__lte=now)
+              .exclude(source=Source.IMPORT).exclude(consent__profile__email="")
+              .annotate(before=Coalesce(Subquery(previous), Value("")),
+                        period_key=Cast("id", CharField()))
+              .exclude(before=F("status"))
+              .exclude(_finished(OuterRef("consent_id"), list(RESULT_KINDS.values()),
+                                 period=OuterRef("period_key")))
+              .order_by("at", "id"))
+    owed = []
+    for event in events.select_related("consent")[:limit] if limit else events:
+        owed.append(Due(event.consent_id, event.consent.profile_id,
+                        RESULT_KINDS[ConsentStatus(event.status)], str(event.pk),
+                        event.at, event.at))
+    return owed
+
+
+# -- sending ------------------------------------------------------------------------------
+
+def run(now: datetime) -> dict[str, int]:
+    """The periodic job: send every notice owed (at most :data:`BATCH` of each kind)."""
+    if not enabled():
+        return {}
+    counts: dict[str, int] = {NoticeStatus.SENT: 0, NoticeStatus.FAILED: 0}
+    owed = reconfirmations_due(now) + results_due(now)
+    if not owed:
+        return counts
+    with Relays() as relays:
+        for due in owed:
+            status = send_notice(due, relays, now)
+            if status in counts:
+                counts[status] += 1
+    return counts
+
+
+def send_notice(due: Due, relays: Relays, now: datetime) -> str | None:
+    """Claim, send and record one notice; its final status (None: another run has it)."""
+    notice = claim(due, now)
+    if notice is None:
+        return None
+    try:
+        profile = Profile.objects.get(pk=due.profile_id)
+        message, language = notice_message(profile, due.kind, due.consented_at)
+        outcome = relays.send(settings.ENVOI_CONSENT_NOTICE_MAIL_FROM, profile.email,
+                              message.as_bytes(policy=email.policy.SMTP))
+        ok, reply = outcome.ok, f"{outcome.code} {outcome.text}".strip()
+        # Cut off after the message was handed over: the relay may have it, so it is
+        # never tried again (nothing twice), and counts as failed.
+        final = not ok and outcome.code == 0 and not outcome.relay_fault
+    except Exception as error:  # one profile's failure never stops the others
+        log.exception("consent notice %s of profile %s failed", due.kind, due.profile_id)
+        ok, reply, language, final = False, f"error: {error}", "", False
+    status = NoticeStatus.SENT if ok else NoticeStatus.FAILED
+    ConsentNotice.objects.filter(pk=notice.pk).update(
+        status=status, sent_at=clock.now() if ok else None, reply=reply[:300],
+        language=language, attempts=MAX_ATTEMPTS if final else F("attempts"))
+    audit(None, "consent.notice", profile=due.profile_id, kind=due.kind, outcome=status,
+          reply=reply[:120])
+    return status
+
+
+def claim(due: Due, now: datetime) -> ConsentNotice | None:
+    """The ledger row of ``due``, committed as ``sending`` before anything is sent: a
+    new row, or a failed one with attempts left. None when it is not ours to send."""
+    try:
+        with transaction.atomic():
+            return ConsentNotice.objects.create(
+                consent_id=due.consent_id, kind=due.kind, period=due.period,
+                status=NoticeStatus.SENDING, due_at=due.due_at, claimed_at=now)
+    except IntegrityError:
+        pass
+    retried = ConsentNotice.objects.filter(
+        consent_id=due.consent_id, kind=due.kind, period=due.period,
+        status=NoticeStatus.FAILED, attempts__lt=MAX_ATTEMPTS).update(
+        status=NoticeStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    if not retried:
+        return None
+    return ConsentNotice.objects.get(consent_id=due.consent_id, kind=due.kind,
+                                     period=due.period)
+
+
+class Relays:
+    """The configured SMTP relays (``ENVOI_SMTP_URL``), one connection each, opened on
+    first use: a relay that cannot be reached hands the message to the next one."""
+
+    def __init__(self) -> None:
+        self.connections = [SmtpConnection.from_config(config)
+                            for config in relays_from_url(settings.ENVOI_SMTP_URL)]
+
+    def send(self, mail_from: str, rcpt_to: str, data: bytes) -> SmtpOutcome:
+        outcome = None
+        for connection in self.connections:
+            outcome = connection.send(mail_from, rcpt_to, data)
+            if not outcome.relay_fault:  # this relay answered, or may hold the message
+                return outcome
+        assert outcome is not None
+        return outcome
+
+    def __enter__(self) -> Relays:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for connection in self.connections:
+            connection.close()
+
+
+# -- reading ------------------------------------------------------------------------------
+
+def notices_of(profile: Profile) -> list[ConsentNotice]:
+    """The profile's notices, newest first (its page in the console, its export)."""
+    return list(ConsentNotice.objects.filter(consent__profile_id=profile.pk)
+                .select_related("consent").order_by("-due_at", "-id"))
+
+
+def is_interrupted(notice: ConsentNotice, now: datetime) -> bool:
+    return (notice.status == NoticeStatus.SENDING
+            and notice.claimed_at < now - INTERRUPTED_AFTER)
+
+
+def iter_owed(now: datetime) -> Iterator[Due]:
+    """Every notice owed now, unbounded (the compliance page counts them)."""
+    yield from reconfirmations_due(now, limit=None)
+    yield from results_due(now, limit=None)
