@@ -136,7 +136,7 @@ def test_a_crash_after_the_claim_never_sends_twice(relay, clock):
     clock.set(datetime(2026, 5, 1, 3, 0, tzinfo=UTC))
     record_consent(profile("a@example.kr"), "email", BY_HAND)
     record_consent(profile("b@example.kr"), "email", BY_HAND)
-    first, _second = notices.results_due(clock.now())
+    first, _second = notices.results_due(clock.now(), ["email"])
     assert notices.claim(first, clock.now()) is not None  # then the worker died
     assert notices.run(clock.advance(hours=1)) == {"sent": 1, "failed": 0}
     assert notices.run(clock.advance(hours=1)) == {"sent": 0, "failed": 0}

@@ -37,7 +37,7 @@ def profile_of_link(token: str) -> int:
     return profile_id
 
 
-def _local_date(moment: datetime, profile: Profile) -> str:
+def local_date(moment: datetime, profile: Profile) -> str:
     try:
         zone = ZoneInfo(profile.timezone) if profile.timezone else ZoneInfo("UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -96,7 +96,7 @@ def notice_message(profile: Profile, kind: str, date: datetime
         message["Message-ID"] = email.utils.make_msgid(
             domain=settings.ENVOI_CONSENT_NOTICE_MAIL_FROM.rpartition("@")[2] or None)
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
-        body = _body(kind, {"date": _local_date(date, profile), "brand": sender.name,
+        body = _body(kind, {"date": local_date(date, profile), "brand": sender.name,
                             "address": profile.email,
                             "link": preferences_url(profile.pk)})
         footer = "\n".join(footer_lines())

@@ -1,12 +1,16 @@
 """Consent notices of Korean advertising (정보통신망법 §50 ⑦ ⑧, issue 19): a periodic job
 mails each person
 
-* a **reconfirmation** every two years after they consented to advertising email,
-  stating the date they consented and how to withdraw (a signed link to the preference
+* a **reconfirmation** every two years after they consented to advertising, stating
+  the date they consented and how to withdraw (a signed link to the preference
   centre), and
-* the **result** of each opt-in and opt-out, within 14 days of the change.
+* the **result** of each opt-in and opt-out, within 14 days of the change,
 
-Which consents. The email marketing consents of the installation, when notices are on:
+on the channel of the consent: an email consent by email, an SMS consent by SMS to the
+profile's phone (:mod:`envoi.consent.notice_transport`; SMS notices wait until
+``ENVOI_SMPP_URL`` and ``ENVOI_CONSENT_NOTICE_SMS_FROM`` are set).
+
+Which consents. The marketing consents of the installation, when notices are on:
 ``ENVOI_CONSENT_NOTICES`` is ``auto`` (the default: on once ``kr_advertising`` is in
 ``ENVOI_DEFAULT_TYPOLOGY`` or any delivery names it), ``1`` or ``0``. Two kinds of change
 get no result notice: a consent recorded by an **import** (it was collected, and its
@@ -21,15 +25,15 @@ period), inserted and *committed before* the relay is asked. A crash after that 
 the row ``sending``: it is never sent again (nothing twice) and the compliance page
 counts it as failed. A relay's refusal, or no relay reachable, marks it ``failed``,
 tried again at later runs up to :data:`MAX_ATTEMPTS` times (the relay did not take it,
-so a new attempt cannot duplicate it). A failure for one profile is recorded and
-logged, and the run goes on with the others.
+so a new attempt cannot duplicate it); a connection cut after the message was handed
+over, or an SMSC that never answered, is not. A failure for one profile is recorded
+and logged, and the run goes on with the others.
 """
 
 from __future__ import annotations
 
-import email.policy
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,7 +45,7 @@ from django.db.models.functions import Cast, Coalesce
 from envoi import clock
 from envoi.accounts.services import audit
 from envoi.audiences.models import Profile
-from envoi.config import relays_from_url
+from envoi.consent import notice_sms
 from envoi.consent.models import (
     Channel,
     Consent,
@@ -53,8 +57,7 @@ from envoi.consent.models import (
     Purpose,
     Source,
 )
-from envoi.consent.notice_mail import notice_message
-from envoi.sending.smtp import SmtpConnection, SmtpOutcome
+from envoi.consent.notice_transport import Sent, Transports
 
 log = logging.getLogger("envoi.consent.notices")
 
@@ -69,6 +72,7 @@ INTERVAL = timedelta(hours=1)
 INTERRUPTED_AFTER = timedelta(minutes=30)
 RESULT_KINDS = {ConsentStatus.GRANTED: NoticeKind.GRANTED,
                 ConsentStatus.WITHDRAWN: NoticeKind.WITHDRAWN}
+ADDRESS: dict[str, str] = {Channel.EMAIL: "email", Channel.SMS: "phone"}  # its profile field
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Due:
 
     consent_id: int
     profile_id: int
+    channel: str
     kind: str
     period: str
     due_at: datetime
@@ -106,6 +111,21 @@ def add_years(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
+def sending_channels() -> list[str]:
+    """The channels notices go out on now: email, and SMS once an SMSC and a sender
+    are set."""
+    return [Channel.EMAIL, *([Channel.SMS] if notice_sms.enabled() else [])]
+
+
+def _addressed(channels: Iterable[str], prefix: str = "") -> Q:
+    """Consents on ``channels`` whose profile has that channel's address."""
+    found = Q(pk__in=[])
+    for channel in channels:
+        found |= (Q(**{f"{prefix}channel": channel})
+                  & ~Q(**{f"{prefix}profile__{ADDRESS[channel]}": ""}))
+    return found
+
+
 def _finished(consent: OuterRef, kinds: list[str], **where: object) -> Exists:
     """A notice of ``kinds`` that needs no further attempt (sent, in flight, or given
     up) about the outer query's ``consent``."""
@@ -113,14 +133,15 @@ def _finished(consent: OuterRef, kinds: list[str], **where: object) -> Exists:
                   .exclude(status=NoticeStatus.FAILED, attempts__lt=MAX_ATTEMPTS))
 
 
-def reconfirmations_due(now: datetime, limit: int | None = BATCH) -> list[Due]:
-    """Granted email consents whose last two-year cycle has no reconfirmation yet.
+def reconfirmations_due(now: datetime, channels: Iterable[str],
+                        limit: int | None = BATCH) -> list[Due]:
+    """Granted consents on ``channels`` whose last two-year cycle has no
+    reconfirmation yet.
 
     The consent date is the last time it was given (a renewed consent starts a new
     cycle); cycle ``n`` falls due ``2n`` years after it."""
-    consents = (Consent.objects.filter(channel=Channel.EMAIL, purpose=Purpose.MARKETING,
+    consents = (Consent.objects.filter(_addressed(channels), purpose=Purpose.MARKETING,
                                        status=ConsentStatus.GRANTED)
-                .exclude(profile__email="")
                 .annotate(consented_at=Max("events__at",
                                            filter=Q(events__status=ConsentStatus.GRANTED)))
                 .filter(consented_at__lte=add_years(now, -RECONFIRM_YEARS))
@@ -132,23 +153,26 @@ def reconfirmations_due(now: datetime, limit: int | None = BATCH) -> list[Due]:
         cycle = 1
         while add_years(consent.consented_at, RECONFIRM_YEARS * (cycle + 1)) <= now:
             cycle += 1
-        owed.append(Due(consent.pk, consent.profile_id, NoticeKind.RECONFIRM,
+        owed.append(Due(consent.pk, consent.profile_id, consent.channel,
+                        NoticeKind.RECONFIRM,
                         f"{consent.consented_at:%Y-%m-%dT%H:%M:%S}#{cycle}",
                         add_years(consent.consented_at, RECONFIRM_YEARS * cycle),
                         consent.consented_at))
     return owed
 
 
-def results_due(now: datetime, limit: int | None = BATCH) -> list[Due]:
-    """Opt-ins and opt-outs of the last :data:`RESULT_LOOKBACK` not yet told."""
+def results_due(now: datetime, channels: Iterable[str],
+                limit: int | None = BATCH) -> list[Due]:
+    """Opt-ins and opt-outs on ``channels`` of the last :data:`RESULT_LOOKBACK` not yet
+    told."""
     previous = (ConsentEvent.objects.filter(consent_id=OuterRef("consent_id"),
                                             id__lt=OuterRef("id"))
                 .order_by("-id").values("status")[:1])
     events = (ConsentEvent.objects
-              .filter(consent__channel=Channel.EMAIL, consent__purpose=Purpose.MARKETING,
+              .filter(_addressed(channels, "consent__"), consent__purpose=Purpose.MARKETING,
                       status__in=list(RESULT_KINDS), at__gte=now - RESULT_LOOKBACK,
                       at__lte=now)
-              .exclude(source=Source.IMPORT).exclude(consent__profile__email="")
+              .exclude(source=Source.IMPORT)
               .annotate(before=Coalesce(Subquery(previous), Value("")),
                         period_key=Cast("id", CharField()))
               .exclude(before=F("status"))
@@ -157,7 +181,7 @@ def results_due(now: datetime, limit: int | None = BATCH) -> list[Due]:
               .order_by("at", "id"))
     owed = []
     for event in events.select_related("consent")[:limit] if limit else events:
-        owed.append(Due(event.consent_id, event.consent.profile_id,
+        owed.append(Due(event.consent_id, event.consent.profile_id, event.consent.channel,
                         RESULT_KINDS[ConsentStatus(event.status)], str(event.pk),
                         event.at, event.at))
     return owed
@@ -170,40 +194,38 @@ def run(now: datetime) -> dict[str, int]:
     if not enabled():
         return {}
     counts: dict[str, int] = {NoticeStatus.SENT: 0, NoticeStatus.FAILED: 0}
-    owed = reconfirmations_due(now) + results_due(now)
+    channels = sending_channels()
+    owed = reconfirmations_due(now, channels) + results_due(now, channels)
     if not owed:
         return counts
-    with Relays() as relays:
+    transports = Transports()
+    try:
         for due in owed:
-            status = send_notice(due, relays, now)
+            status = send_notice(due, transports, now)
             if status in counts:
                 counts[status] += 1
+    finally:
+        transports.close()
     return counts
 
 
-def send_notice(due: Due, relays: Relays, now: datetime) -> str | None:
+def send_notice(due: Due, transports: Transports, now: datetime) -> str | None:
     """Claim, send and record one notice; its final status (None: another run has it)."""
     notice = claim(due, now)
     if notice is None:
         return None
     try:
         profile = Profile.objects.get(pk=due.profile_id)
-        message, language = notice_message(profile, due.kind, due.consented_at)
-        outcome = relays.send(settings.ENVOI_CONSENT_NOTICE_MAIL_FROM, profile.email,
-                              message.as_bytes(policy=email.policy.SMTP))
-        ok, reply = outcome.ok, f"{outcome.code} {outcome.text}".strip()
-        # Cut off after the message was handed over: the relay may have it, so it is
-        # never tried again (nothing twice), and counts as failed.
-        final = not ok and outcome.code == 0 and not outcome.relay_fault
+        sent = transports.deliver(due.channel, profile, due.kind, due.consented_at)
     except Exception as error:  # one profile's failure never stops the others
         log.exception("consent notice %s of profile %s failed", due.kind, due.profile_id)
-        ok, reply, language, final = False, f"error: {error}", "", False
-    status = NoticeStatus.SENT if ok else NoticeStatus.FAILED
+        sent = Sent(False, f"error: {error}", "")
+    status = NoticeStatus.SENT if sent.ok else NoticeStatus.FAILED
     ConsentNotice.objects.filter(pk=notice.pk).update(
-        status=status, sent_at=clock.now() if ok else None, reply=reply[:300],
-        language=language, attempts=MAX_ATTEMPTS if final else F("attempts"))
-    audit(None, "consent.notice", profile=due.profile_id, kind=due.kind, outcome=status,
-          reply=reply[:120])
+        status=status, sent_at=clock.now() if sent.ok else None, reply=sent.reply[:300],
+        language=sent.language, attempts=MAX_ATTEMPTS if sent.final else F("attempts"))
+    audit(None, "consent.notice", profile=due.profile_id, channel=due.channel,
+          kind=due.kind, outcome=status, reply=sent.reply[:120])
     return status
 
 
@@ -227,31 +249,6 @@ def claim(due: Due, now: datetime) -> ConsentNotice | None:
                                      period=due.period)
 
 
-class Relays:
-    """The configured SMTP relays (``ENVOI_SMTP_URL``), one connection each, opened on
-    first use: a relay that cannot be reached hands the message to the next one."""
-
-    def __init__(self) -> None:
-        self.connections = [SmtpConnection.from_config(config)
-                            for config in relays_from_url(settings.ENVOI_SMTP_URL)]
-
-    def send(self, mail_from: str, rcpt_to: str, data: bytes) -> SmtpOutcome:
-        outcome = None
-        for connection in self.connections:
-            outcome = connection.send(mail_from, rcpt_to, data)
-            if not outcome.relay_fault:  # this relay answered, or may hold the message
-                return outcome
-        assert outcome is not None
-        return outcome
-
-    def __enter__(self) -> Relays:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for connection in self.connections:
-            connection.close()
-
-
 # -- reading ------------------------------------------------------------------------------
 
 def notices_of(profile: Profile) -> list[ConsentNotice]:
@@ -266,6 +263,7 @@ def is_interrupted(notice: ConsentNotice, now: datetime) -> bool:
 
 
 def iter_owed(now: datetime) -> Iterator[Due]:
-    """Every notice owed now, unbounded (the compliance page counts them)."""
-    yield from reconfirmations_due(now, limit=None)
-    yield from results_due(now, limit=None)
+    """Every notice owed now on every channel, unbounded (the compliance page counts
+    them, including SMS notices waiting for an SMSC)."""
+    yield from reconfirmations_due(now, Channel.values, limit=None)
+    yield from results_due(now, Channel.values, limit=None)
