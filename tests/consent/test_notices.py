@@ -158,6 +158,20 @@ def test_auto_mode_follows_the_korean_rule_set(relay, clock, settings):
     assert notices.run(clock.now()) == {}
 
 
+def test_auto_mode_is_on_once_a_delivery_names_the_korean_rule_set(settings):
+    from envoi.deliveries import services
+    from tests.support.deliveries import boss
+
+    settings.ENVOI_CONSENT_NOTICES = "auto"
+    settings.ENVOI_DEFAULT_TYPOLOGY = ""
+    services.create(boss(), label="Notice", sender="a@example.com", subject="s",
+                    text_body="t", typology=["jp_advertising"])
+    assert not notices.enabled()
+    services.create(boss(), label="Ad", sender="a@example.com", subject="(광고) s",
+                    text_body="t", typology=["kr_advertising", "bulk_sender"])
+    assert notices.enabled()
+
+
 def test_the_job_runs_from_the_registry(relay, clock):
     assert "consent_notices" in jobs.JOBS
     clock.set(datetime(2026, 5, 1, 3, 0, tzinfo=UTC))
@@ -179,3 +193,23 @@ def test_the_notice_link_opens_the_preference_centre(relay, clock):
     assert not has_consent(person, "email")
     assert Unsubscription.objects.count() == 0  # no message row to count it for
     assert client.get(link[:-3] + "aaa").status_code in (400, 404)
+
+
+def test_a_consent_given_again_starts_a_new_cycle(relay, clock):
+    clock.set(GRANTED_AT)
+    person = profile("minji@example.kr")
+    record_consent(person, "email", IMPORTED)
+    notices.run(clock.set(GRANTED_AT.replace(year=2026) + timedelta(days=1)))
+    withdraw_consent(person, "email", BY_HAND)
+    notices.run(clock.advance(hours=1))
+    clock.set(datetime(2026, 6, 1, 3, 0, tzinfo=UTC))
+    record_consent(person, "email", BY_HAND)  # given again: the consent date is now
+    notices.run(clock.now())
+    assert [n.kind for n in ConsentNotice.objects.order_by("id")] == [
+        "reconfirm", "withdrawn", "granted"]
+    notices.run(clock.set(GRANTED_AT.replace(year=2028) + timedelta(days=1)))
+    assert ConsentNotice.objects.count() == 3  # four years after the first: not yet due
+    notices.run(clock.set(datetime(2028, 6, 1, 4, 0, tzinfo=UTC)))
+    last = ConsentNotice.objects.latest("id")
+    assert (last.kind, last.period) == ("reconfirm", "2026-06-01T03:00:00#1")
+    assert "2026-06-01" in body_of(relay.messages[-1])

@@ -57,7 +57,10 @@ class Consent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["profile", "channel", "purpose"],
                                                name="one_consent_per_channel_purpose")]
-        indexes = [models.Index(fields=["channel", "status", "profile"])]
+        indexes = [models.Index(fields=["channel", "status", "profile"]),
+                   # The consents due for a reconfirmation (envoi.consent.notices).
+                   models.Index(fields=["purpose", "status", "updated_at"],
+                                name="consent_reconfirm_idx")]
 
     def __str__(self) -> str:
         return f"profile {self.profile_id} {self.channel} {self.purpose}: {self.status}"
@@ -79,6 +82,10 @@ class ConsentEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        # The recent changes whose result is told (envoi.consent.notices); imports,
+        # never told, are left out of the index.
+        indexes = [models.Index(fields=["at"], name="consent_event_told_idx",
+                                condition=~models.Q(source="import"))]
 
     def __str__(self) -> str:
         return f"{self.move} ({self.source}) at {self.at:%Y-%m-%d %H:%M:%S}"

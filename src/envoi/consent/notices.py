@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, Exists, F, Max, OuterRef, Q, Subquery, Value
+from django.db.models import CharField, Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Cast, Coalesce
 
 from envoi import clock
@@ -139,15 +139,16 @@ def reconfirmations_due(now: datetime, channels: Iterable[str],
     reconfirmation yet.
 
     The consent date is the last time it was given (a renewed consent starts a new
-    cycle); cycle ``n`` falls due ``2n`` years after it."""
+    cycle); cycle ``n`` falls due ``2n`` years after it. For a granted consent it is
+    ``updated_at``: the last move of a granted consent is the grant (or confirmation)
+    itself, written with its event at the same instant, so no events are read here."""
     consents = (Consent.objects.filter(_addressed(channels), purpose=Purpose.MARKETING,
-                                       status=ConsentStatus.GRANTED)
-                .annotate(consented_at=Max("events__at",
-                                           filter=Q(events__status=ConsentStatus.GRANTED)))
-                .filter(consented_at__lte=add_years(now, -RECONFIRM_YEARS))
+                                       status=ConsentStatus.GRANTED,
+                                       updated_at__lte=add_years(now, -RECONFIRM_YEARS))
+                .annotate(consented_at=F("updated_at"))
                 .exclude(_finished(OuterRef("pk"), [NoticeKind.RECONFIRM],
                                    due_at__gt=add_years(now, -RECONFIRM_YEARS)))
-                .order_by("consented_at", "pk"))
+                .order_by("updated_at", "pk"))
     owed = []
     for consent in consents[:limit] if limit else consents:
         cycle = 1
