@@ -179,9 +179,9 @@ def results_due(now: datetime, channels: Iterable[str],
               .exclude(before=F("status"))
               .exclude(_finished(OuterRef("consent_id"), list(RESULT_KINDS.values()),
                                  period=OuterRef("period_key")))
-              .order_by("at", "id"))
+              .select_related("consent").order_by("at", "id"))
     owed = []
-    for event in events.select_related("consent")[:limit] if limit else events:
+    for event in events[:limit] if limit else events:
         owed.append(Due(event.consent_id, event.consent.profile_id, event.consent.channel,
                         RESULT_KINDS[ConsentStatus(event.status)], str(event.pk),
                         event.at, event.at))
