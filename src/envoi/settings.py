@@ -41,6 +41,14 @@ ENVOI_DEFAULT_TYPOLOGY = config.env("ENVOI_DEFAULT_TYPOLOGY", "")
 ENVOI_CONFIRM_MAIL_FROM = config.env("ENVOI_CONFIRM_MAIL_FROM", "") or (
     f"no-reply@{ENVOI_BOUNCE_DOMAIN}")
 ENVOI_CONFIRM_DAYS = int(config.env("ENVOI_CONFIRM_DAYS", "7"))
+# Consent notices of Korean advertising (envoi.consent.notices): "auto" sends them once
+# kr_advertising is a default rule set or any delivery names it; "1" always, "0" never.
+ENVOI_CONSENT_NOTICES = config.env("ENVOI_CONSENT_NOTICES", "auto")
+ENVOI_CONSENT_NOTICE_MAIL_FROM = (config.env("ENVOI_CONSENT_NOTICE_MAIL_FROM", "")
+                                  or ENVOI_CONFIRM_MAIL_FROM)
+# The SMS sender (short code or number) of consent notices to SMS consents; none: they
+# wait (with ENVOI_SMPP_URL, the SMSCs they go through).
+ENVOI_CONSENT_NOTICE_SMS_FROM = config.env("ENVOI_CONSENT_NOTICE_SMS_FROM", "")
 ENVOI_SUBSCRIBE_MIN_SECONDS = float(config.env("ENVOI_SUBSCRIBE_MIN_SECONDS", "3"))
 ENVOI_LEASE_SECONDS = int(config.env("ENVOI_LEASE_SECONDS", "60"))
 ENVOI_BATCH_SIZE = int(config.env("ENVOI_BATCH_SIZE", "200"))

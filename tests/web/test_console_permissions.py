@@ -144,6 +144,7 @@ PAGES: dict[str, dict[str, Rule]] = {
     "profile_erase": post_only("consent.erase"),
     "profile_export": {"GET": ("consent.export",)},
     "subscription_form": both("audience.edit"),
+    "consent_notices": {"GET": ("logs.view",)},
 }
 
 # The dashboard's actions and the permission each needs: the API's endpoint for it

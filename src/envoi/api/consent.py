@@ -46,6 +46,7 @@ class ConsentEventOut(Schema):
 
 class ConsentOut(Schema):
     channel: str
+    purpose: str
     status: str
     source: str
     updated_at: datetime
@@ -55,6 +56,10 @@ class ConsentOut(Schema):
 class ConsentIn(Strict):
     channel: Literal["email", "sms"]
     status: Literal["granted", "withdrawn"]
+    purpose: Literal["marketing", "night"] = Field(
+        "marketing", description="``night``: advertising between 21:00 and 08:00 in the "
+                                 "person's time zone (Korean advertising), a consent of "
+                                 "its own beside the channel's marketing consent.")
     wording: str = Field("", max_length=5000,
                          description="What the person was shown or told when they chose.")
     ip: str | None = Field(None, max_length=45,
@@ -92,7 +97,7 @@ def record_consent(request: HttpRequest, profile_id: int, payload: ConsentIn):
                         language=payload.language)
     move = give_consent if payload.status == "granted" else take_back_consent
     try:
-        move(request.user, profile, payload.channel, evidence)
+        move(request.user, profile, payload.channel, evidence, payload.purpose)
     except ConsentError as error:
         raise BadRequest(str(error)) from error
     return consents_of(profile)

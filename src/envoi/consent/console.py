@@ -21,9 +21,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_GET, require_POST
 
+from envoi import clock
 from envoi.audiences.models import Audience, AudienceMember, Profile
-from envoi.consent import editing, erasure, services
-from envoi.consent.models import Channel, PublicList, Source
+from envoi.consent import compliance, editing, erasure, notices, services
+from envoi.consent.models import Channel, PublicList, Purpose, Source
 from envoi.consent.pages import brand
 from envoi.web.views.common import get_or_404, requires
 
@@ -36,10 +37,12 @@ def profile_consent(request: HttpRequest, pk: int) -> HttpResponse:
     """Record consent given (or withdrawn) as the person said it, source ``console``."""
     profile = get_or_404(Profile, pk)
     channel = request.POST.get("channel", "")
+    purpose = request.POST.get("purpose", Purpose.MARKETING)
     status = request.POST.get("status", "")
     wording = request.POST.get("wording", "").strip()[:MAX_WORDING]
     back = reverse("web:profile", args=[profile.pk])
-    if channel not in Channel.values or status not in ("granted", "withdrawn"):
+    if (channel not in Channel.values or purpose not in Purpose.values
+            or status not in ("granted", "withdrawn")):
         messages.error(request, _("Choose a channel and whether consent was given or "
                                   "withdrawn."))
         return redirect(back)
@@ -49,10 +52,10 @@ def profile_consent(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(back)
     evidence = services.Evidence(Source.CONSOLE, wording=wording)
     if status == "granted":
-        services.give_consent(request.user, profile, channel, evidence)
+        services.give_consent(request.user, profile, channel, evidence, purpose)
         messages.success(request, _("Consent was recorded."))
     else:
-        services.take_back_consent(request.user, profile, channel, evidence)
+        services.take_back_consent(request.user, profile, channel, evidence, purpose)
         messages.success(request, _("Consent was withdrawn."))
     return redirect(back)
 
@@ -131,6 +134,14 @@ def _change_public_lists(request: HttpRequest) -> None:
 
 def _int(value: str | None) -> int:
     return int(value) if value and value.isdigit() and len(value) < 19 else 0
+
+
+@require_GET
+@requires("logs.view")
+def consent_notices(request: HttpRequest) -> HttpResponse:
+    """The compliance page: consent notices due, sent, failed and overdue per month."""
+    return render(request, "consent/compliance.html", {
+        "months": compliance.notice_months(clock.now()), "enabled": notices.enabled()})
 
 
 # -- editing a profile -----------------------------------------------------------------

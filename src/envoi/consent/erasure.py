@@ -33,7 +33,14 @@ from envoi.accounts.services import Actor, audit
 from envoi.audiences.models import AudienceMember, Profile
 from envoi.bounces.models import InboundMessage, Quarantine, QuarantineEvent
 from envoi.consent import hashing
-from envoi.consent.models import Channel, Consent, Erasure, Suppression, Unsubscription
+from envoi.consent.models import (
+    Channel,
+    Consent,
+    ConsentNotice,
+    Erasure,
+    Suppression,
+    Unsubscription,
+)
 from envoi.consent.services import _require, consents_of
 from envoi.deliveries.models import Delivery, Proof
 from envoi.preparation.models import ExclusionLog
@@ -169,6 +176,9 @@ def export_profile(user: Actor, profile: Profile) -> dict[str, Any]:
         "lists": list(AudienceMember.objects.filter(profile_id=profile.pk)
                       .values_list("audience__name", flat=True).order_by("audience__name")),
         "consents": consents_of(profile),
+        "consent_notices": list(ConsentNotice.objects.filter(
+            consent__profile_id=profile.pk).order_by("id").values(
+            "consent__channel", "kind", "status", "due_at", "sent_at", "language")),
         "messages": rows,
         "exclusions": list(ExclusionLog.objects.filter(profile_id=profile.pk)
                            .values("delivery_id", "address", "reason").order_by("id")),

@@ -22,6 +22,16 @@ class ConsentStatus(models.TextChoices):
     WITHDRAWN = "withdrawn"
 
 
+class Purpose(models.TextChoices):
+    """What a consent allows. Marketing on the channel is the consent the rest of
+    Envoi asks about; night-time advertising (Korea, 정보통신망법 §50③) is a separate
+    consent, kept with the same proof, that lets ``kr_advertising`` rows arrive between
+    21:00 and 08:00. It never opts a profile in or out of the channel by itself."""
+
+    MARKETING = "marketing"
+    NIGHT = "night"
+
+
 class Source(models.TextChoices):
     IMPORT = "import"
     FORM = "form"
@@ -31,23 +41,29 @@ class Source(models.TextChoices):
 
 
 class Consent(models.Model):
-    """One profile's standing on one channel; its history is in :class:`ConsentEvent`."""
+    """One profile's standing on one channel for one purpose; its history is in
+    :class:`ConsentEvent`."""
 
     profile = models.ForeignKey("audiences.Profile", on_delete=models.CASCADE,
                                 related_name="+", db_index=False)  # see the constraint
     channel = models.CharField(max_length=8, choices=Channel.choices)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices,
+                               default=Purpose.MARKETING)
     status = models.CharField(max_length=10, choices=ConsentStatus.choices,
                               default=ConsentStatus.NONE)
     source = models.CharField(max_length=8, choices=Source.choices, blank=True, default="")
     updated_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["profile", "channel"],
-                                               name="one_consent_per_channel")]
-        indexes = [models.Index(fields=["channel", "status", "profile"])]
+        constraints = [models.UniqueConstraint(fields=["profile", "channel", "purpose"],
+                                               name="one_consent_per_channel_purpose")]
+        indexes = [models.Index(fields=["channel", "status", "profile"]),
+                   # The consents due for a reconfirmation (envoi.consent.notices).
+                   models.Index(fields=["purpose", "status", "updated_at"],
+                                name="consent_reconfirm_idx")]
 
     def __str__(self) -> str:
-        return f"profile {self.profile_id} {self.channel}: {self.status}"
+        return f"profile {self.profile_id} {self.channel} {self.purpose}: {self.status}"
 
 
 class ConsentEvent(models.Model):
@@ -66,6 +82,10 @@ class ConsentEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        # The recent changes whose result is told (envoi.consent.notices); imports,
+        # never told, are left out of the index.
+        indexes = [models.Index(fields=["at"], name="consent_event_told_idx",
+                                condition=~models.Q(source="import"))]
 
     def __str__(self) -> str:
         return f"{self.move} ({self.source}) at {self.at:%Y-%m-%d %H:%M:%S}"
@@ -130,3 +150,40 @@ class PublicList(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class NoticeKind(models.TextChoices):
+    RECONFIRM = "reconfirm"  # consent two years old: still wanted? (정보통신망법 §50⑧)
+    GRANTED = "granted"  # the result of an opt-in (§50⑦)
+    WITHDRAWN = "withdrawn"  # the result of an opt-out
+
+
+class NoticeStatus(models.TextChoices):
+    SENDING = "sending"  # claimed and committed before the relay was asked
+    SENT = "sent"
+    FAILED = "failed"  # the relay refused it, or none could be reached: tried again
+
+
+class ConsentNotice(models.Model):
+    """One notice about a consent, sent at most once: the ledger of
+    :mod:`envoi.consent.notices`. ``period`` names what it is about: the consent date
+    and the two-year cycle of a reconfirmation, or the event whose result it tells."""
+
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=10, choices=NoticeKind.choices)
+    period = models.CharField(max_length=40)
+    status = models.CharField(max_length=8, choices=NoticeStatus.choices)
+    due_at = models.DateTimeField()  # when it had to go: the cycle's date, or the change's
+    claimed_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    language = models.CharField(max_length=8, blank=True, default="")
+    reply = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["consent", "kind", "period"],
+                                               name="one_notice_per_consent_kind_period")]
+        indexes = [models.Index(fields=["due_at"]), models.Index(fields=["status", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} notice of consent {self.consent_id} ({self.period}): {self.status}"

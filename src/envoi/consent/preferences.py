@@ -61,16 +61,18 @@ def save_choices(profile: Profile, wanted: Choices, evidence: Evidence) -> None:
             AudienceMember.objects.create(audience_id=audience_id, profile=profile)
 
 
-def unsubscribe_all(profile: Profile, delivery_id: int, row_id: int, reason: str,
-                    evidence: Evidence) -> None:
-    """Leave every channel and public list; the reason is counted for the delivery."""
+def unsubscribe_all(profile: Profile, delivery_id: int | None, row_id: int | None,
+                    reason: str, evidence: Evidence) -> None:
+    """Leave every channel and public list; the reason is counted for the delivery (when
+    the page was opened from a message, not from a consent notice)."""
     with transaction.atomic():
         for channel in Channel:
             withdraw_consent(profile, channel, evidence)
         AudienceMember.objects.filter(
             profile=profile, audience_id__in=[p.audience_id for p in public_lists()]
         ).delete()
-        count_unsubscription(delivery_id, row_id, reason)
+        if delivery_id is not None and row_id is not None:
+            count_unsubscription(delivery_id, row_id, reason)
 
 
 def evidence_from(ip: str | None, user_agent: str, language: str) -> Evidence:

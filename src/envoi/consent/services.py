@@ -4,6 +4,7 @@
 * :func:`request_consent` / :func:`confirm_consent` — the double opt-in of the form;
 * :func:`withdraw_consent` — an unsubscribe, a channel opt-out, a console edit;
 * :func:`has_consent` — may this profile be sent marketing on this channel now;
+* :func:`night_consenting` — the profiles that agreed to advertising at night (Korea);
 * :func:`consenting_profiles` — the ids of every profile that may, as a queryset;
 * :func:`envoi.consent.sql.exclusion_cases` — the same rule inside preparation's SQL.
 
@@ -34,6 +35,7 @@ from envoi.consent.models import (
     Consent,
     ConsentEvent,
     ConsentStatus,
+    Purpose,
     Source,
     Suppression,
     UnsubscribeReason,
@@ -60,9 +62,11 @@ class Evidence:
     language: str = ""
 
 
-def _check(channel: str, evidence: Evidence) -> None:
+def _check(channel: str, evidence: Evidence, purpose: str) -> None:
     if channel not in Channel.values:
         raise ConsentError(f"channel: {channel!r} is not one of {', '.join(Channel.values)}.")
+    if purpose not in Purpose.values:
+        raise ConsentError(f"purpose: {purpose!r} is not one of {', '.join(Purpose.values)}.")
     if evidence.source not in Source.values:
         raise ConsentError(f"source: {evidence.source!r} is not one of "
                            f"{', '.join(Source.values)}.")
@@ -74,10 +78,11 @@ def _check(channel: str, evidence: Evidence) -> None:
 
 
 @transaction.atomic
-def _move(profile: Profile, channel: str, move: str, evidence: Evidence) -> Consent:
-    _check(channel, evidence)
+def _move(profile: Profile, channel: str, move: str, evidence: Evidence,
+          purpose: str = Purpose.MARKETING) -> Consent:
+    _check(channel, evidence, purpose)
     consent, _ = Consent.objects.get_or_create(
-        profile_id=profile.pk, channel=channel,
+        profile_id=profile.pk, channel=channel, purpose=purpose,
         defaults={"status": ConsentStatus.NONE, "updated_at": clock.now()})
     lifecycle.apply(consent, move, evidence.source)
     ConsentEvent.objects.create(
@@ -87,11 +92,13 @@ def _move(profile: Profile, channel: str, move: str, evidence: Evidence) -> Cons
     return consent
 
 
-def record_consent(profile: Profile, channel: str, evidence: Evidence) -> Consent:
-    """Consent given directly (not through a form's double opt-in)."""
+def record_consent(profile: Profile, channel: str, evidence: Evidence,
+                   purpose: str = Purpose.MARKETING) -> Consent:
+    """Consent given directly (not through a form's double opt-in). Night-time consent
+    leaves the channel's opt-out as it is: it only widens marketing already allowed."""
     with transaction.atomic():
-        consent = _move(profile, channel, "grant", evidence)
-        if evidence.source in EXPLICIT_SOURCES:
+        consent = _move(profile, channel, "grant", evidence, purpose)
+        if evidence.source in EXPLICIT_SOURCES and purpose == Purpose.MARKETING:
             _opt_in(profile, channel)
     return consent
 
@@ -100,7 +107,8 @@ def request_consent(profile: Profile, channel: str, evidence: Evidence) -> Conse
     """A form asked for consent: pending until :func:`confirm_consent`. A profile that
     already consents stays granted (and the event is still kept)."""
     with transaction.atomic():
-        current = Consent.objects.filter(profile_id=profile.pk, channel=channel).first()
+        current = Consent.objects.filter(profile_id=profile.pk, channel=channel,
+                                         purpose=Purpose.MARKETING).first()
         if current is not None and current.status == ConsentStatus.GRANTED:
             return current
         return _move(profile, channel, "request", evidence)
@@ -115,11 +123,14 @@ def confirm_consent(profile: Profile, channel: str, evidence: Evidence) -> Conse
     return consent
 
 
-def withdraw_consent(profile: Profile, channel: str, evidence: Evidence) -> Consent:
-    """Consent taken back: the profile is opted out of the channel at once."""
+def withdraw_consent(profile: Profile, channel: str, evidence: Evidence,
+                     purpose: str = Purpose.MARKETING) -> Consent:
+    """Consent taken back: marketing's opts the profile out of the channel at once;
+    night-time consent's only ends sending at night."""
     with transaction.atomic():
-        consent = _move(profile, channel, "withdraw", evidence)
-        Profile.objects.filter(pk=profile.pk).update(**{OPT_OUT_FIELD[channel]: True})
+        consent = _move(profile, channel, "withdraw", evidence, purpose)
+        if purpose == Purpose.MARKETING:
+            Profile.objects.filter(pk=profile.pk).update(**{OPT_OUT_FIELD[channel]: True})
     return consent
 
 
@@ -144,25 +155,36 @@ def has_consent(profile: Profile, channel: str) -> bool:
 
 def consenting_profiles(channel: str) -> QuerySet[Profile]:
     """Every profile that consents to marketing on ``channel`` and has not opted out."""
-    granted = Consent.objects.filter(channel=channel, status=ConsentStatus.GRANTED)
+    granted = Consent.objects.filter(channel=channel, purpose=Purpose.MARKETING,
+                                     status=ConsentStatus.GRANTED)
     return Profile.objects.filter(pk__in=granted.values("profile_id"),
                                   **{OPT_OUT_FIELD[channel]: False})
 
 
+def night_consenting(channel: str) -> QuerySet[Consent]:
+    """The night-time advertising consents granted on ``channel`` (their profile ids
+    are what the night hold of ``kr_advertising`` skips)."""
+    return Consent.objects.filter(channel=channel, purpose=Purpose.NIGHT,
+                                  status=ConsentStatus.GRANTED)
+
+
 def consents_of(profile: Profile) -> list[dict]:
-    """Each channel's standing and its events, oldest first (API, console, export)."""
-    standing = {c.channel: c for c in Consent.objects.filter(profile_id=profile.pk)}
+    """Each channel's and purpose's standing and its events, oldest first (API, console,
+    export)."""
+    standing = {(c.channel, c.purpose): c
+                for c in Consent.objects.filter(profile_id=profile.pk)}
     events = ConsentEvent.objects.filter(consent__profile_id=profile.pk).select_related(
         "consent")
-    history: dict[str, list[dict]] = {channel: [] for channel in standing}
+    history: dict[tuple[str, str], list[dict]] = {key: [] for key in standing}
     for event in events:
-        history[event.consent.channel].append({
+        history[(event.consent.channel, event.consent.purpose)].append({
             "move": event.move, "status": event.status, "source": event.source,
             "at": event.at, "ip": event.ip, "user_agent": event.user_agent,
             "wording": event.wording, "language": event.language})
-    return [{"channel": channel, "status": consent.status, "source": consent.source,
-             "updated_at": consent.updated_at, "events": history[channel]}
-            for channel, consent in sorted(standing.items())]
+    return [{"channel": channel, "purpose": purpose, "status": consent.status,
+             "source": consent.source, "updated_at": consent.updated_at,
+             "events": history[(channel, purpose)]}
+            for (channel, purpose), consent in sorted(standing.items())]
 
 
 def count_unsubscription(delivery_id: int, row_id: int, reason: str = "") -> None:
@@ -200,18 +222,20 @@ def _require(user: Actor, action: str) -> None:
         require(user, action)
 
 
-def give_consent(user: Actor, profile: Profile, channel: str, evidence: Evidence) -> Consent:
+def give_consent(user: Actor, profile: Profile, channel: str, evidence: Evidence,
+                 purpose: str = Purpose.MARKETING) -> Consent:
     """Record consent given on the person's word (console, API, CLI)."""
     _require(user, "consent.record")
-    consent = record_consent(profile, channel, evidence)
-    audit(user, "consent.grant", profile=profile.pk, channel=channel, source=evidence.source)
+    consent = record_consent(profile, channel, evidence, purpose)
+    audit(user, "consent.grant", profile=profile.pk, channel=channel, purpose=purpose,
+          source=evidence.source)
     return consent
 
 
 def take_back_consent(user: Actor, profile: Profile, channel: str,
-                      evidence: Evidence) -> Consent:
+                      evidence: Evidence, purpose: str = Purpose.MARKETING) -> Consent:
     _require(user, "consent.record")
-    consent = withdraw_consent(profile, channel, evidence)
-    audit(user, "consent.withdraw", profile=profile.pk, channel=channel,
+    consent = withdraw_consent(profile, channel, evidence, purpose)
+    audit(user, "consent.withdraw", profile=profile.pk, channel=channel, purpose=purpose,
           source=evidence.source)
     return consent

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from envoi.consent import hashing
-from envoi.consent.models import ConsentStatus, Suppression
+from envoi.consent.models import ConsentStatus, Purpose, Suppression
 
 NO_CONSENT = "no_consent"
 ADDRESS_COLUMN = {"email": "p.email", "sms": "p.phone"}
@@ -34,7 +34,17 @@ def exclusion_cases(channel: str, vendor: str, *, require_consent: bool
         params += [*hash_params, channel]
     if require_consent:
         cases.append(f"WHEN NOT EXISTS (SELECT 1 FROM consent_consent c "
-                     f"WHERE c.profile_id = p.id AND c.channel = %s AND c.status = "
+                     f"WHERE c.profile_id = p.id AND c.channel = %s "
+                     f"AND c.purpose = '{Purpose.MARKETING}' AND c.status = "
                      f"'{ConsentStatus.GRANTED}') THEN '{NO_CONSENT}'")
         params.append(channel)
     return "\n            ".join(cases), params
+
+
+def night_consent_condition(channel: str, profile_column: str = "t.profile_id"
+                            ) -> tuple[str, tuple[Any, ...]]:
+    """True for a profile whose night-time advertising consent on ``channel`` is granted
+    (the night hold of ``kr_advertising`` skips it), and its parameters."""
+    return (f"{profile_column} IN (SELECT c.profile_id FROM consent_consent c "
+            f"WHERE c.channel = %s AND c.purpose = '{Purpose.NIGHT}' "
+            f"AND c.status = '{ConsentStatus.GRANTED}')", (channel,))

@@ -38,7 +38,7 @@ from envoi import clock
 from envoi.audiences.models import AudienceMember, Profile
 from envoi.config import smtp_from_url
 from envoi.consent import lifecycle
-from envoi.consent.models import Consent, ConsentEvent, PublicList
+from envoi.consent.models import Consent, ConsentEvent, PublicList, Purpose
 from envoi.consent.pages import brand
 from envoi.consent.services import Evidence, confirm_consent, request_consent
 from envoi.sending.smtp import SmtpConnection
@@ -135,7 +135,8 @@ def _profile_for(address: str, signup: Signup) -> Profile:
 
 def _recent_requests(profile: Profile) -> int:
     return ConsentEvent.objects.filter(
-        consent__profile_id=profile.pk, consent__channel="email", move="request",
+        consent__profile_id=profile.pk, consent__channel="email",
+        consent__purpose=Purpose.MARKETING, move="request",
         at__gte=clock.now() - timedelta(hours=1)).count()
 
 
@@ -176,6 +177,7 @@ def confirm(token: str, evidence: Evidence) -> Profile:
 
 def is_pending(profile: Profile) -> bool:
     return Consent.objects.filter(profile_id=profile.pk, channel="email",
+                                  purpose=Purpose.MARKETING,
                                   status__in=["pending", "granted"]).exists()
 
 

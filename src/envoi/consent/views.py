@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from envoi.audiences.models import Profile
-from envoi.consent import preferences, subscription
+from envoi.consent import notice_mail, preferences, subscription
 from envoi.consent.models import Source
 from envoi.consent.pages import brand, client_ip, recipient_language, render_page
 from envoi.consent.services import Evidence
@@ -111,9 +111,16 @@ def _confirm_wording(language: str) -> str:
 
 # -- the preference centre ----------------------------------------------------------------
 
-def _target_profile(token: str) -> tuple[tracking.UnsubscribeTarget, Profile]:
-    target = tracking.unsubscribe_target(token)
-    profile = Profile.objects.filter(pk=target.profile_id).first()
+def _target_profile(token: str) -> tuple[tracking.UnsubscribeTarget | None, Profile]:
+    """The message and profile of a message's link, or (None, profile) for the link of a
+    consent notice (envoi.consent.notice_mail), which names only the profile."""
+    try:
+        message = tracking.unsubscribe_target(token)
+        target: tracking.UnsubscribeTarget | None = message
+        profile_id = message.profile_id
+    except tokens.BadToken:
+        target, profile_id = None, notice_mail.profile_of_link(token)
+    profile = Profile.objects.filter(pk=profile_id).first()
     if profile is None or not profile.email:
         raise tokens.BadToken("no such profile")
     return target, profile
@@ -132,8 +139,10 @@ def preference_centre(request: HttpRequest, token: str) -> HttpResponse:
     saved = False
     if request.method == "POST":
         if request.POST.get("action") == "unsubscribe":
-            preferences.unsubscribe_all(profile, target.delivery_id, target.row_id,
-                                        request.POST.get("reason", ""), evidence)
+            preferences.unsubscribe_all(
+                profile, target.delivery_id if target else None,
+                target.row_id if target else None, request.POST.get("reason", ""),
+                evidence)
             return render_page(request, "tracking/unsubscribed.html",
                                {"address": profile.email}, language=language)
         wanted = preferences.Choices(

@@ -18,7 +18,7 @@ from envoi.deliveries.models import Delivery, PreparationMessage
 from envoi.preparation.control import ERROR, Finding
 from envoi.preparation.models import ExclusionLog
 from envoi.preparation.rules import market_findings
-from envoi.preparation.targeting import RowTime, build_target
+from envoi.preparation.targeting import HeldRowTime, RowTime, build_target
 from envoi.sending.models import SendingLog
 from envoi.words import Words, stored_words
 
@@ -137,7 +137,8 @@ def extend_preparation(delivery: Delivery, contact_date: datetime) -> int:
     return counts.to_deliver
 
 
-def _row_time(delivery: Delivery, contact_date: datetime | None = None) -> RowTime | None:
+def _row_time(delivery: Delivery, contact_date: datetime | None = None
+              ) -> RowTime | HeldRowTime | None:
     """In the recipient's-time-zone mode, each profile's due instant: the contact date's
     wall-clock time in the profile's zone, or in the delivery's for profiles without one.
     Korean advertising is also held out of the night hours (envoi.preparation.rules)."""

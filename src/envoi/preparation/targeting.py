@@ -7,7 +7,10 @@ seconds, not minutes, on SQLite and PostgreSQL alike.
 
 In the recipient's-time-zone mode each row gets its own due time: Python computes one
 instant per distinct profile time zone (a few hundred at most) into a second temporary
-table, and the sending log is filled through a join on it. A *top-up* (later runs of
+table, and the sending log is filled through a join on it. A hold some profiles are
+exempt from (:class:`HeldRowTime`: Korean advertising at night, unless the profile
+consented to it) keeps both instants per zone, and the fill picks one per row with an
+SQL condition over the profile. A *top-up* (later runs of
 an aggregated recurring delivery) targets only the profiles not yet in the sending log,
 and counts an address already there as a duplicate.
 """
@@ -91,6 +94,18 @@ RowTime = Callable[[str], datetime]
 
 
 @dataclass(frozen=True)
+class HeldRowTime:
+    """Due instants with a hold: ``held`` for most rows, ``awake`` for the rows whose
+    profile satisfies ``exempt`` (an SQL condition over ``t.profile_id``, with
+    ``exempt_params``)."""
+
+    held: RowTime
+    awake: RowTime
+    exempt: str
+    exempt_params: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
 class TargetCounts:
     targeted: int
     to_deliver: int
@@ -123,7 +138,8 @@ def variant_choice(languages: list[str]) -> tuple[str, list[str]]:
     return f"CASE {' '.join(branches)} ELSE '' END", params
 
 
-def build_target(delivery_id: int, audience: Audience, *, row_time: RowTime | None = None,
+def build_target(delivery_id: int, audience: Audience, *,
+                 row_time: RowTime | HeldRowTime | None = None,
                  top_up: bool = False, keep_rows: bool = True,
                  languages: list[str] | None = None, channel: str = "email",
                  require_consent: bool = False) -> TargetCounts:
@@ -170,15 +186,19 @@ def classify_email(cursor, delivery_id: int, audience: Audience, top_up: bool,
                               *top_up_params, *audience_params, *top_up_params])
 
 
-def _fill_logs(cursor, delivery_id: int, row_time: RowTime | None,
+def _fill_logs(cursor, delivery_id: int, row_time: RowTime | HeldRowTime | None,
                keep_rows: bool) -> TargetCounts:
     """The sending and exclusion logs from ``prep_target``, and the counts."""
     due = _due_times(cursor, row_time) if row_time else []
+    due_sql, due_params = "z.due" if due else "NULL", []
+    if due and isinstance(row_time, HeldRowTime):
+        due_sql = f"CASE WHEN {row_time.exempt} THEN z.awake ELSE z.due END"
+        due_params = list(row_time.exempt_params)
     fill = _FILL_SENDING_LOG.format(
-        due="z.due" if due else "NULL",
+        due=due_sql,
         join="JOIN prep_due z ON z.zone = COALESCE(t.zone, '')" if due else "")
     if keep_rows:
-        cursor.execute(fill, [delivery_id])
+        cursor.execute(fill, [delivery_id, *due_params])
     cursor.execute(_FILL_EXCLUSION_LOG, [delivery_id])
     cursor.execute("SELECT reason, COUNT(*) FROM prep_target GROUP BY reason")
     counts = dict(cursor.fetchall())
@@ -229,15 +249,34 @@ def refresh_planner_statistics() -> None:
         log.exception("could not analyze the sending log")
 
 
-def _due_times(cursor, row_time: RowTime) -> list[datetime]:
-    """One due instant per distinct time zone of the eligible profiles, in ``prep_due``."""
+def _plain(row_time: RowTime | HeldRowTime) -> RowTime:
+    return row_time.held if isinstance(row_time, HeldRowTime) else row_time
+
+
+def _anyone_exempt(cursor, row_time: HeldRowTime) -> bool:
+    """Whether an eligible profile escapes the hold (else its instants are not written,
+    and the delivery's first due time stays the held one)."""
+    cursor.execute(f"SELECT 1 FROM prep_target t WHERE reason IS NULL "  # noqa: S608
+                   f"AND {row_time.exempt} LIMIT 1", list(row_time.exempt_params))
+    return cursor.fetchone() is not None
+
+
+def _due_times(cursor, row_time: RowTime | HeldRowTime) -> list[datetime]:
+    """One due instant per distinct time zone of the eligible profiles (and, under a
+    hold, the instant without it), in ``prep_due``; every instant written."""
     cursor.execute("SELECT DISTINCT COALESCE(zone, '') FROM prep_target "
                    "WHERE reason IS NULL")
-    zones = {zone: row_time(zone) for (zone,) in cursor.fetchall()}
+    names = [zone for (zone,) in cursor.fetchall()]
+    held = awake = _plain(row_time)
+    if isinstance(row_time, HeldRowTime) and _anyone_exempt(cursor, row_time):
+        awake = row_time.awake
+    zones = {zone: (held(zone), awake(zone)) for zone in names}
     column = "TIMESTAMP WITH TIME ZONE" if connection.vendor == "postgresql" else "TEXT"
     cursor.execute("DROP TABLE IF EXISTS prep_due")
-    cursor.execute(f"CREATE TEMPORARY TABLE prep_due (zone TEXT, due {column})")
+    cursor.execute(f"CREATE TEMPORARY TABLE prep_due (zone TEXT, due {column}, "
+                   f"awake {column})")
     adapt = connection.ops.adapt_datetimefield_value
-    cursor.executemany("INSERT INTO prep_due (zone, due) VALUES (%s, %s)",
-                       [(zone, adapt(due)) for zone, due in zones.items()])
-    return list(zones.values())
+    cursor.executemany("INSERT INTO prep_due (zone, due, awake) VALUES (%s, %s, %s)",
+                       [(zone, adapt(due), adapt(early))
+                        for zone, (due, early) in zones.items()])
+    return sorted({instant for pair in zones.values() for instant in pair})

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from envoi.accounts.roles import ACTION_ROLES
 from envoi.web import labels
@@ -70,6 +71,7 @@ ACTION_PHRASES = {
     "consent.withdraw": _("Recorded a withdrawal of consent"),
     "consent.record": _("Recorded consent"),
     "consent.erase": _("Erased a profile"),
+    "consent.notice": _("Sent a consent notice"),
     "consent.export": _("Exported a profile's data"),
     "qualification.add_rule": _("Added a qualification rule"),
     "qualification.delete_rule": _("Deleted a qualification rule"),
@@ -182,6 +184,9 @@ DETAIL_LABELS = {
     "totals": _("Totals"),
     "reply": _("Reply"),
     "smsc": _("SMSC"),
+    "kind": _("Kind"),
+    "outcome": _("Outcome"),
+    "purpose": _("Purpose"),
     # A retention run (envoi.ops.retention).
     "events": _("Tracking events removed"),
     "event_partitions": _("Tracking-log partitions dropped"),
@@ -204,6 +209,11 @@ VALUE_WORDS = {
                "provider_soft_failures": _("A provider's soft failures")},
     "source": {"import": _("Import"), "form": _("Subscription form"), "api": _("API"),
                "console": _("Console")},
+    "kind": {"reconfirm": _("Reconfirmation of consent"),
+             "granted": _("Result of an opt-in"), "withdrawn": _("Result of an opt-out")},
+    "outcome": {"sent": pgettext_lazy("message status", "Sent"), "failed": _("Failed")},
+    "purpose": {"marketing": _("Marketing"),
+                "night": _("Advertising at night (21:00-08:00)")},
     "log": {"sending": _("Sending log"), "exclusion": _("Exclusion log"),
             "exclusions": _("Exclusion log"), "tracking": _("Tracking log"), "kpis": _("KPIs")},
 }

@@ -79,6 +79,8 @@ urlpatterns = [
     path("profiles/<int:pk>/export/", consent_console.profile_export,
          name="profile_export"),
     path("subscription-form/", consent_console.subscription_form, name="subscription_form"),
+    path("compliance/consent-notices/", consent_console.consent_notices,
+         name="consent_notices"),
     path("audiences/", audiences.audience_list, name="audiences"),
     path("audiences/new/", audiences.audience_edit, name="audience_create"),
     path("audiences/check/", audiences.audience_check, name="audience_check"),

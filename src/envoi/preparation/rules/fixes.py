@@ -1,5 +1,6 @@
 """One-click fixes for market-rule findings, where the fix cannot change the meaning of
-the message: insert the "(광고)" prefix, add the standard footer from the brand settings.
+the message: insert the "(광고)" prefix, add the standard footer from the brand settings
+(to the HTML part, the text part, or a Korean advertising SMS's text).
 Both go through :func:`envoi.deliveries.services.update`, with its permission and audit.
 """
 
@@ -40,15 +41,25 @@ def apply_fix(user: Actor, delivery: Delivery, fix: str) -> Delivery:
             return delivery
         return services.update(user, delivery, **{field: f"{PREFIX} {value.lstrip()}"})
     if fix == "footer":
-        if delivery.channel == Delivery.SMS or delivery.content_mode != "html":
-            raise DeliveryError(_("The footer can be added only to HTML content; add it "
-                                  "in the editor."))
-        changes = {"html_body": delivery.html_body.rstrip() + "\n" + footer_html(delivery)}
-        if delivery.text_body.strip():
-            changes["text_body"] = delivery.text_body.rstrip() + "\n\n" + footer_text(
-                delivery)
-        return services.update(user, delivery, **changes)
+        return services.update(user, delivery, **footer_changes(delivery))
     raise DeliveryError(_("%(fix)s is not a fix.") % {"fix": fix})
+
+
+def footer_changes(delivery: Delivery) -> dict[str, str]:
+    """The footer added to each part the message has: the HTML part, the text part
+    (a text-only email gets no HTML part of its own), or a Korean SMS's text."""
+    if delivery.channel == Delivery.SMS:
+        return {"text_body": delivery.text_body.rstrip() + "\n" + footer_sms(delivery)}
+    if delivery.content_mode != "html":
+        raise DeliveryError(_("The footer can be added only to HTML content; add it "
+                              "in the editor."))
+    changes = {}
+    if delivery.html_body.strip():
+        changes["html_body"] = delivery.html_body.rstrip() + "\n" + footer_html(delivery)
+    if delivery.text_body.strip() or not changes:
+        text = delivery.text_body.rstrip()
+        changes["text_body"] = (text + "\n\n" if text else "") + footer_text(delivery)
+    return changes
 
 
 def _lines(delivery: Delivery) -> list[str]:
@@ -78,3 +89,15 @@ def footer_html(delivery: Delivery) -> str:
 
 def footer_text(delivery: Delivery) -> str:
     return "\n".join([*_lines(delivery), "{{ unsubscribe_url }}"])
+
+
+def footer_sms(delivery: Delivery) -> str:
+    """A Korean advertising SMS's sender line and its free refusal number (the number
+    must be set: without it there is nothing lawful to add)."""
+    number = settings.ENVOI_KR_OPT_OUT_NUMBER.strip()
+    if "kr_advertising" not in (delivery.typology or []) or not number.startswith("080"):
+        raise DeliveryError(_("The footer of an SMS needs Korean advertising and a free "
+                              "080 number in ENVOI_KR_OPT_OUT_NUMBER; add it by hand."))
+    sender = " ".join(part for part in (settings.ENVOI_BRAND_NAME.strip(),
+                                        settings.ENVOI_BRAND_CONTACT.strip()) if part)
+    return f"{sender}\n무료수신거부 {number}".strip()

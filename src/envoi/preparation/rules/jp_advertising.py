@@ -59,7 +59,8 @@ def consent_records(delivery: Delivery) -> Iterator[Finding]:
         cursor.execute(
             f"SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT EXISTS ("  # noqa: S608
             f"SELECT 1 FROM {consent_table} c WHERE c.profile_id = p.id "
-            f"AND c.channel = %s)) FROM audiences_profile p WHERE ({condition})",
+            f"AND c.channel = %s AND c.purpose = 'marketing')) "
+            f"FROM audiences_profile p WHERE ({condition})",
             [delivery.channel, *params])
         total, lacking = cursor.fetchone()
     if lacking:

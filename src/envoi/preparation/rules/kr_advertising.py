@@ -4,8 +4,10 @@ The subject (an SMS: its text) starts with exactly "(광고)"; the body names th
 and how to reach them, and says in Korean how to refuse further messages (수신거부), by a
 link for email and by a free 080 number for SMS (ENVOI_KR_OPT_OUT_NUMBER).
 
-Advertising may not arrive between 21:00 and 08:00 in the recipient's time zone: each
-row's due time (as in the recipient's-time-zone mode) is moved to the next 08:00 there.
+Advertising may not arrive between 21:00 and 08:00 in the recipient's time zone unless
+the person agreed to advertising at night (a consent of its own, purpose ``night``): each
+other row's due time (as in the recipient's-time-zone mode) is moved to the next 08:00
+there, and a consenting profile's row keeps the time it would have had.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from envoi import clock
+from envoi.consent.sql import night_consent_condition
 from envoi.deliveries import scheduling
 from envoi.deliveries.models import Delivery
 from envoi.preparation.control import ERROR, Finding
 from envoi.preparation.rules import body_text, uses
+from envoi.preparation.targeting import HeldRowTime
 
 QUIET_START, QUIET_END = time(21), time(8)
 PREFIX = "(광고)"
@@ -86,16 +90,20 @@ def _body_field(delivery: Delivery) -> str:
 
 
 def night_hold(delivery: Delivery, row_time: Callable[[str], datetime] | None,
-               contact_date: datetime | None) -> Callable[[str], datetime]:
-    """Each time zone's due instant, held out of 21:00-08:00 there. Without the
+               contact_date: datetime | None) -> HeldRowTime:
+    """Each time zone's due instant, held out of 21:00-08:00 there, except for the
+    profiles with night-time consent on the delivery's channel. Without the
     recipient's-time-zone mode every zone starts from the contact date (or now)."""
     home = scheduling.zone(delivery.time_zone)
 
-    def due(zone_name: str) -> datetime:
-        instant = row_time(zone_name) if row_time else (contact_date or clock.now())
-        return held_until_morning(instant, scheduling.zone_or(zone_name, home))
+    def awake(zone_name: str) -> datetime:
+        return row_time(zone_name) if row_time else (contact_date or clock.now())
 
-    return due
+    def held(zone_name: str) -> datetime:
+        return held_until_morning(awake(zone_name), scheduling.zone_or(zone_name, home))
+
+    exempt, params = night_consent_condition(delivery.channel)
+    return HeldRowTime(held, awake, exempt, params)
 
 
 def held_until_morning(instant: datetime, tz: ZoneInfo) -> datetime:

@@ -7,7 +7,8 @@ from django.shortcuts import render
 
 from envoi.audiences.models import Profile
 from envoi.consent.erasure import is_erased
-from envoi.consent.models import Channel
+from envoi.consent.models import Channel, Purpose
+from envoi.consent.notices import notices_of
 from envoi.consent.services import consents_of, profile_lists
 from envoi.reporting.history import profile_history
 from envoi.web import queries
@@ -33,4 +34,5 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "web/profile.html", {
         "profile": profile, "history": history, "consents": consents_of(profile),
         "erased": is_erased(profile), "channels": Channel.choices,
+        "purposes": Purpose.values, "notices": notices_of(profile),
         "lists": profile_lists(profile)})
