@@ -42,6 +42,10 @@ ENVOI_CONFIRM_MAIL_FROM = config.env("ENVOI_CONFIRM_MAIL_FROM", "") or (
     f"no-reply@{ENVOI_BOUNCE_DOMAIN}")
 ENVOI_CONFIRM_DAYS = int(config.env("ENVOI_CONFIRM_DAYS", "7"))
 ENVOI_SUBSCRIBE_MIN_SECONDS = float(config.env("ENVOI_SUBSCRIBE_MIN_SECONDS", "3"))
+# Posts of the form per client address per hour, and confirmation mails per email
+# address per hour (envoi.consent.ratelimit); 0 turns a limit off.
+ENVOI_SUBSCRIBE_RATE = int(config.env("ENVOI_SUBSCRIBE_RATE", "20"))
+ENVOI_SUBSCRIBE_ADDRESS_RATE = int(config.env("ENVOI_SUBSCRIBE_ADDRESS_RATE", "3"))
 ENVOI_LEASE_SECONDS = int(config.env("ENVOI_LEASE_SECONDS", "60"))
 ENVOI_BATCH_SIZE = int(config.env("ENVOI_BATCH_SIZE", "200"))
 # Messages per second to a recipient domain, across all workers: "gmail.com=50 naver.com=20".

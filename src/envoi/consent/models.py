@@ -130,3 +130,21 @@ class PublicList(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class RateCounter(models.Model):
+    """How often one client address posted the subscription form, or one email address
+    was sent a confirmation, in one clock hour (:mod:`envoi.consent.ratelimit`). The
+    key is a keyed hash: the table holds neither addresses nor IPs."""
+
+    key = models.CharField(max_length=64)
+    window = models.DateTimeField()  # the start of the hour counted
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window"],
+                                               name="one_counter_per_key_and_hour")]
+        indexes = [models.Index(fields=["window"])]
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}… at {self.window:%Y-%m-%d %H:00}: {self.count}"
