@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 
 from envoi.accounts.models import AuditEntry
+from envoi.accounts.services import OPERATOR
 from envoi.audiences.importer import create_profiles
 from envoi.audiences.models import Audience, AudienceMember, Profile
 from envoi.consent import erasure
 from envoi.consent.models import ConsentEvent, Source
 from envoi.consent.services import Evidence, has_consent, record_consent
-from envoi.accounts.services import OPERATOR
 from tests.support.api import Api
 
 pytestmark = pytest.mark.django_db

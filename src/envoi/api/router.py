@@ -91,9 +91,9 @@ for _error, _status in ERROR_STATUS.items():
     api.add_exception_handler(_error, _answer(_status))
 
 
-def _field_errors(request: HttpRequest, exc: Exception) -> HttpResponse:
-    errors = exc.errors if isinstance(exc, FieldErrors) else {}
-    return api.create_response(request, {"detail": str(exc), "errors": errors}, status=400)
+def _field_errors(request: HttpRequest, exc: Any) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc),
+                                         "errors": getattr(exc, "errors", {})}, status=400)
 
 
 api.add_exception_handler(FieldErrors, _field_errors)
