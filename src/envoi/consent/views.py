@@ -149,6 +149,7 @@ def preference_centre(request: HttpRequest, token: str) -> HttpResponse:
         if request.POST.get("action") == "unsubscribe":
             preferences.unsubscribe_all(profile, target.delivery_id, target.row_id,
                                         request.POST.get("reason", ""), evidence)
+            tracking.log_unsubscribe(target, request.headers.get("User-Agent", "")[:500])
             return render_page(request, "tracking/unsubscribed.html",
                                {"address": profile.email}, language=language)
         wanted = preferences.Choices(
