@@ -148,3 +148,19 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key[:12]}… at {self.window:%Y-%m-%d %H:00}: {self.count}"
+
+
+class BrandSettings(models.Model):
+    """The sender's brand as set in the console (one row, ``pk`` 1); what it leaves
+    empty comes from the ``ENVOI_BRAND_*`` environment variables
+    (:mod:`envoi.consent.brand`)."""
+
+    name = models.CharField(max_length=200, blank=True, default="")
+    logo = models.ForeignKey("content.Image", null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    color = models.CharField(max_length=7, blank=True, default="")
+    footer = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"brand {self.name or '(environment)'}"
