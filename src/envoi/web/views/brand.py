@@ -35,11 +35,10 @@ class BrandForm(forms.Form):
     name = forms.CharField(label=_l("Sender's name"), required=False,
                            max_length=brands.MAX_NAME)
     logo = forms.FileField(label=_l("Logo"), required=False,
-                           help_text=_l("PNG, JPEG, GIF or WebP, shown at most 40 pixels "
-                                        "high."))
+                           help_text=_l("An image file, shown at most 40 pixels high."))
     remove_logo = forms.BooleanField(label=_l("Remove the uploaded logo"), required=False)
     color = forms.CharField(label=_l("Accent colour"), required=False, max_length=7,
-                            help_text=_l("#rrggbb, for example #1d4ed8."))
+                            help_text=_l("For example #1d4ed8."))
     footer = forms.CharField(
         label=_l("Legal footer"), required=False, max_length=brands.MAX_FOOTER,
         widget=forms.Textarea(attrs={"rows": 4}),
