@@ -108,8 +108,9 @@ def brand_preview(request: HttpRequest) -> HttpResponse:
     """The unsubscribe page as a recipient sees it, in ``?language=`` (en, ko, ja)."""
     language = request.GET.get("language", "")
     language = language if language in RECIPIENT_LANGUAGES else request.LANGUAGE_CODE
+    # The token "proof" makes its link open the proof's preference page (/p/proof).
     response = render_page(request, "tracking/unsubscribe_confirm.html", {
-        "address": "someone@example.com", "token": "preview",
+        "address": "someone@example.com", "token": "proof",
         "reasons": reason_choices()}, language=language)
     response["Content-Security-Policy"] = PREVIEW_POLICY
     return response
