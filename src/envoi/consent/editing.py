@@ -50,8 +50,8 @@ class ProfileErased(ValueError):
 @dataclass
 class ProfileChange:
     values: dict[str, Any]  # field name -> new value, for the fields in EDITABLE
-    lists: set[int] | None = None  # the static lists it belongs to; None: unchanged
-    # (a whole set: the lists not named are left)
+    # Every static list it belongs to afterwards (it leaves the others); None: unchanged.
+    lists: set[int] | None = None
 
 
 def check(change: ProfileChange) -> None:
