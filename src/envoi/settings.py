@@ -50,6 +50,10 @@ ENVOI_CONSENT_NOTICE_MAIL_FROM = (config.env("ENVOI_CONSENT_NOTICE_MAIL_FROM", "
 # wait (with ENVOI_SMPP_URL, the SMSCs they go through).
 ENVOI_CONSENT_NOTICE_SMS_FROM = config.env("ENVOI_CONSENT_NOTICE_SMS_FROM", "")
 ENVOI_SUBSCRIBE_MIN_SECONDS = float(config.env("ENVOI_SUBSCRIBE_MIN_SECONDS", "3"))
+# Posts of the form per client address per hour, and confirmation mails per email
+# address per hour (envoi.consent.ratelimit); 0 turns a limit off.
+ENVOI_SUBSCRIBE_RATE = int(config.env("ENVOI_SUBSCRIBE_RATE", "20"))
+ENVOI_SUBSCRIBE_ADDRESS_RATE = int(config.env("ENVOI_SUBSCRIBE_ADDRESS_RATE", "3"))
 ENVOI_LEASE_SECONDS = int(config.env("ENVOI_LEASE_SECONDS", "60"))
 ENVOI_BATCH_SIZE = int(config.env("ENVOI_BATCH_SIZE", "200"))
 # Messages per second to a recipient domain, across all workers: "gmail.com=50 naver.com=20".

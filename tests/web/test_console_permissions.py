@@ -145,6 +145,9 @@ PAGES: dict[str, dict[str, Rule]] = {
     "profile_export": {"GET": ("consent.export",)},
     "subscription_form": both("audience.edit"),
     "consent_notices": {"GET": ("logs.view",)},
+    "brand": both("brand.manage"),
+    "brand_reset": post_only("brand.manage"),
+    "brand_preview": {"GET": ("brand.manage",)},
 }
 
 # The dashboard's actions and the permission each needs: the API's endpoint for it

@@ -69,6 +69,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     # Sending domains: their DNS checks, and their DKIM keys (envoi.sending.email).
     "sending_domain.view": frozenset(Role) - {Role.IMPORT},
     "sending_domain.manage": frozenset({Role.ADMINISTRATION}),
+    # The brand recipient pages wear (name, logo, colour, legal footer).
+    "brand.manage": frozenset({Role.ADMINISTRATION}),
 }
 
 # Sending actions refused with the sentence of the seed page, naming the action.
@@ -81,7 +83,8 @@ _OBJECTS = {"delivery": "deliveries", "profile": "profiles", "audience": "audien
             "quarantine": "the quarantine", "qualification": "qualification rules",
             "bounces": "received bounces", "template": "templates", "image": "images",
             "workers": "workers", "metrics": "metrics",
-            "consent": "consent", "sending_domain": "sending domains"}
+            "consent": "consent", "sending_domain": "sending domains",
+            "brand": "the brand of recipient pages"}
 
 
 # Actions whose sentence the generic "<verb> <subject>" pattern would get wrong.

@@ -15,7 +15,13 @@ from typing import Any
 ERROR = {
     "title": "Error",
     "type": "object",
-    "properties": {"detail": {"type": "string", "title": "Detail"}},
+    "properties": {
+        "detail": {"type": "string", "title": "Detail"},
+        # Only where values are checked field by field (a profile's edit): each refused
+        # field and what is wrong with it, in the request's Accept-Language.
+        "errors": {"type": "object", "title": "Errors",
+                   "additionalProperties": {"type": "string"}},
+    },
     "required": ["detail"],
 }
 VALIDATION_ERROR = {

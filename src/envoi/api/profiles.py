@@ -1,4 +1,5 @@
-"""Profile endpoints: bulk JSON creation and streaming CSV import."""
+"""Profile endpoints: bulk JSON creation, streaming CSV import, and reading and editing
+one profile (the console's edit, through the same service and permission)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ import io
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router
+from ninja.errors import HttpError
+from pydantic import Field
 
 from envoi.accounts.services import require
-from envoi.api.router import BadRequest, get_or_404
-from envoi.api.schemas import ImportOut, ProfileHistoryOut, ProfileOut
+from envoi.api.router import BadRequest, FieldErrors, get_or_404
+from envoi.api.schemas import ImportOut, ProfileHistoryOut, ProfileOut, Strict
 from envoi.audiences import importer, services
-from envoi.audiences.models import Profile
+from envoi.audiences.models import Audience, AudienceMember, Profile
+from envoi.consent import editing
 from envoi.reporting.history import profile_history
 
 router = Router()
@@ -85,10 +90,64 @@ def import_profiles(request: HttpRequest, audience: str | None = None,
         raise BadRequest(str(error)) from error
 
 
-@router.get("/{profile_id}", response=ProfileOut)
+class ProfileDetailOut(ProfileOut):
+    lists: list[int]  # the static lists (audiences of kind "list") it belongs to
+
+
+class ProfilePatch(Strict):
+    """The fields to change; those left out keep their value. Setting ``email_opt_out``
+    or ``sms_opt_out`` withdraws the channel's consent, with the proof kept."""
+
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    language: str | None = Field(None, description="en, ko or ja for recipient pages.")
+    timezone: str | None = Field(None, description="An IANA name such as Asia/Seoul.")
+    attributes: dict[str, Any] | None = Field(
+        None, description="Replaces the attributes as a whole (typed JSON values).")
+    email_opt_out: bool | None = None
+    sms_opt_out: bool | None = None
+    is_test: bool | None = None
+    lists: list[int] | None = Field(
+        None, description="Every static list the profile belongs to afterwards; the "
+                          "lists not named are left.")
+
+
+def _detail(profile: Profile) -> dict[str, Any]:
+    data = {name: getattr(profile, name) for name in ProfileOut.model_fields}
+    data["lists"] = sorted(AudienceMember.objects.filter(
+        profile_id=profile.pk, audience__kind=Audience.LIST).values_list("audience_id",
+                                                                          flat=True))
+    return data
+
+
+@router.get("/{profile_id}", response=ProfileDetailOut)
 def read_profile(request: HttpRequest, profile_id: int):
     require(request.user, "profile.view")
-    return get_or_404(Profile, profile_id, "Profile")
+    return _detail(get_or_404(Profile, profile_id, "Profile"))
+
+
+@router.patch("/{profile_id}", response=ProfileDetailOut)
+def edit_profile(request: HttpRequest, profile_id: int, payload: ProfilePatch):
+    """Change a profile as the console's edit does, audited as ``profile.edit``. Refused
+    values answer 400 with ``errors``: each field and what is wrong with it, in the
+    request's language; nothing is stored then. An erased profile answers 409."""
+    require(request.user, "profile.edit")  # before the lookup: no existence oracle
+    profile = get_or_404(Profile, profile_id, "Profile")
+    values = payload.model_dump(exclude_unset=True)
+    lists = values.pop("lists", None)
+    if "lists" in payload.model_fields_set and lists is None:
+        raise FieldErrors({"lists": _("Must be a list of static list ids.")})
+    change = editing.ProfileChange(values=values,
+                                   lists=None if lists is None else set(lists))
+    try:
+        editing.edit_profile(request.user, profile, change)
+    except editing.ProfileErased as error:
+        raise HttpError(409, str(error)) from error
+    except editing.ProfileError as error:
+        raise FieldErrors(error.errors) from error
+    return _detail(profile)
 
 
 @router.get("/{profile_id}/history", response=ProfileHistoryOut)

@@ -38,6 +38,15 @@ class BadRequest(ValueError):
     """Input the core refused, with a message that says what and where."""
 
 
+class FieldErrors(BadRequest):
+    """Values the core refused, each on its field: answered as 400 with ``detail`` (all
+    of them in one sentence) and ``errors`` (field name -> what is wrong with it)."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{name}: {error}" for name, error in errors.items()))
+
+
 class LocalSwagger(Swagger):
     """``/api/v1/docs`` with the Swagger UI vendored in the console's static files: the
     page loads nothing from another origin, and runs under the console's CSP."""
@@ -80,6 +89,14 @@ def _answer(status: int):
 
 for _error, _status in ERROR_STATUS.items():
     api.add_exception_handler(_error, _answer(_status))
+
+
+def _field_errors(request: HttpRequest, exc: Any) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc),
+                                         "errors": getattr(exc, "errors", {})}, status=400)
+
+
+api.add_exception_handler(FieldErrors, _field_errors)
 
 
 def get_or_404(model: type[M], object_id: int, noun: str) -> M:

@@ -533,6 +533,10 @@ class DeliveryKpisOut(Schema):
     counts: CountsOut
     channel: str = "email"
     sms: SmsKpisOut | None = None
+    # How many unsubscribed from the delivery's messages per reason given (every reason,
+    # zeros included; "none": one-click or no reason), live; a recurring delivery's are
+    # its executions', summed.
+    unsubscribe_reasons: dict[str, int] = {}
 
 
 class TrackingEventOut(Schema):

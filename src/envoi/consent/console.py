@@ -183,13 +183,6 @@ class ProfileForm(forms.Form):
         return value
 
 
-FIELD_ERRORS = {
-    "email": _l("Enter a valid email address."),
-    "timezone": _l("Enter a time zone name such as Asia/Seoul."),
-    "attributes": _l("Attributes must be a JSON object."),
-}
-
-
 @requires("profile.edit")
 def profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
     profile = get_or_404(Profile, pk)
@@ -202,9 +195,12 @@ def profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 lists=set(data["lists"]))
             try:
                 editing.edit_profile(request.user, profile, change)
+            except editing.ProfileErased as error:
+                messages.error(request, str(error))
+                return redirect("web:profile", profile.pk)
             except editing.ProfileError as error:
-                for name in error.errors:
-                    form.add_error(name, str(FIELD_ERRORS.get(name, error.errors[name])))
+                for name, message in error.errors.items():
+                    form.add_error(name if name in form.fields else None, message)
             else:
                 messages.success(request, _("The profile was saved."))
                 return redirect("web:profile", profile.pk)

@@ -187,3 +187,37 @@ class ConsentNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} notice of consent {self.consent_id} ({self.period}): {self.status}"
+
+
+class RateCounter(models.Model):
+    """How often one client address posted the subscription form, or one email address
+    was sent a confirmation, in one clock hour (:mod:`envoi.consent.ratelimit`). The
+    key is a keyed hash: the table holds neither addresses nor IPs."""
+
+    key = models.CharField(max_length=64)
+    window = models.DateTimeField()  # the start of the hour counted
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window"],
+                                               name="one_counter_per_key_and_hour")]
+        indexes = [models.Index(fields=["window"])]
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}… at {self.window:%Y-%m-%d %H:00}: {self.count}"
+
+
+class BrandSettings(models.Model):
+    """The sender's brand as set in the console (one row, ``pk`` 1); what it leaves
+    empty comes from the ``ENVOI_BRAND_*`` environment variables
+    (:mod:`envoi.consent.brand`)."""
+
+    name = models.CharField(max_length=200, blank=True, default="")
+    logo = models.ForeignKey("content.Image", null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    color = models.CharField(max_length=7, blank=True, default="")
+    footer = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"brand {self.name or '(environment)'}"

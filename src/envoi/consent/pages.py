@@ -5,53 +5,25 @@ mirror's chrome, an invalid link) speaks the profile's language when the page kn
 the profile, else the browser's (``Accept-Language``, through Django's locale
 middleware), else English.
 
-The brand is configured with environment variables, read once at start (a restart
-applies a change, as for every other setting):
-
-``ENVOI_BRAND_NAME``       the sender's name, in the page header and confirmation mail;
-``ENVOI_BRAND_LOGO_URL``   an ``https://`` image shown above it (optional);
-``ENVOI_BRAND_COLOR``      the accent colour, ``#rgb`` or ``#rrggbb``;
-``ENVOI_BRAND_FOOTER``     the legal footer: the company and its postal address, which
-                           Korea's and Japan's anti-spam laws require; ``\\n`` breaks lines.
+The brand (name, logo, colour, legal footer) is :func:`envoi.consent.brand.brand`: set
+in the console, with the ``ENVOI_BRAND_*`` environment variables as its defaults.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
-from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 
 from envoi.accounts.throttle import client_address
+from envoi.consent.brand import Brand, brand
+
+__all__ = ["Brand", "brand", "client_ip", "recipient_language", "render_page", "supported"]
 
 RECIPIENT_LANGUAGES = ("en", "ko", "ja")
-DEFAULT_COLOR = "#1d4ed8"
-_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-
-
-@dataclass(frozen=True)
-class Brand:
-    name: str
-    logo_url: str
-    color: str
-    footer_lines: tuple[str, ...]
-
-
-def brand() -> Brand:
-    color = settings.ENVOI_BRAND_COLOR
-    logo = settings.ENVOI_BRAND_LOGO_URL
-    return Brand(
-        name=settings.ENVOI_BRAND_NAME,
-        logo_url=logo if logo.startswith(("https://", "http://")) else "",
-        color=color if _COLOR.match(color) else DEFAULT_COLOR,
-        footer_lines=tuple(line.strip() for line in
-                           settings.ENVOI_BRAND_FOOTER.replace("\\n", "\n").splitlines()
-                           if line.strip()))
 
 
 def supported(language: str | None) -> str | None:
@@ -78,7 +50,8 @@ def client_ip(request: HttpRequest) -> str | None:
 
 def render_page(request: HttpRequest, template: str, context: dict[str, Any] | None = None,
                 *, language: str = "", status: int = 200) -> HttpResponse:
-    """A recipient page in the recipient's language (see the module docstring)."""
+    """A recipient page in the recipient's language, wearing the sender's brand (see
+    the module docstring)."""
     chosen = recipient_language(request, language)
     with translation.override(chosen):
         response = render(request, template, {**(context or {}), "LANGUAGE_CODE": chosen,

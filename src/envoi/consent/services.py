@@ -200,13 +200,28 @@ def count_unsubscription(delivery_id: int, row_id: int, reason: str = "") -> Non
 
 
 def unsubscribe_reasons(delivery_ids: list[int]) -> dict[int, dict[str, int]]:
-    """How many unsubscribed from each delivery, per reason."""
+    """How many unsubscribed from each delivery, per reason given (reasons nobody gave
+    are left out). A recurring delivery counts its executions', summed, as its KPIs do.
+    One query on the ``(delivery_id, reason)`` index, plus one for the executions."""
+    from envoi.reporting.kpis import execution_ids
+
+    counted_for: dict[int, list[int]] = {pk: [pk] for pk in delivery_ids}
+    for parent, children in execution_ids(delivery_ids).items():
+        for child in children:
+            counted_for.setdefault(child, []).append(parent)
     counts: dict[int, dict[str, int]] = {pk: {} for pk in delivery_ids}
-    rows = (Unsubscription.objects.filter(delivery_id__in=delivery_ids).order_by()
+    rows = (Unsubscription.objects.filter(delivery_id__in=list(counted_for)).order_by()
             .values_list("delivery_id", "reason").annotate(n=Count("*")))
     for delivery_id, reason, n in rows:
-        counts[delivery_id][reason] = n
+        for owner in counted_for[delivery_id]:
+            counts[owner][reason] = counts[owner].get(reason, 0) + n
     return counts
+
+
+def reason_counts(delivery_id: int) -> dict[str, int]:
+    """Every reason with its count for one delivery, zeros included (the API's KPIs)."""
+    given = unsubscribe_reasons([delivery_id])[delivery_id]
+    return {reason: given.get(reason, 0) for reason in UnsubscribeReason.values}
 
 
 def profile_lists(profile: Profile) -> list[str]:

@@ -8,7 +8,8 @@
 2. :func:`subscribe` finds the profile by address (or makes one), asks for consent
    (pending, with the wording shown, the IP address and the browser) and mails a
    confirmation in the person's language, through the normal relay, holding a signed
-   link valid ``ENVOI_CONFIRM_DAYS``.
+   link valid ``ENVOI_CONFIRM_DAYS``. Posts per client address and confirmations per
+   email address are limited per hour (:mod:`envoi.consent.ratelimit`).
 3. :func:`confirm` — the person pressed the button behind that link — grants consent
    and adds the lists they chose. A mail scanner that merely opens the link changes
    nothing: confirming is a POST from the page.
@@ -37,8 +38,8 @@ from django.utils.translation import gettext as _
 from envoi import clock
 from envoi.audiences.models import AudienceMember, Profile
 from envoi.config import smtp_from_url
-from envoi.consent import lifecycle
-from envoi.consent.models import Consent, ConsentEvent, PublicList, Purpose
+from envoi.consent import lifecycle, ratelimit
+from envoi.consent.models import Consent, PublicList, Purpose
 from envoi.consent.pages import brand
 from envoi.consent.services import Evidence, confirm_consent, request_consent
 from envoi.sending.smtp import SmtpConnection
@@ -48,7 +49,6 @@ log = logging.getLogger("envoi.consent")
 STAMP_SALT = "envoi.consent.form"
 CONFIRM_SALT = "envoi.consent.confirm"
 STAMP_MAX_AGE = 86_400  # a form left open a whole day is filled in again
-MAX_REQUESTS_PER_HOUR = 3  # confirmation mails to one address: no mail bombing by form
 
 
 class SubscriptionError(ValueError):
@@ -110,12 +110,11 @@ def subscribe(signup: Signup, evidence: Evidence) -> None:
         raise SubscriptionError("email", _("Enter a valid email address.")) from error
     allowed = {p.audience_id for p in public_lists()}
     lists = tuple(sorted(set(signup.lists) & allowed))
+    # Counted before anything is stored: past the limit, nothing is recorded or sent
+    # (ratelimit.RateLimited), whether the address is known or not.
+    ratelimit.take_recipient(address)
     with transaction.atomic():
         profile = _profile_for(address, signup)
-        if _recent_requests(profile) >= MAX_REQUESTS_PER_HOUR:
-            log.info("confirmation to profile %s not sent again: too many requests",
-                     profile.pk)
-            return
         request_consent(profile, "email", evidence)
     send_confirmation(profile, lists, signup.language)
 
@@ -131,13 +130,6 @@ def _profile_for(address: str, signup: Signup) -> Profile:
         Profile.objects.filter(pk=profile.pk).update(language=signup.language)
         profile.language = signup.language
     return profile
-
-
-def _recent_requests(profile: Profile) -> int:
-    return ConsentEvent.objects.filter(
-        consent__profile_id=profile.pk, consent__channel="email",
-        consent__purpose=Purpose.MARKETING, move="request",
-        at__gte=clock.now() - timedelta(hours=1)).count()
 
 
 def confirmation_link(profile: Profile, lists: tuple[int, ...]) -> str:

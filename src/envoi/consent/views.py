@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from envoi.audiences.models import Profile
-from envoi.consent import notice_mail, preferences, subscription
+from envoi.consent import notice_mail, preferences, ratelimit, subscription
 from envoi.consent.models import Source
 from envoi.consent.pages import brand, client_ip, recipient_language, render_page
 from envoi.consent.services import Evidence
@@ -49,6 +49,14 @@ def _form_page(request: HttpRequest, *, values: dict | None = None, error: str =
     }, language=language, status=status)
 
 
+def too_many(request: HttpRequest, limited: ratelimit.RateLimited) -> HttpResponse:
+    """429: nothing was recorded or sent; the page says when to try again."""
+    response = render_page(request, "consent/too_many.html",
+                           {"minutes": max(1, -(-limited.retry_after // 60))}, status=429)
+    response["Retry-After"] = str(limited.retry_after)
+    return response
+
+
 def _posted_values(request: HttpRequest) -> dict:
     return {"email": request.POST.get("email", "")[:320],
             "first_name": request.POST.get("first_name", "")[:150],
@@ -63,6 +71,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     values = _posted_values(request)
     language = recipient_language(request)
     try:
+        ratelimit.take_client(client_ip(request))
         subscription.check_human(request.POST.get("stamp", ""),
                                  request.POST.get("website", ""))
         with translation.override(language):
@@ -70,6 +79,8 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         signup = subscription.Signup(values["email"], values["first_name"],
                                      tuple(int(v) for v in values["lists"]), language)
         subscription.subscribe(signup, _evidence(request, wording, language))
+    except ratelimit.RateLimited as limited:
+        return too_many(request, limited)
     except subscription.SubscriptionError as error:
         return _form_page(request, values=values, error=str(error), field=error.field,
                           status=400)
@@ -81,6 +92,10 @@ def subscribe(request: HttpRequest) -> HttpResponse:
 def subscribe_embedded(request: HttpRequest) -> HttpResponse:
     """Where an embedded form posts (from any site, so without a CSRF token): nothing
     is recorded; the hosted form opens filled in, and the person confirms there."""
+    try:
+        ratelimit.take_client(client_ip(request))
+    except ratelimit.RateLimited as limited:
+        return too_many(request, limited)
     return _form_page(request, values=_posted_values(request), from_embed=True)
 
 
@@ -143,6 +158,9 @@ def preference_centre(request: HttpRequest, token: str) -> HttpResponse:
                 profile, target.delivery_id if target else None,
                 target.row_id if target else None, request.POST.get("reason", ""),
                 evidence)
+            if target is not None:  # a notice's link names no delivery to count it for
+                tracking.log_unsubscribe(target,
+                                         request.headers.get("User-Agent", "")[:500])
             return render_page(request, "tracking/unsubscribed.html",
                                {"address": profile.email}, language=language)
         wanted = preferences.Choices(

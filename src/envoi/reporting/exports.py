@@ -34,6 +34,8 @@ from django.http import HttpRequest, StreamingHttpResponse
 from envoi.accounts.services import Actor, audit, require
 from envoi.audiences.filters import compile_filter
 from envoi.audiences.models import Audience
+from envoi.consent.models import UnsubscribeReason
+from envoi.consent.services import unsubscribe_reasons
 from envoi.reporting.kpis import ENGAGEMENT_COUNTS, gather_counts, kpis_of
 
 PAGE_SIZE = 5000
@@ -167,6 +169,8 @@ KPI_COLUMNS = ("delivery_id", "label", "status", "to_deliver", "sent", "sent_rat
                "delivered", "delivered_rate", "failed", "failed_rate", "pending", "ignored",
                *ENGAGEMENT_COUNTS, "open_rate", "open_rate_human", "click_rate",
                "click_rate_human")  # fmt: skip
+# Then one column per unsubscribe reason: "unsubscribe_too_many", … "unsubscribe_none".
+REASON_COLUMNS = tuple(f"unsubscribe_{reason}" for reason in UnsubscribeReason.values)
 
 
 def delivery_kpis(user: Actor, delivery_ids: Sequence[int]) -> Export:
@@ -176,12 +180,15 @@ def delivery_kpis(user: Actor, delivery_ids: Sequence[int]) -> Export:
     require_log_export(user)
     audit(user, "logs.export", log="kpis", deliveries=list(delivery_ids))
     counts = gather_counts(delivery_ids)
+    reasons = unsubscribe_reasons(list(delivery_ids))
     rows = []
     for delivery in Delivery.objects.filter(pk__in=list(delivery_ids)).order_by("pk"):
         kpis = kpis_of(counts[delivery.pk]) if delivery.pk in counts else {}
+        given = reasons.get(delivery.pk, {})
         rows.append((delivery.pk, delivery.label, delivery.status,
-                     *(kpis.get(name, "") for name in KPI_COLUMNS[3:])))
-    return Export("deliveries-kpis.csv", KPI_COLUMNS, iter([rows]))
+                     *(kpis.get(name, "") for name in KPI_COLUMNS[3:]),
+                     *(given.get(reason, 0) for reason in UnsubscribeReason.values)))
+    return Export("deliveries-kpis.csv", KPI_COLUMNS + REASON_COLUMNS, iter([rows]))
 
 
 # HTTP -----------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ def compute_stats(user: Actor, delivery: Delivery) -> dict[str, Any]:
 
 
 def delivery_kpis(user: Actor, delivery: Delivery) -> dict[str, Any]:
-    """The stored KPIs with when they were computed, and the live sending counts.
+    """The stored KPIs with when they were computed, and the live sending counts and
+    unsubscribe reasons.
 
     A delivery never computed before is refreshed first (from the engagement rows,
     which are always current), so there is always a figure and its time.
@@ -50,7 +51,10 @@ def _answer(delivery: Delivery) -> dict[str, Any]:
     from envoi.reporting.sms import CHANNEL_KPIS
 
     channel_kpis = CHANNEL_KPIS.get(delivery.channel)
+    from envoi.consent.services import reason_counts
+
     return {"delivery_id": delivery.pk, "computed_at": stored.computed_at,
             "kpis": stored.values, "counts": delivery_counts(delivery),
             "channel": delivery.channel,
-            "sms": channel_kpis(delivery) if channel_kpis else None}
+            "sms": channel_kpis(delivery) if channel_kpis else None,
+            "unsubscribe_reasons": reason_counts(delivery.pk)}

@@ -216,6 +216,17 @@ def unsubscribe(target: UnsubscribeTarget, one_click: bool, user_agent: str = ""
                              clock.now(), user_agent=user_agent))
 
 
+def log_unsubscribe(target: UnsubscribeTarget, user_agent: str = "") -> None:
+    """Log an unsubscribe made on the preference centre (which withdrew the consent
+    itself) as the link's are: audited, and an ``unsubscribe`` event, so that the
+    delivery's KPIs and tracking log count it."""
+    audit(None, "profile.unsubscribe", delivery_id=target.delivery_id,
+          profile=target.profile_id, row=target.row_id, one_click=False,
+          page="preferences")
+    buffer.record(buffer.Hit(EventKind.UNSUBSCRIBE, target.delivery_id, target.row_id,
+                             clock.now(), user_agent=user_agent))
+
+
 @transaction.atomic
 def _opt_out(target: UnsubscribeTarget, one_click: bool, user_agent: str, ip: str | None,
              reason: str) -> None:

@@ -70,6 +70,8 @@ DENIALS = {
         "Your permissions do not allow you to view sending domains."),
     "sending_domain.manage": gettext_lazy(
         "Your permissions do not allow you to manage sending domains."),
+    "brand.manage": gettext_lazy(
+        "Your permissions do not allow you to manage the brand of recipient pages."),
 }
 
 KNOWN_DELIVERY_ERRORS = {

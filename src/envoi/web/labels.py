@@ -84,6 +84,16 @@ REASON_LABELS = {
     "message_too_large": _("Message too large"),
 }
 
+# The reasons recipients give when they unsubscribe (envoi.consent), as the console
+# counts them per delivery.
+UNSUBSCRIBE_REASON_LABELS = {
+    "too_many": _("Too many messages"),
+    "not_relevant": _("Not relevant"),
+    "never_signed_up": _("Never signed up"),
+    "other": _("Another reason"),
+    "none": _("No reason given"),
+}
+
 EVENT_LABELS = {
     "open": _("Open"),
     "click": _("Click"),

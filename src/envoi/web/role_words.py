@@ -43,6 +43,7 @@ DOING = {
     "template.edit": gettext_lazy("edit templates"),
     "image.upload": gettext_lazy("upload images"),
     "metrics.view": gettext_lazy("read the metrics"),
+    "brand.manage": gettext_lazy("set the brand of recipient pages"),
 }
 
 # What a viewing permission lets someone see.

@@ -76,6 +76,11 @@ def reason(code: str) -> str:
 
 
 @register.filter
+def unsubscribe_reason(code: str) -> str:
+    return labels.label(labels.UNSUBSCRIBE_REASON_LABELS, code)
+
+
+@register.filter
 def failure_type(code: str) -> str:
     return labels.label(labels.FAILURE_TYPE_LABELS, code) if code else ""
 

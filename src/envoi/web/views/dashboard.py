@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 
 from envoi import clock
 from envoi.accounts.services import Actor
+from envoi.consent.services import unsubscribe_reasons
 from envoi.deliveries import lifecycle, recurring, scheduling, services
 from envoi.deliveries.models import Delivery, Status
 from envoi.preparation.models import ExclusionReason
@@ -184,7 +185,8 @@ def deployment(user: Actor, delivery: Delivery, recurring_parent: bool = False
         figures, computed_at = reporting.stored_kpis(user, delivery)
         channel_kpis = CHANNEL_KPIS.get(delivery.channel)
         return {"phase": "after", "kpis": figures, "computed_at": computed_at,
-                "sms": channel_kpis(delivery) if channel_kpis else None}
+                "sms": channel_kpis(delivery) if channel_kpis else None,
+                "unsubscribe_reasons": reasons_given(delivery)}
     counts = kpi_rules.Counts(to_deliver=delivery.to_deliver)
     kpi_rules.add_sending_counts({delivery.pk: counts})  # one index-only query
     processed = counts.sent + counts.ignored
@@ -192,7 +194,15 @@ def deployment(user: Actor, delivery: Delivery, recurring_parent: bool = False
     seconds = max((timezone.now() - delivery.started_at).total_seconds(), 1.0)
     return {"phase": "sending", "counts": counts, "processed": processed,
             "progress": progress, "progress_width": round(min(progress, 1.0) * 100),
-            "rate": round(counts.sent / seconds, 1)}
+            "rate": round(counts.sent / seconds, 1),
+            "unsubscribe_reasons": reasons_given(delivery)}
+
+
+def reasons_given(delivery: Delivery) -> list[tuple[str, int]]:
+    """The reasons people gave when they unsubscribed from the delivery's messages,
+    most given first (the API's KPIs give the same counts)."""
+    given = unsubscribe_reasons([delivery.pk])[delivery.pk]
+    return sorted(given.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _live_context(request: HttpRequest, delivery: Delivery,
