@@ -104,3 +104,70 @@ def test_the_preview_is_the_unsubscribe_page_in_each_language(language, title):
     assert preview["X-Frame-Options"] == "SAMEORIGIN"
     console = admin.get("/admin/brand/").content.decode()
     assert f'/admin/brand/preview/?language={language}"' in console
+
+
+ADDRESS = "〒150-0002 東京都渋谷区渋谷1-2-3"
+CONTACT = "03-1234-5678"
+
+
+def test_address_and_contact_are_set_here_audited_and_fill_the_legal_footer(settings):
+    from datetime import UTC, datetime
+
+    from envoi.audiences.models import Profile
+    from envoi.consent.models import NoticeKind
+    from envoi.consent.notice_mail import notice_message
+
+    settings.ENVOI_BRAND_FOOTER = ""
+    settings.ENVOI_BRAND_ADDRESS = "Environment Street 1"
+    settings.ENVOI_BRAND_CONTACT = ""
+    assert brand().address == "Environment Street 1" and brand().contact == ""
+    admin = signed_in("ada", "administration")
+    assert admin.post("/admin/brand/", {"name": "Sakura Shop", "address": ADDRESS,
+                                        "contact": CONTACT}).status_code == 302
+    current = brand()
+    assert (current.address, current.contact) == (ADDRESS, CONTACT)
+    assert current.legal_lines == ("Sakura Shop", ADDRESS, CONTACT)
+    entry = AuditEntry.objects.get(action="brand.edit")
+    assert sorted(entry.detail["fields"]) == ["address", "contact", "name"]
+    assert ADDRESS not in str(entry.detail) and CONTACT not in str(entry.detail)
+    # A recipient page and the consent notice mail both end with them.
+    page = Client().get("/subscribe", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert ADDRESS in page and CONTACT in page and "Environment Street" not in page
+    profile = Profile.objects.create(email="sakura@example.jp", language="ja")
+    message, _ = notice_message(profile, NoticeKind.GRANTED, datetime(2026, 1, 5, tzinfo=UTC))
+    text = message.get_content()
+    assert text.endswith(f"-- \nSakura Shop\n{ADDRESS}\n{CONTACT}\n")
+    # Emptied here: the environment's address applies again.
+    admin.post("/admin/brand/", {"name": "Sakura Shop", "address": "", "contact": ""})
+    assert brand().address == "Environment Street 1"
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"address": "x" * 301}, "address"),
+    ({"contact": "x" * 201}, "contact"),
+    ({"address": "Shibuya\t1-2-3"}, "address"),
+    ({"contact": "03-1234\x1b[31m"}, "contact"),
+    ({"name": "Sakura\x07Shop"}, "name"),
+    ({"footer": "Sakura Shop K.K.\nShibuya\x0b1-2-3"}, "footer"),
+])
+def test_address_and_contact_are_checked(fields, field):
+    from envoi.consent.brand import BrandChange, BrandError, save_brand
+    from tests.support.deliveries import boss
+
+    change = BrandChange(**{"name": "Sakura Shop", "color": "", "footer": "", **fields})
+    with pytest.raises(BrandError) as refused:
+        save_brand(boss(), change)
+    assert list(refused.value.errors) == [field]
+    assert not BrandSettings.objects.exists()
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("ko", "제어 문자 없이 한 줄로 입력하세요"),
+    ("ja", "制御文字を使わず、1 行で入力してください"),
+])
+def test_a_control_character_is_refused_on_its_field_in_the_readers_language(language,
+                                                                             words):
+    admin = signed_in("ada", "administration", language=language)
+    refused = admin.post("/admin/brand/", {"name": "X", "contact": "03\t1234"})
+    assert refused.status_code == 400 and words in refused.content.decode()
+    assert not BrandSettings.objects.exists()

@@ -1,6 +1,8 @@
-"""The sender's brand on recipient pages and the confirmation mail: name, logo, accent
-colour and legal footer (the company and its postal address, which Korea's and Japan's
-anti-spam laws require).
+"""The sender's brand: name, logo, accent colour, legal footer, postal address and
+contact for enquiries. Recipient pages and the confirmation and consent notice mails
+wear it; the Korean and Japanese advertising rules (:mod:`envoi.preparation.rules`)
+check messages against it and their one-click footer fix writes it in. :func:`brand`
+is the one reader: nothing else reads the ``ENVOI_BRAND_*`` settings.
 
 Administrators set it in the console (**Administration → Brand**, permission
 ``brand.manage``); it is stored in one row (:class:`~envoi.consent.models.BrandSettings`),
@@ -10,7 +12,9 @@ environment, read at start:
 ``ENVOI_BRAND_NAME``       the sender's name, in the page header and confirmation mail;
 ``ENVOI_BRAND_LOGO_URL``   an ``https://`` image shown above it (an uploaded logo wins);
 ``ENVOI_BRAND_COLOR``      the accent colour, ``#rgb`` or ``#rrggbb``;
-``ENVOI_BRAND_FOOTER``     the legal footer; ``\\n`` breaks lines.
+``ENVOI_BRAND_FOOTER``     the legal footer; ``\\n`` breaks lines;
+``ENVOI_BRAND_ADDRESS``    the sender's postal address (Japan's law asks for it);
+``ENVOI_BRAND_CONTACT``    the contact for enquiries: telephone, address or web page.
 
 A logo is uploaded through the image service (:mod:`envoi.content.images`): checked by
 its bytes, stored where every image is, served at its public ``/i/…`` URL. Reading the
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -38,6 +43,8 @@ DEFAULT_COLOR = "#1d4ed8"
 COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 MAX_NAME = 200
 MAX_FOOTER = 2000
+MAX_ADDRESS = 300
+MAX_CONTACT = 200
 ROW = 1
 
 
@@ -47,10 +54,23 @@ class Brand:
     logo_url: str
     color: str
     footer_lines: tuple[str, ...]
+    address: str = ""
+    contact: str = ""
 
     @property
     def footer(self) -> str:
         return "\n".join(self.footer_lines)
+
+    @property
+    def legal_lines(self) -> tuple[str, ...]:
+        """The legal footer as written; without one, the name, postal address and
+        contact (nothing when neither address nor contact is known: a bare name says
+        nothing the page header does not)."""
+        if self.footer_lines:
+            return self.footer_lines
+        if not (self.address or self.contact):
+            return ()
+        return tuple(part for part in (self.name, self.address, self.contact) if part)
 
 
 def _lines(text: str) -> tuple[str, ...]:
@@ -65,7 +85,9 @@ def from_environment() -> Brand:
     return Brand(name=settings.ENVOI_BRAND_NAME,
                  logo_url=logo if logo.startswith(("https://", "http://")) else "",
                  color=color if COLOR.match(color) else DEFAULT_COLOR,
-                 footer_lines=_lines(settings.ENVOI_BRAND_FOOTER))
+                 footer_lines=_lines(settings.ENVOI_BRAND_FOOTER),
+                 address=settings.ENVOI_BRAND_ADDRESS.strip(),
+                 contact=settings.ENVOI_BRAND_CONTACT.strip())
 
 
 def stored() -> BrandSettings | None:
@@ -77,7 +99,9 @@ def stored() -> BrandSettings | None:
 
 
 def brand() -> Brand:
-    """The brand recipient pages wear now: the console's settings over the defaults."""
+    """The effective brand now: each field set in the console over its ``ENVOI_BRAND_*``
+    default. Every reader of the brand (recipient pages, notice mails, market rules and
+    their fixes) calls this."""
     defaults = from_environment()
     row = stored()
     if row is None:
@@ -88,7 +112,9 @@ def brand() -> Brand:
                  logo_url=public_url(row.logo) if row.logo else defaults.logo_url,
                  color=row.color if COLOR.match(row.color) else defaults.color,
                  footer_lines=_lines(row.footer) if row.footer.strip()
-                 else defaults.footer_lines)
+                 else defaults.footer_lines,
+                 address=row.address or defaults.address,
+                 contact=row.contact or defaults.contact)
 
 
 # -- changing it ---------------------------------------------------------------------------
@@ -107,20 +133,36 @@ class BrandChange:
     name: str
     color: str
     footer: str
+    address: str = ""
+    contact: str = ""
     logo: bytes | None = None  # a new logo's file, if one was chosen
     logo_name: str = ""
     remove_logo: bool = False
 
 
+def _has_control(text: str, allowed: str = "") -> bool:
+    """Whether ``text`` holds a control character (tabs, escapes, a line break in a
+    one-line field): it would break the footer lines and the SMS sender line."""
+    return any(unicodedata.category(char) == "Cc" and char not in allowed for char in text)
+
+
 def check(change: BrandChange) -> None:
     errors: dict[str, str] = {}
-    if len(change.name.strip()) > MAX_NAME:
-        errors["name"] = _("At most %(count)d characters.") % {"count": MAX_NAME}
+    one_line = {"name": (change.name, MAX_NAME), "address": (change.address, MAX_ADDRESS),
+                "contact": (change.contact, MAX_CONTACT)}
+    for field, (value, limit) in one_line.items():
+        if len(value.strip()) > limit:
+            errors[field] = _("At most %(count)d characters.") % {"count": limit}
+        elif _has_control(value.strip()):
+            errors[field] = _("Write it on one line, without control characters.")
     color = change.color.strip()
     if color and not COLOR.match(color):
         errors["color"] = _("Write the colour as #rrggbb, for example #1d4ed8.")
     if len(change.footer) > MAX_FOOTER:
         errors["footer"] = _("At most %(count)d characters.") % {"count": MAX_FOOTER}
+    elif _has_control(change.footer, allowed="\r\n"):
+        errors["footer"] = _("Only line breaks may separate the lines; remove the other "
+                             "control characters.")
     if errors:
         raise BrandError(errors)
 
@@ -135,21 +177,30 @@ def save_brand(user: Actor, change: BrandChange) -> Brand:
     with transaction.atomic():
         row = BrandSettings.objects.select_for_update().filter(pk=ROW).first() or \
             BrandSettings(pk=ROW, updated_at=clock.now())
-        before = (row.name, row.color, row.footer, row.logo_id)
+        before = _audited(row)
         row.name = change.name.strip()
         row.color = change.color.strip().lower()
         row.footer = change.footer.strip().replace("\r\n", "\n")
+        row.address = change.address.strip()
+        row.contact = change.contact.strip()
         if image is not None:
             row.logo = image
         elif change.remove_logo:
             row.logo = None
         row.updated_at = clock.now()
         row.save()
-        after = (row.name, row.color, row.footer, row.logo_id)
-        changed = [name for name, old, new in zip(("name", "color", "footer", "logo"),
-                                                  before, after, strict=True) if old != new]
+        after = _audited(row)
+        changed = [name for name, old, new in zip(AUDITED_FIELDS, before, after,
+                                                  strict=True) if old != new]
         audit(user, "brand.edit", fields=changed)
     return brand()
+
+
+AUDITED_FIELDS = ("name", "color", "footer", "address", "contact", "logo")
+
+
+def _audited(row: BrandSettings) -> tuple[object, ...]:
+    return (row.name, row.color, row.footer, row.address, row.contact, row.logo_id)
 
 
 def _upload_logo(user: Actor, change: BrandChange):  # -> Image

@@ -217,6 +217,9 @@ class BrandSettings(models.Model):
                              on_delete=models.SET_NULL, related_name="+")
     color = models.CharField(max_length=7, blank=True, default="")
     footer = models.TextField(blank=True, default="")
+    # What the Korean and Japanese advertising rules look for in a message.
+    address = models.CharField(max_length=300, blank=True, default="")
+    contact = models.CharField(max_length=200, blank=True, default="")
     updated_at = models.DateTimeField()
 
     def __str__(self) -> str:

@@ -3,7 +3,9 @@
 Each states the sender, the address, the date of the consent (or of its withdrawal) and
 how to change it: a signed link to the preference centre that works without a message
 row (``/p/<token>``, :func:`preferences_url`). It ends with the brand's legal footer
-(``ENVOI_BRAND_FOOTER``; without one, the name, postal address and contact).
+(:attr:`envoi.consent.brand.Brand.legal_lines`: the footer set in Administration →
+Brand or ``ENVOI_BRAND_FOOTER``; without one, the brand's name, postal address and
+contact).
 """
 
 from __future__ import annotations
@@ -74,10 +76,7 @@ def _body(kind: str, values: dict[str, str]) -> str:
 
 def footer_lines() -> list[str]:
     sender = brand()
-    if sender.footer_lines:
-        return list(sender.footer_lines)
-    return [line for line in (sender.name, settings.ENVOI_BRAND_ADDRESS,
-                              settings.ENVOI_BRAND_CONTACT) if line.strip()]
+    return list(sender.legal_lines) or [line for line in (sender.name,) if line.strip()]
 
 
 def notice_message(profile: Profile, kind: str, date: datetime

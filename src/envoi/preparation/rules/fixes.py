@@ -1,6 +1,7 @@
 """One-click fixes for market-rule findings, where the fix cannot change the meaning of
-the message: insert the "(광고)" prefix, add the standard footer from the brand settings
-(to the HTML part, the text part, or a Korean advertising SMS's text).
+the message: insert the "(광고)" prefix, add the standard footer from the brand
+(:func:`envoi.consent.brand.brand`, the one the rules check against) to the HTML part,
+the text part, or a Korean advertising SMS's text.
 Both go through :func:`envoi.deliveries.services.update`, with its permission and audit.
 """
 
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from envoi.accounts.services import Actor
+from envoi.consent.brand import brand
 from envoi.deliveries.models import Delivery
 from envoi.deliveries.services import DeliveryError
 from envoi.preparation.rules.kr_advertising import PREFIX
@@ -64,15 +66,17 @@ def footer_changes(delivery: Delivery) -> dict[str, str]:
 
 def _lines(delivery: Delivery) -> list[str]:
     """The footer's lines: the brand's, then what each rule set asks for."""
-    name, address = settings.ENVOI_BRAND_NAME, settings.ENVOI_BRAND_ADDRESS
-    contact = settings.ENVOI_BRAND_CONTACT
+    sender = brand()
+    name, address, contact = sender.name.strip(), sender.address, sender.contact
     typology = delivery.typology or []
-    lines = [line for line in (settings.ENVOI_BRAND_FOOTER,) if line.strip()]
+    lines = list(sender.footer_lines)
+    # A part the brand leaves empty is left out, not printed blank: the rule then
+    # still names what is missing and where to set it.
     if "jp_advertising" in typology:
-        lines += [f"{name} {address}".strip(), f"お問い合わせ: {contact}",
+        lines += [f"{name} {address}".strip(), *([f"お問い合わせ: {contact}"] if contact else []),
                   "今後のメール配信を希望されない方は、下記より配信停止の手続きができます。"]
     if "kr_advertising" in typology:
-        lines += [f"{name} | {address} | {contact}".replace(" |  | ", " | "),
+        lines += [" | ".join(part for part in (name, address, contact) if part),
                   "본 메일은 광고성 정보입니다. 더 이상 받지 않으려면 수신거부를 누르세요."]
     return lines
 
@@ -98,6 +102,6 @@ def footer_sms(delivery: Delivery) -> str:
     if "kr_advertising" not in (delivery.typology or []) or not number.startswith("080"):
         raise DeliveryError(_("The footer of an SMS needs Korean advertising and a free "
                               "080 number in ENVOI_KR_OPT_OUT_NUMBER; add it by hand."))
-    sender = " ".join(part for part in (settings.ENVOI_BRAND_NAME.strip(),
-                                        settings.ENVOI_BRAND_CONTACT.strip()) if part)
+    current = brand()
+    sender = " ".join(part for part in (current.name.strip(), current.contact) if part)
     return f"{sender}\n무료수신거부 {number}".strip()

@@ -2,6 +2,8 @@
 
 The body shows the sender's name and postal address, an opt-out link, a statement that
 the recipient can refuse further mail (配信停止 / 受信拒否), and a contact for enquiries.
+Name, address and contact are the brand's (:func:`envoi.consent.brand.brand`: the
+console's Administration → Brand over the ``ENVOI_BRAND_*`` defaults).
 Every targeted profile must have a consent record: profiles without one are counted in a
 red finding rather than silently excluded, so the sender sees the gap in its list.
 """
@@ -10,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.conf import settings
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from envoi.consent.brand import brand
 from envoi.deliveries.models import Delivery
 from envoi.preparation.control import ERROR, Finding
 from envoi.preparation.rules import body_text, uses
@@ -22,13 +24,15 @@ REFUSAL_WORDS = ("配信停止", "受信拒否", "配信を希望されない", 
 
 
 def findings(delivery: Delivery) -> Iterator[Finding]:
-    body = body_text(delivery)
+    body, sender = body_text(delivery), brand()
     field = "html_body" if delivery.html_body.strip() else "text_body"
     missing = [label for label, value in (
-        (_("the sender's name (ENVOI_BRAND_NAME)"), settings.ENVOI_BRAND_NAME),
-        (_("the sender's postal address (ENVOI_BRAND_ADDRESS)"),
-         settings.ENVOI_BRAND_ADDRESS),
-        (_("a contact for enquiries (ENVOI_BRAND_CONTACT)"), settings.ENVOI_BRAND_CONTACT),
+        (_("the sender's name (Administration → Brand, or ENVOI_BRAND_NAME)"),
+         sender.name),
+        (_("the sender's postal address (Administration → Brand, or "
+           "ENVOI_BRAND_ADDRESS)"), sender.address),
+        (_("a contact for enquiries (Administration → Brand, or ENVOI_BRAND_CONTACT)"),
+         sender.contact),
     ) if not value.strip() or value.strip() not in body]
     if not uses(delivery, "unsubscribe_url"):
         missing.append(_("an opt-out link ({{ unsubscribe_url }})"))

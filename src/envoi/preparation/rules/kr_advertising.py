@@ -1,8 +1,9 @@
 """``kr_advertising``: Korean advertising messages (정보통신망법 §50).
 
 The subject (an SMS: its text) starts with exactly "(광고)"; the body names the sender
-and how to reach them, and says in Korean how to refuse further messages (수신거부), by a
-link for email and by a free 080 number for SMS (ENVOI_KR_OPT_OUT_NUMBER).
+and how to reach them (the brand's name and contact, :func:`envoi.consent.brand.brand`),
+and says in Korean how to refuse further messages (수신거부), by a link for email and by
+a free 080 number for SMS (ENVOI_KR_OPT_OUT_NUMBER).
 
 Advertising may not arrive between 21:00 and 08:00 in the recipient's time zone unless
 the person agreed to advertising at night (a consent of its own, purpose ``night``): each
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from envoi import clock
+from envoi.consent.brand import brand
 from envoi.consent.sql import night_consent_condition
 from envoi.deliveries import scheduling
 from envoi.deliveries.models import Delivery
@@ -50,11 +52,12 @@ def prefix(delivery: Delivery) -> Iterator[Finding]:
 
 
 def sender_details(delivery: Delivery) -> Iterator[Finding]:
-    body = body_text(delivery)
+    body, sender = body_text(delivery), brand()
     missing = [label for label, value in (
-        (_("the sender's name (ENVOI_BRAND_NAME)"), settings.ENVOI_BRAND_NAME),
-        (_("the sender's contact details (ENVOI_BRAND_CONTACT)"),
-         settings.ENVOI_BRAND_CONTACT),
+        (_("the sender's name (Administration → Brand, or ENVOI_BRAND_NAME)"),
+         sender.name),
+        (_("the sender's contact details (Administration → Brand, or "
+           "ENVOI_BRAND_CONTACT)"), sender.contact),
     ) if not value.strip() or value.strip() not in body]
     if missing:
         yield Finding(ERROR, "kr_advertising.sender",

@@ -1,4 +1,5 @@
-"""Administration → Brand: the name, logo, colour and legal footer recipient pages wear
+"""Administration → Brand: the name, logo, colour and legal footer recipient pages wear,
+and the postal address and contact the market rules check advertising against
 (:mod:`envoi.consent.brand`), with a preview of the unsubscribe page in each language.
 
 Saving calls :func:`~envoi.consent.brand.save_brand`, which checks ``brand.manage`` and
@@ -44,6 +45,14 @@ class BrandForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_l("The company's name and postal address, one item per line: Korean "
                      "and Japanese law require them in advertising."))
+    address = forms.CharField(
+        label=_l("Postal address"), required=False, max_length=brands.MAX_ADDRESS,
+        help_text=_l("On one line. Japanese advertising must show it; the footer fix "
+                     "writes it in."))
+    contact = forms.CharField(
+        label=_l("Contact for enquiries"), required=False, max_length=brands.MAX_CONTACT,
+        help_text=_l("A telephone number, email address or web page. Korean and Japanese "
+                     "advertising must show it; a Korean SMS gets it beside the name."))
 
     def __init__(self, *args: Any, defaults: brands.Brand, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -51,13 +60,16 @@ class BrandForm(forms.Form):
         self.fields["name"].widget.attrs["placeholder"] = defaults.name
         self.fields["color"].widget.attrs["placeholder"] = defaults.color
         self.fields["footer"].widget.attrs["placeholder"] = defaults.footer
+        self.fields["address"].widget.attrs["placeholder"] = defaults.address
+        self.fields["contact"].widget.attrs["placeholder"] = defaults.contact
 
 
 def _initial() -> dict[str, str]:
     row = brands.stored()
     if row is None:
         return {}
-    return {"name": row.name, "color": row.color, "footer": row.footer}
+    return {"name": row.name, "color": row.color, "footer": row.footer,
+            "address": row.address, "contact": row.contact}
 
 
 @requires("brand.manage")
@@ -81,6 +93,7 @@ def _save(request: HttpRequest, form: BrandForm) -> bool:
     upload = data.get("logo")
     change = brands.BrandChange(
         name=data["name"], color=data["color"], footer=data["footer"],
+        address=data["address"], contact=data["contact"],
         logo=upload.read(images.max_bytes() + 1) if upload else None,
         logo_name=(upload.name or "") if upload else "", remove_logo=data["remove_logo"])
     try:
