@@ -5,6 +5,7 @@ sender's address is red and the footer fix makes it green (artifacts/market-*.pn
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from envoi.audiences.models import Profile
 from envoi.consent.services import Evidence, record_consent
@@ -67,3 +68,45 @@ def test_the_console_fix_turns_a_red_market_rule_green(people, brand, language, 
 
     delivery = services.prepare(boss(), type(delivery).objects.get(pk=delivery.pk))
     assert delivery.status == "pending_approval", errors(delivery)
+
+
+
+def test_the_address_set_on_the_brand_page_is_what_the_japanese_rule_wants(people,
+                                                                          settings):
+    """No address anywhere: the finding says where to set it; an administrator sets it
+    on the Brand page, and the footer fix writes that address in (artifacts/
+    market-brand-*-ja.png)."""
+    settings.ENVOI_BRAND_NAME = "Hanbit Shop"
+    settings.ENVOI_BRAND_ADDRESS = settings.ENVOI_BRAND_CONTACT = ""
+    audience = seeded_audience()
+    for profile in Profile.objects.all():
+        record_consent(profile, "email", Evidence(source="import"))
+    with translation.override("ja"):  # findings are said in the preparer's language
+        delivery = prepared(audience, label="Ad brand", subject="春のセール",
+                            html_body="<p>春のセール</p>", typology=["jp_advertising"])
+    assert "jp_advertising.footer" in errors(delivery)
+    editor = people("editor_brand", "prepare_deliveries", "ja")
+    editor.page.goto(f"/deliveries/{delivery.pk}/edit/")
+    assert "送信者の住所（管理 → ブランド、または ENVOI_BRAND_ADDRESS）" in \
+        editor.page.content()
+    screenshot(editor.page, "market-brand-red-ja")
+
+    admin = people("admin_brand", "administration", "ja")
+    page = admin.page
+    page.get_by_role("link", name=admin.t("Brand"), exact=True).click()
+    page.fill("#id_address", "〒150-0002 東京都渋谷区渋谷1-2-3")
+    page.fill("#id_contact", "03-1234-5678")
+    page.get_by_role("button", name=admin.t("Save"), exact=True).click()
+    page.wait_for_load_state()
+    assert admin.t("The brand was saved. Recipient pages wear it now.") in page.content()
+    screenshot(page, "market-brand-set-ja")
+
+    editor.page.reload()
+    editor.page.locator("[data-testid=market-fixes] button[value=footer]").click()
+    editor.page.wait_for_load_state()
+    assert editor.page.get_by_test_id("market-fixes").count() == 0
+    screenshot(editor.page, "market-brand-green-ja")
+    fixed = type(delivery).objects.get(pk=delivery.pk)
+    assert "Hanbit Shop 〒150-0002 東京都渋谷区渋谷1-2-3" in fixed.html_body
+    assert "お問い合わせ: 03-1234-5678" in fixed.html_body
+    assert services.prepare(boss(), fixed).status == "pending_approval", errors(fixed)
