@@ -14,6 +14,7 @@ import os
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 pytest_plugins = ["tests.support.fixtures", "tests.support.demo"]
 
@@ -42,6 +43,14 @@ def pytest_collection_modifyitems(config, items):
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
+
+
+@pytest.fixture(autouse=True)
+def _each_test_starts_in_english():
+    """A language activated by one test (a request, a ``translation.override`` left
+    open) must not decide the language of the next one's messages."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
