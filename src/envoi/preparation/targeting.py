@@ -31,6 +31,7 @@ from envoi.audiences.models import Audience
 from envoi.bounces.models import QuarantineStatus
 from envoi.consent.sql import exclusion_cases
 from envoi.preparation.models import ExclusionReason
+from envoi.sending.queue import widen_span
 
 R = ExclusionReason
 log = logging.getLogger("envoi.preparation")
@@ -199,6 +200,7 @@ def _fill_logs(cursor, delivery_id: int, row_time: RowTime | HeldRowTime | None,
         join="JOIN prep_due z ON z.zone = COALESCE(t.zone, '')" if due else "")
     if keep_rows:
         cursor.execute(fill, [delivery_id, *due_params])
+        widen_span(cursor, delivery_id)
     cursor.execute(_FILL_EXCLUSION_LOG, [delivery_id])
     cursor.execute("SELECT reason, COUNT(*) FROM prep_target GROUP BY reason")
     counts = dict(cursor.fetchall())
