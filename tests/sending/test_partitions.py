@@ -57,7 +57,7 @@ def planned_relations(sql: str, params: list) -> set[str]:
 def claim_plan(delivery: Delivery, span: queue.LogSpan) -> set[str]:
     now = clock.now()
     low, high = max(1, span.first or 0), span.last or queue.LAST_ID
-    sql = queue._CLAIM.format(lock="FOR UPDATE SKIP LOCKED")
+    sql = queue._CLAIM["postgresql"]
     return planned_relations(sql, [now + LEASE, "w1", low, high, delivery.pk, low, high,
                                    now, now, 200])
 

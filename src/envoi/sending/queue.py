@@ -40,20 +40,28 @@ class Outcome(NamedTuple):
     next_attempt_at: datetime | None = None
 
 
-# The id bounds, on both scans, let PostgreSQL plan the statement over the partitions
-# that hold the delivery's rows only (envoi.sending.partitions): parameters are sent
-# inlined (psycopg's client-side binding), so the planner sees them as constants.
-_CLAIM = """
-UPDATE sending_sendinglog SET lease_until = %s, claimed_by = %s, attempts = attempts + 1
-WHERE id BETWEEN %s AND %s AND id IN (
-    SELECT id FROM sending_sendinglog
-    WHERE delivery_id = %s AND status = 'pending' AND id BETWEEN %s AND %s
-      AND (lease_until IS NULL OR lease_until < %s)
-      AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
-    ORDER BY id LIMIT %s {lock}
-)
-RETURNING id, delivery_id, profile_id, address, attempts, variant
-"""
+_PICK = """
+SELECT id FROM sending_sendinglog
+WHERE delivery_id = %s AND status = 'pending' AND id BETWEEN %s AND %s
+  AND (lease_until IS NULL OR lease_until < %s)
+  AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
+ORDER BY id LIMIT %s"""
+
+_CLAIM_SET = ("UPDATE sending_sendinglog SET lease_until = %s, claimed_by = %s, "
+              "attempts = attempts + 1 WHERE id BETWEEN %s AND %s")
+_CLAIMED = "RETURNING id, delivery_id, profile_id, address, attempts, variant"
+
+_CLAIM = {
+    "postgresql": f"{_CLAIM_SET} AND id = ANY(ARRAY({_PICK} FOR UPDATE SKIP LOCKED)) {_CLAIMED}",
+    "sqlite": f"{_CLAIM_SET} AND id IN ({_PICK}) {_CLAIMED}",
+}
+"""The id bounds, on both scans, let PostgreSQL plan the claim over the partitions that
+hold the delivery's rows only (envoi.sending.partitions): parameters are sent inlined
+(psycopg's client-side binding), so the planner sees them as constants. The rows are
+picked first (an init plan) and then updated by primary key: as ``id IN (…)`` the
+planner, seeing the bounds span the whole delivery, may hash-join the picked rows
+against every row of the span (11 ms instead of 2 ms a claim on a 20,000-row span, and
+growing with it; docs/BENCHMARKS.md)."""
 
 # PostgreSQL: the whole batch in one statement, its columns passed as arrays.
 _RECORD_BATCH = """
@@ -147,11 +155,10 @@ def claim(delivery_id: int, worker_id: str, limit: int, now: datetime, lease: ti
     proportion to the delivery's progress. Starting past the last row claimed keeps a
     claim at the size of its batch (:class:`ClaimCursor`).
     """
-    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     low, high = max(after_id + 1, span.first or 0), span.last or LAST_ID
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CLAIM.format(lock=lock), [now + lease, worker_id, low, high,
-                                                  delivery_id, low, high, now, now, limit])
+        cursor.execute(_CLAIM[connection.vendor], [now + lease, worker_id, low, high,
+                                                   delivery_id, low, high, now, now, limit])
         rows = [ClaimedRow(*row) for row in cursor.fetchall()]
     rows.sort(key=lambda row: row.id)
     return rows
