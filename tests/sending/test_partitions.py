@@ -12,7 +12,7 @@ from django.db import connection
 from envoi import clock
 from envoi.deliveries.models import Delivery
 from envoi.reporting.jobs import JOBS
-from envoi.sending import partitions, queue
+from envoi.sending import partitions, queue, retention
 from envoi.sending.models import SendingLog
 from tests.support.deliveries import delivery_in, prepared_delivery
 
@@ -138,3 +138,12 @@ def test_preparation_records_the_span_of_the_rows_and_a_claim_stays_within_it():
     narrow = queue.LogSpan(ids[1], ids[-2])
     assert [row.id for row in queue.claim(delivery.pk, "w1", 99, clock.now(), LEASE,
                                           span=narrow)] == ids[1:-1]
+
+
+@postgres_only
+def test_anonymising_goes_partition_by_partition():
+    bound = partitions.partitions()[0].high  # where the first partition ends
+    assert list(retention._windows(bound - 5, bound + 5)) == [(bound - 5, bound - 1),
+                                                             (bound, bound + 5)]
+    assert list(retention._windows(1, retention.BATCH + 1)) == [
+        (1, retention.BATCH), (retention.BATCH + 1, retention.BATCH + 1)]
