@@ -187,6 +187,11 @@ class PartitionedLog:
             found = [_read(name, comment) for name, comment in cursor.fetchall()]
         return sorted((p for p in found if p is not None), key=lambda p: p.high)
 
+    def holding(self, low: int, high: int) -> list[Partition]:
+        """The partitions whose ranges meet the ids from ``low`` to ``high``."""
+        return [p for p in self.partitions()
+                if (p.low is None or p.low <= high) and low < p.high]
+
     def _create(self, cursor, low: int, now: datetime) -> Partition:
         """Create the partition of ``width`` ids from ``low``, named after its period."""
         period = now.strftime(_NAME_FORMATS[self.period])

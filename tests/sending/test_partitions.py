@@ -147,3 +147,21 @@ def test_anonymising_goes_partition_by_partition():
                                                              (bound, bound + 5)]
     assert list(retention._windows(1, retention.BATCH + 1)) == [
         (1, retention.BATCH), (retention.BATCH + 1, retention.BATCH + 1)]
+
+
+def test_a_top_up_widens_the_span_to_its_rows_and_a_discard_forgets_it():
+    from django.db import transaction
+
+    from envoi.audiences.importer import create_profiles
+    from envoi.deliveries.services import discard_preparation
+    from envoi.preparation.services import extend_preparation
+
+    delivery = prepared_delivery("topped", 3)
+    first = span_of(delivery)
+    create_profiles([{"email": f"topped{i}@example.com"} for i in range(3, 6)])
+    with transaction.atomic():
+        assert extend_preparation(delivery, clock.now()) == 3
+    ids = sorted(SendingLog.objects.filter(delivery=delivery).values_list("id", flat=True))
+    assert len(ids) == 6 and span_of(delivery) == (first.first, ids[-1]) != first
+    discard_preparation(delivery)
+    assert span_of(delivery) == queue.UNKNOWN_SPAN

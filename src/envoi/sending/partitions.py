@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from envoi.partitions import MONTH, Partition, PartitionedLog
 
-__all__ = ["Partition", "TABLE", "WIDTH", "convert", "is_partitioned", "partitions",
-           "revert", "rotate"]
+__all__ = ["Partition", "TABLE", "WIDTH", "convert", "holding", "is_partitioned",
+           "partitions", "revert", "rotate"]
 
 TABLE = "sending_sendinglog"
 WIDTH = 1 << 36
@@ -28,3 +28,4 @@ convert = LOG.convert  # the migration (sending.0008)
 revert = LOG.revert
 partitions = LOG.partitions
 rotate = LOG.rotate  # the periodic job
+holding = LOG.holding
