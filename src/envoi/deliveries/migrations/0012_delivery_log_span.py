@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliveries', '0010_delivery_typology'),
+        ('deliveries', '0011_delivery_track_links'),
     ]
 
     operations = [
