@@ -165,3 +165,42 @@ def test_a_top_up_widens_the_span_to_its_rows_and_a_discard_forgets_it():
     assert len(ids) == 6 and span_of(delivery) == (first.first, ids[-1]) != first
     discard_preparation(delivery)
     assert span_of(delivery) == queue.UNKNOWN_SPAN
+
+
+@postgres_only
+def test_the_migration_keeps_the_rows_and_every_foreign_key():
+    from django.core.management import call_command
+    from django.db import IntegrityError, transaction
+
+    call_command("migrate", "sending", "0007", verbosity=0)
+    try:
+        assert not partitions.is_partitioned()
+        before = prepared_delivery("kept", 3)
+        kept = sorted(SendingLog.objects.filter(delivery=before).values_list("id", flat=True))
+        with connection.cursor() as cursor:  # another table's key to the sending log
+            cursor.execute("CREATE TABLE test_row_note (row_id bigint NOT NULL "
+                           "REFERENCES sending_sendinglog (id))")
+            cursor.execute("INSERT INTO test_row_note VALUES (%s)", [kept[0]])
+    finally:
+        call_command("migrate", "sending", verbosity=0)
+    try:
+        assert partitions.is_partitioned()
+        assert sorted(SendingLog.objects.filter(delivery=before)
+                      .values_list("id", flat=True)) == kept
+        assert partitions_of(before) == {"sending_sendinglog_p0"}
+        after = prepared_delivery("later", 2)
+        newer = SendingLog.objects.filter(delivery=after).first()
+        assert newer.pk > kept[-1] and partitions_of(after) != {"sending_sendinglog_p0"}
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO test_row_note VALUES (%s)", [newer.pk])
+            with pytest.raises(IntegrityError), transaction.atomic():
+                cursor.execute("INSERT INTO test_row_note VALUES (%s)", [newer.pk + 10**9])
+            with pytest.raises(IntegrityError), transaction.atomic():  # its own, to deliveries
+                cursor.execute("INSERT INTO sending_sendinglog (delivery_id, profile_id, "
+                               "address, status, failure_type, failure_reason, smtp_reply, "
+                               "attempts, claimed_by, message_id) VALUES (%s, 1, 'x', "
+                               "'pending', '', '', '', 0, '', '')", [after.pk + 10**6])
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS test_row_note")
