@@ -1,10 +1,11 @@
 """Retention over 90 days of deliveries and events, with a controlled clock.
 
-Each simulated day opens the day's tracking-log partition (PostgreSQL), finishes a
-delivery, records its events (and a late click on an older delivery), receives a bounce
-and writes an audit entry. Retention then runs with short periods; every KPI, Compute
-stats result and profile-history total must be what it was, nothing younger than a
-period may change, and what is older is gone (whole partitions on PostgreSQL).
+Each simulated day opens the day's tracking-log partition and the month's sending-log
+partition (PostgreSQL), finishes a delivery, records its events (and a late click on an
+older delivery), receives a bounce and writes an audit entry. Retention then runs with
+short periods; every KPI, Compute stats result and profile-history total must be what it
+was, nothing younger than a period may change, and what is older is gone (whole
+partitions on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from envoi.ops.retention import cutoffs, months_before, run_retention
 from envoi.preparation.models import ExclusionLog
 from envoi.reporting import kpis
 from envoi.reporting.history import profile_history
+from envoi.sending import partitions as sending_partitions
 from envoi.sending.models import DETACHED_PROFILE, SendingLog
 from envoi.tracking import partitions
 from envoi.tracking.ingest import Event, record_events
@@ -47,6 +49,7 @@ def seed_day(day: int, profiles: list[Profile], deliveries: list[Delivery]) -> N
     now = day_start(day)
     clock.set_now(now)
     partitions.rotate(now)
+    sending_partitions.rotate(now)
     delivery = Delivery.objects.create(
         label=f"day {day}", sender="news@shop.example.com", subject="Hello",
         status=Status.FINISHED, to_deliver=len(STATUSES), started_at=now,
@@ -115,6 +118,8 @@ def retention_settings(settings):
 def test_ninety_days_age_out_and_every_figure_stays(retention_settings):
     profiles = [Profile.objects.create(email=f"person{i}@example.com") for i in range(7)]
     deliveries: list[Delivery] = []
+    on_postgres = connection.vendor == "postgresql"
+    partitions_before = len(sending_partitions.partitions()) if on_postgres else 0
     for day in range(DAYS):
         seed_day(day, profiles, deliveries)
     now = day_start(DAYS)
@@ -129,6 +134,11 @@ def test_ninety_days_age_out_and_every_figure_stays(retention_settings):
     young_events = set(TrackingEvent.objects.filter(at__gte=before["events"])
                        .values_list("id", "row_id", "kind", "at"))
     events_total = TrackingEvent.objects.count()
+    if on_postgres:  # each month opened while seeding holds that month's rows
+        opened = len(sending_partitions.partitions()) - partitions_before
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(DISTINCT tableoid) FROM sending_sendinglog")
+            assert cursor.fetchone()[0] == 1 + opened
 
     counts = run_retention(now)
 

@@ -115,6 +115,13 @@ class Delivery(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE,
                                related_name="executions")
     period = models.CharField(max_length=32, blank=True, default="")
+    # The ids of its sending-log rows lie between these two (preparation writes them in
+    # one statement, a top-up in another): the worker's claims carry them as literal
+    # bounds, so that on PostgreSQL they are planned over the partitions holding the
+    # delivery only. NULL: not known (rows written by an earlier release), and claims
+    # run unbounded.
+    log_first_id = models.BigIntegerField(null=True, blank=True)
+    log_last_id = models.BigIntegerField(null=True, blank=True)
     # Hidden from lists; its logs, links and history stay (a sent delivery is never
     # deleted: SPEC, issue 16 item 6).
     archived_at = models.DateTimeField(null=True, blank=True)

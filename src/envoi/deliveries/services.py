@@ -222,7 +222,8 @@ def discard_preparation(delivery: Delivery) -> None:
     ExclusionLog.objects.filter(delivery=delivery).delete()
     PreparationMessage.objects.filter(delivery=delivery).delete()
     Delivery.objects.filter(pk=delivery.pk).update(targeted=0, to_deliver=0, exclusions={},
-                                                   variant_counts={})
+                                                   variant_counts={}, log_first_id=None,
+                                                   log_last_id=None)
 
 
 def delete(user: Actor, delivery: Delivery) -> None:

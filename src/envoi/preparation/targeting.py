@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
@@ -30,7 +31,10 @@ from envoi.audiences.filters import compile_filter
 from envoi.audiences.models import Audience
 from envoi.bounces.models import QuarantineStatus
 from envoi.consent.sql import exclusion_cases
+from envoi.deliveries.models import Delivery
 from envoi.preparation.models import ExclusionReason
+from envoi.sending import partitions as sending_partitions
+from envoi.sending.queue import widen_span
 
 R = ExclusionReason
 log = logging.getLogger("envoi.preparation")
@@ -199,6 +203,7 @@ def _fill_logs(cursor, delivery_id: int, row_time: RowTime | HeldRowTime | None,
         join="JOIN prep_due z ON z.zone = COALESCE(t.zone, '')" if due else "")
     if keep_rows:
         cursor.execute(fill, [delivery_id, *due_params])
+        widen_span(cursor, delivery_id)
     cursor.execute(_FILL_EXCLUSION_LOG, [delivery_id])
     cursor.execute("SELECT reason, COUNT(*) FROM prep_target GROUP BY reason")
     counts = dict(cursor.fetchall())
@@ -209,7 +214,7 @@ def _fill_logs(cursor, delivery_id: int, row_time: RowTime | HeldRowTime | None,
     cursor.execute("DROP TABLE IF EXISTS prep_due")
     to_deliver = counts.pop(None, 0)
     if keep_rows and to_deliver >= ANALYZE_AFTER_ROWS:
-        transaction.on_commit(refresh_planner_statistics)
+        transaction.on_commit(partial(refresh_planner_statistics, delivery_id))
     return TargetCounts(targeted=to_deliver + sum(counts.values()), to_deliver=to_deliver,
                         exclusions=counts, variants=per_variant,
                         first_due=min(due, default=None),
@@ -229,7 +234,7 @@ CLASSIFIERS: dict[str, Classifier] = {"email": classify_email, "sms": _classify_
 is excluded."""
 
 
-def refresh_planner_statistics() -> None:
+def refresh_planner_statistics(delivery_id: int) -> None:
     """ANALYZE the sending log after a large preparation (PostgreSQL).
 
     Until autovacuum gets to it, the planner believes the statistics of before the
@@ -239,14 +244,27 @@ def refresh_planner_statistics() -> None:
     delivery: 35 ms per batch of 200 among 100,000 pending rows, and five times the
     database's CPU per message at 200,000 recipients (``docs/BENCHMARKS.md``). Sampling
     takes a fraction of a second, after the preparation has committed.
+
+    A partitioned log (:mod:`envoi.sending.partitions`) has only the partitions holding
+    the delivery's rows analysed: the queue's statements are planned over those alone,
+    with their own statistics, and the months before need no new sample.
     """
     if connection.vendor != "postgresql":
         return
     try:
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE sending_sendinglog")
+            for table in _tables_holding(delivery_id):
+                cursor.execute(f"ANALYZE {table}")
     except DatabaseError:  # statistics are an optimization: autovacuum catches up
         log.exception("could not analyze the sending log")
+
+
+def _tables_holding(delivery_id: int) -> list[str]:
+    first, last = Delivery.objects.filter(pk=delivery_id).values_list(
+        "log_first_id", "log_last_id").get()
+    if first is None or last is None or not sending_partitions.is_partitioned():
+        return [sending_partitions.TABLE]
+    return [partition.name for partition in sending_partitions.holding(first, last)]
 
 
 def _plain(row_time: RowTime | HeldRowTime) -> RowTime:

@@ -13,12 +13,15 @@ they ended (finished, stopped or failed: no row is pending) before the cutoff, e
 once (:class:`~envoi.sending.models.AnonymisedDelivery`).
 Their rows are done in windows of :data:`BATCH` ids, each window's summary and update in
 one transaction: preparation writes a delivery's rows in one statement, so their ids
-are contiguous and each window is a short primary-key range scan. A run cut short goes
-on where it stopped: only rows still attached are summed and updated.
+are contiguous and each window is a short primary-key range scan. On PostgreSQL no
+window spans two partitions (:mod:`envoi.sending.partitions`): the work goes partition
+by partition, each window planned over its own. A run cut short goes on where it
+stopped: only rows still attached are summed and updated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -27,6 +30,7 @@ from django.db.models.functions import Coalesce
 
 from envoi.deliveries.models import Delivery, Status
 from envoi.preparation.retention import anonymise_exclusions
+from envoi.sending import partitions
 from envoi.sending.models import DETACHED_PROFILE, AnonymisedDelivery, SendingLog, SendStatus
 
 BATCH = 10_000
@@ -47,16 +51,38 @@ def deliveries_ended_before(before: datetime) -> list[int]:
 
 def anonymise(delivery_id: int, now: datetime) -> int:
     """Anonymise every row of one ended delivery; how many rows were anonymised."""
-    bounds = SendingLog.objects.filter(delivery_id=delivery_id).aggregate(
-        low=Min("id"), high=Max("id"))
+    low, high = _span(delivery_id)
     done = 0
-    if bounds["low"] is not None:
-        for start in range(bounds["low"], bounds["high"] + 1, BATCH):
-            done += _anonymise_window(delivery_id, start, start + BATCH - 1)
+    if low is not None and high is not None:
+        for start, end in _windows(low, high):
+            done += _anonymise_window(delivery_id, start, end)
     anonymise_exclusions(delivery_id)
     AnonymisedDelivery.objects.update_or_create(
         delivery_id=delivery_id, defaults={"at": now, "rows": done})
     return done
+
+
+def _span(delivery_id: int) -> tuple[int | None, int | None]:
+    """The ids between which the delivery's rows lie: as preparation recorded them, or
+    found (rows written by an earlier release)."""
+    low, high = Delivery.objects.filter(pk=delivery_id).values_list(
+        "log_first_id", "log_last_id").get()
+    if low is None or high is None:
+        found = SendingLog.objects.filter(delivery_id=delivery_id).aggregate(
+            low=Min("id"), high=Max("id"))
+        low, high = found["low"], found["high"]
+    return low, high
+
+
+def _windows(low: int, high: int) -> Iterator[tuple[int, int]]:
+    """Consecutive windows of at most BATCH ids from ``low`` to ``high``, none across a
+    partition's bound."""
+    bounds = [p.high for p in partitions.partitions()] if partitions.is_partitioned() else []
+    start = low
+    while start <= high:
+        end = min(start + BATCH - 1, high, *(bound - 1 for bound in bounds if bound > start))
+        yield start, end
+        start = end + 1
 
 
 def _anonymise_window(delivery_id: int, low: int, high: int) -> int:

@@ -144,8 +144,8 @@ class Worker:
         until another one starts.
         """
         try:
-            for delivery_id, _rate, _channel in queue.sending_deliveries():
-                lifecycle.finish_if_done(delivery_id)
+            for delivery in queue.sending_deliveries():
+                lifecycle.finish_if_done(delivery.id)
         except (OperationalError, InterfaceError):
             log.warning("database unavailable; deliveries are left for the next worker")
 
@@ -183,13 +183,14 @@ class Worker:
             # The batch with the relay belongs to a delivery paused or stopped since:
             # record it now, not when some other delivery starts.
             return self.settle()
-        for delivery_id, rate, channel_name in deliveries:
+        for delivery_id, rate, channel_name, span in deliveries:
             transport = self.channels.get(channel_name)
             if transport is None or not transport.ready():
                 continue  # its rows wait for a worker that can send them
             size = ratelimit.claim_size(self.batch_size, rate)
             claimed_at = time.monotonic()
-            rows = self.cursor.claim(delivery_id, self.worker_id, size, now, self.lease)
+            rows = self.cursor.claim(delivery_id, self.worker_id, size, now, self.lease,
+                                     span)
             batch = self.prepare(delivery_id, rows) if rows else None
             recorded += self.settle()
             if batch is not None:
