@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 
 from envoi.accounts.services import create_user
+from envoi.sending.channels.sms.capture import CaptureSmsc
 from envoi.sending.outbox import CaptureServer
 from tests.support.smtpd import free_port
 from tests.web.browser import browser, people  # noqa: F401  (Chromium, and its users)
@@ -36,6 +37,19 @@ def outbox(settings):
     server = CaptureServer("127.0.0.1", free_port())
     server.start()
     settings.ENVOI_SMTP_URL = f"smtp://127.0.0.1:{server.port}"
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def smsc(settings):
+    """The embedded shape's capture SMSC, as the SMSC: sent SMS land in the console's
+    outbox, and it answers with delivery receipts."""
+    server = CaptureSmsc("127.0.0.1", free_port())
+    server.start()
+    settings.ENVOI_SMPP_URL = server.url
     try:
         yield server
     finally:

@@ -8,25 +8,14 @@ import pytest
 
 from envoi.audiences.models import Audience, Profile
 from envoi.deliveries.models import Delivery
-from envoi.sending.channels.sms.capture import CaptureSmsc
 from envoi.sending.models import OutboxSms
 from envoi.sending.worker import Worker
-from tests.support.smtpd import free_port
 from tests.web.browser import screenshot, screenshot_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 KOREAN = ("{{ first_name }}님, 봄 세일이 시작되었습니다! 전 품목 30% 할인, 온라인과 매장 모두 "
           "일요일까지 진행합니다. 친구와 함께 오시면 추가 10% 할인. 수신거부: STOP 회신")
-
-
-@pytest.fixture
-def smsc(settings):
-    server = CaptureSmsc("127.0.0.1", free_port())
-    server.start()
-    settings.ENVOI_SMPP_URL = server.url
-    yield server
-    server.stop()
 
 
 def test_an_sms_delivery_written_in_korean_and_sent(people, smsc):

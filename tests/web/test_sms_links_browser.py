@@ -12,11 +12,9 @@ import pytest
 
 from envoi.audiences.models import Audience, Profile
 from envoi.deliveries.models import Delivery
-from envoi.sending.channels.sms.capture import CaptureSmsc
 from envoi.sending.models import OutboxSms
 from envoi.sending.worker import Worker
 from envoi.tracking.models import TrackingEvent
-from tests.support.smtpd import free_port
 from tests.web.browser import screenshot, screenshot_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,15 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 LONG_URL = ("https://shop.example.com/spring-sale/collections/womens-outerwear"
             "?utm_source=sms&utm_medium=text&utm_campaign=spring2026")
 TEXT = f"Hi {{{{ first_name }}}}, our spring sale has started: {LONG_URL}. Reply STOP to opt out."
-
-
-@pytest.fixture
-def smsc(settings):
-    server = CaptureSmsc("127.0.0.1", free_port())
-    server.start()
-    settings.ENVOI_SMPP_URL = server.url
-    yield server
-    server.stop()
 
 
 def test_short_links_are_counted_sent_and_not_tracked_from_the_console(people, smsc):

@@ -29,13 +29,6 @@ TEXT = ("Hi {{ first_name }}, our spring sale has started: " + LONG_URL
 SHORT = re.compile(r"http://testserver/s/([A-Za-z0-9_-]+)")
 
 
-@pytest.fixture
-def smsc():
-    server = SmscHarness()
-    yield server
-    server.stop()
-
-
 # -- the token ------------------------------------------------------------------------
 
 @given(row=st.integers(0, 2**40), link=st.integers(0, 1999))

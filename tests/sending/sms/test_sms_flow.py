@@ -24,13 +24,6 @@ LONG_ENGLISH = ("Hi {{ first_name }}, our spring sale starts today with 30% off 
 
 
 @pytest.fixture
-def smsc():
-    server = SmscHarness()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def team():
     return {"preparer": Api("paula", "prepare_deliveries", "import"),
             "approver": Api("andre", "approve_deliveries"),

@@ -28,13 +28,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WORKERS = 2
 
 
-@pytest.fixture
-def smsc():
-    server = SmscHarness()
-    yield server
-    server.stop()
-
-
 def delivery_in_progress(recipients: int, prefix: int, rate_limit: int = 0):
     from envoi.audiences.importer import create_profiles
     from envoi.audiences.models import Audience

@@ -11,7 +11,6 @@ from envoi.audiences.models import Profile
 from envoi.sending.channels.sms import segments
 from envoi.sending.worker import Worker
 from tests.support.api import Api
-from tests.support.smsc import SmscHarness
 
 pytestmark = pytest.mark.django_db
 
@@ -19,13 +18,6 @@ ENGLISH = "Hi {{ first_name }}, the spring sale starts today. Reply STOP to opt 
 KOREAN = ("{{ first_name }}님, 봄 세일이 오늘 시작됩니다. 전 품목 30% 할인, 온라인과 매장 모두 "
           "일요일까지 진행합니다. 수신거부: STOP 회신")
 JAPANESE = "{{ first_name }}さん、春のセールが今日から始まります。配信停止はSTOPと返信"
-
-
-@pytest.fixture
-def smsc():
-    server = SmscHarness()
-    yield server
-    server.stop()
 
 
 def test_each_profile_gets_its_variants_text_and_parts_are_counted_per_variant(smsc):

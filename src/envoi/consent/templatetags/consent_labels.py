@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import template
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -22,31 +24,15 @@ SOURCE_LABELS = {"import": pgettext_lazy("consent source", "Import"),
                  "console": _("Console"), "link": _("Link in a message")}
 
 
-@register.filter
-def consent_channel(code: str) -> str:
-    return str(CHANNEL_LABELS.get(code, code))
+FILTERS = {"consent_channel": CHANNEL_LABELS, "consent_status": STATUS_LABELS,
+           "consent_source": SOURCE_LABELS, "consent_purpose": PURPOSE_LABELS,
+           "notice_kind": NOTICE_KINDS, "notice_status": NOTICE_STATUSES}
 
 
-@register.filter
-def consent_status(code: str) -> str:
-    return str(STATUS_LABELS.get(code, code))
+def _label_of(labels: dict) -> Callable[[str], str]:
+    """A filter reading a code's label; an unknown code shows as it is."""
+    return lambda code: str(labels.get(code, code))
 
 
-@register.filter
-def consent_source(code: str) -> str:
-    return str(SOURCE_LABELS.get(code, code))
-
-
-@register.filter
-def consent_purpose(code: str) -> str:
-    return str(PURPOSE_LABELS.get(code, code))
-
-
-@register.filter
-def notice_kind(code: str) -> str:
-    return str(NOTICE_KINDS.get(code, code))
-
-
-@register.filter
-def notice_status(code: str) -> str:
-    return str(NOTICE_STATUSES.get(code, code))
+for _name, _labels in FILTERS.items():
+    register.filter(_name, _label_of(_labels))
