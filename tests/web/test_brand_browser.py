@@ -10,7 +10,7 @@ import pytest
 from envoi.consent.brand import brand
 from envoi.content.models import Image
 from tests.content.test_images import picture
-from tests.web.browser import screenshot
+from tests.web.browser import screenshot, screenshot_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,6 +53,9 @@ def test_an_administrator_sets_the_brand_and_previews_it(people, language, tmp_p
         assert header.locator("img").evaluate("img => img.naturalWidth") == 160
     page.locator("[data-testid=brand-preview-ja]").scroll_into_view_if_needed()
     screenshot(page, f"console-brand-{language}")
+    # A full-page capture leaves the frames blank; the section itself shows them drawn.
+    screenshot_of(page.locator("section[aria-labelledby=preview-title]"),
+                  f"console-brand-preview-{language}")
 
     # The real recipient page wears it too.
     visitor = page.context.new_page()
